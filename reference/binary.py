@@ -1,0 +1,88 @@
+"""Binary cross-entropy on probabilities and on logits."""
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import DomainError, Evaluation, broadcast, check_same_shape, check_unit_interval, exact, reduce
+
+
+def _times(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a * b with 0 * anything = 0: the convention 0 log 0 = 0 of the entropy."""
+    with np.errstate(invalid="ignore"):
+        return np.where(a == 0, 0.0 * b, a * b) if a.shape or b.shape else a * b
+
+
+def bce(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray | None = None,
+        reduction: str = "mean", log_floor: float | None = None,
+        prob_clip: float | None = None, grad_floor: float | None = None) -> Evaluation:
+    r"""Binary cross-entropy, :math:`\ell_n = -w_n [y_n \log x_n + (1 - y_n) \log(1 - x_n)]`.
+
+    torch.nn.BCELoss (https://pytorch.org/docs/stable/generated/torch.nn.BCELoss.html):
+    input and target in [0, 1] ("the targets y should be numbers between 0 and 1"),
+    ``weight`` broadcast to the input, ``mean`` a plain mean over elements.
+    The mathematics: :math:`0 \log 0 = 0`, and :math:`-\log 0 = +\infty`.
+
+    Policies (documented departures, taken as keywords):
+      ``log_floor``  torch clamps each log at -100 ("BCELoss clamps its log
+                     function outputs to be greater than or equal to -100").
+      ``grad_floor`` torch's backward divides by max(x (1 - x), 1e-12)
+                     (aten/src/ATen/native/Loss.cpp, binary_cross_entropy_backward).
+      ``prob_clip``  Keras clips x to [eps, 1 - eps], eps = keras.config.epsilon() = 1e-7
+                     (keras/src/backend/tensorflow/nn.py, binary_crossentropy);
+                     the clip's gradient is 0 outside the interval.
+    """
+    check_same_shape(input, target)
+    check_unit_interval("input", input)
+    check_unit_interval("target", target)
+    one = input.dtype.type(1)
+    w = one if weight is None else broadcast("weight", weight, input.shape)
+    x = input if prob_clip is None else np.clip(input, prob_clip, 1.0 - prob_clip)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_x, log_1mx = np.log(x), np.log1p(-x)
+        if log_floor is not None:
+            log_x, log_1mx = np.maximum(log_x, log_floor), np.maximum(log_1mx, log_floor)
+        pos, neg = _times(target, log_x), _times(one - target, log_1mx)
+        terms = -w * (pos + neg)
+        scale = np.abs(w) * (np.abs(pos) + np.abs(neg) + np.abs(target) + np.abs(one - target))
+        if grad_floor is not None:
+            g = w * (input - target) / np.maximum(input * (one - input), grad_floor)
+        else:
+            g = w * (_times(one - target, one / (one - x)) - _times(target, one / x))
+        if prob_clip is not None:
+            g = np.where((input < prob_clip) | (input > 1.0 - prob_clip), 0.0 * g, g)
+        gscale = np.abs(w) * (np.abs(_times(target, one / x)) + np.abs(_times(one - target, one / (one - x))))
+    return reduce(terms, scale, {"input": exact(g)}, {"input": gscale}, reduction)
+
+
+def _softplus(z: np.ndarray) -> np.ndarray:
+    """log(1 + exp(z)), without overflow."""
+    return np.logaddexp(z.dtype.type(0), z)
+
+
+def bce_with_logits(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray | None = None,
+                    pos_weight: np.ndarray | None = None, reduction: str = "mean") -> Evaluation:
+    r"""BCE on logits, :math:`\ell_n = -w_n [p\, y_n \log\sigma(x_n) + (1 - y_n)\log(1 - \sigma(x_n))]`.
+
+    torch.nn.BCEWithLogitsLoss
+    (https://pytorch.org/docs/stable/generated/torch.nn.BCEWithLogitsLoss.html):
+    ``pos_weight`` broadcasts along the last (class) axis; ``weight`` to the input.
+    With :math:`-\log\sigma(x) = \mathrm{softplus}(-x)` this is
+    :math:`w [p y\, \mathrm{softplus}(-x) + (1 - y)\, \mathrm{softplus}(x)]`; optax's
+    sigmoid_binary_cross_entropy and tf.nn.weighted_cross_entropy_with_logits
+    (pos_weight) compute the same quantity.
+    """
+    check_same_shape(input, target)
+    one = input.dtype.type(1)
+    w = one if weight is None else broadcast("weight", weight, input.shape)
+    p = one if pos_weight is None else broadcast("pos_weight", pos_weight, input.shape)
+    py, ny = p * target, one - target
+    with np.errstate(invalid="ignore", over="ignore"):
+        sp_neg, sp_pos = _softplus(-input), _softplus(input)
+        terms = w * (_times(py, sp_neg) + _times(ny, sp_pos))
+        scale = np.abs(w) * (np.abs(py) + np.abs(ny)) * (np.abs(input) + 1.0) + np.abs(terms)
+        sig, sig_neg = np.exp(-sp_neg), np.exp(-sp_pos)  # sigma(x), sigma(-x)
+        g = w * (ny * sig - py * sig_neg)
+        gscale = np.abs(w) * (np.abs(ny) * sig + np.abs(py) * sig_neg) * (1.0 + np.abs(input))
+    if not np.all(np.isfinite(p)) or np.any(p < 0):
+        raise DomainError("pos_weight must be finite and >= 0")
+    return reduce(terms, scale, {"input": exact(g)}, {"input": gscale}, reduction)

@@ -1,0 +1,141 @@
+"""Multi-class losses: cross-entropy (class indices or probabilities) and NLL.
+
+Inputs are (N, C, d1, ..., dK) or unbatched (C,); the class axis is 1. Both
+losses are computed on rows (M, C), M = N * d1 * ... * dK, and the gradient is
+put back in the input's layout.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._common import DomainError, Evaluation, check_unit_interval, exact, reduce
+
+
+def _rows(x: np.ndarray) -> tuple[np.ndarray, tuple[int, ...], bool]:
+    """(N, C, *) -> ((M, C) rows, the moved shape, whether x was unbatched)."""
+    if x.ndim == 0:
+        raise DomainError("input must have a class axis: shape (C,) or (N, C, ...)")
+    unbatched = x.ndim == 1
+    if unbatched:
+        x = x[None]
+    moved = np.moveaxis(x, 1, -1)
+    return moved.reshape(-1, x.shape[1]), moved.shape, unbatched
+
+
+def _unrows(g: np.ndarray, moved_shape: tuple[int, ...], unbatched: bool) -> np.ndarray:
+    g = np.moveaxis(g.reshape(moved_shape), -1, 1)
+    return g[0] if unbatched else g
+
+
+def _indices(target: np.ndarray, moved_shape, unbatched: bool, classes: int,
+             ignore_index: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validated class indices as rows, and the mask of rows that count."""
+    if not np.issubdtype(target.dtype, np.integer):
+        raise DomainError(f"class-index target must have an integer dtype, got {target.dtype}")
+    expected = moved_shape[1:-1] if unbatched else moved_shape[:-1]
+    if target.shape != tuple(expected):
+        raise DomainError(f"target shape {target.shape} does not match input: expected {tuple(expected)}")
+    t = target.reshape(-1)
+    valid = t != ignore_index
+    bad = valid & ((t < 0) | (t >= classes))
+    if np.any(bad):
+        raise DomainError(f"class index {t[bad][0]} out of range [0, {classes})")
+    return np.where(valid, t, 0), valid
+
+
+def _weights(weight, classes: int, dtype) -> np.ndarray:
+    if weight is None:
+        return np.ones(classes, dtype=dtype)
+    if weight.shape != (classes,):
+        raise DomainError(f"weight must have shape ({classes},), got {weight.shape}")
+    return weight
+
+
+def cross_entropy(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray | None = None,
+                  ignore_index: int = -100, label_smoothing: float = 0.0,
+                  reduction: str = "mean") -> Evaluation:
+    r"""Softmax cross-entropy,
+    :math:`\ell_n = -\sum_c w_c q_{n,c} \log \frac{e^{x_{n,c}}}{\sum_j e^{x_{n,j}}}`.
+
+    torch.nn.CrossEntropyLoss
+    (https://pytorch.org/docs/stable/generated/torch.nn.CrossEntropyLoss.html):
+
+    * class indices (integer target of the input's shape without axis 1):
+      :math:`q = (1 - \varepsilon)\,\mathrm{onehot}(y) + \varepsilon / C`; rows whose
+      target is ``ignore_index`` contribute nothing; ``mean`` divides by
+      :math:`\sum_{n \text{ counted}} w_{y_n}` (a weighted mean; 0/0 = NaN when
+      every row is ignored);
+    * probabilities (floating target of the input's shape, values in [0, 1]):
+      :math:`q = (1 - \varepsilon) y + \varepsilon / C`; ``mean`` divides by M.
+
+    optax.losses.softmax_cross_entropy(_with_integer_labels) and
+    tf.nn.(sparse_)softmax_cross_entropy_with_logits compute the unweighted,
+    unsmoothed :math:`\ell_n` with classes on the last axis.
+    Gradient: :math:`\partial \ell_n / \partial x_j = -w_j q_j + p_j \sum_c w_c q_c`.
+    """
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise DomainError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
+    rows, moved_shape, unbatched = _rows(input)
+    m_rows, classes = rows.shape
+    w = _weights(weight, classes, rows.dtype)
+    eps_c = label_smoothing / classes if classes else 0.0
+    if np.issubdtype(target.dtype, np.floating) and target.shape == input.shape:
+        check_unit_interval("probability target", target)
+        q = (1.0 - label_smoothing) * _rows(target)[0] + eps_c
+        valid = np.ones(m_rows, dtype=bool)
+        denominator = rows.dtype.type(m_rows)
+    else:
+        t, valid = _indices(target, moved_shape, unbatched, classes, ignore_index)
+        onehot = np.zeros_like(rows)
+        onehot[np.arange(m_rows), t] = 1.0
+        q = (1.0 - label_smoothing) * onehot + eps_c
+        q = np.where(valid[:, None], q, 0.0 * q)
+        denominator = np.where(valid, w[t], 0.0 * w[t]).sum()
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        peak = rows.max(axis=1, keepdims=True) if classes else np.zeros((m_rows, 1), rows.dtype)
+        peak = np.where(np.isfinite(peak), peak, 0.0 * peak)
+        shifted = rows - peak
+        log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        log_p = shifted - log_sum
+        wq = w * q
+        terms = -np.where(wq == 0, 0.0 * log_p, wq * log_p).sum(axis=1)
+        terms = np.where(valid, terms, 0.0 * terms)
+        lse_size = np.abs(peak) + np.abs(log_sum) + math.log(max(classes, 1)) + 1.0
+        scale = (np.abs(wq) * (np.abs(shifted) + lse_size)).sum(axis=1)
+        p = np.exp(log_p)
+        s = wq.sum(axis=1, keepdims=True)
+        g = s * p - wq
+        g = np.where(valid[:, None], g, 0.0 * g)
+        gscale = np.abs(s) * p * (np.abs(shifted) + lse_size) + np.abs(wq)
+    out_shape = moved_shape[:-1][1:] if unbatched else moved_shape[:-1]
+    grad, gscale = _unrows(g, moved_shape, unbatched), _unrows(gscale, moved_shape, unbatched)
+    return reduce(terms.reshape(out_shape), scale.reshape(out_shape), {"input": exact(grad)},
+                  {"input": gscale}, reduction, denominator)
+
+
+def nll(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray | None = None,
+        ignore_index: int = -100, reduction: str = "mean") -> Evaluation:
+    r"""Negative log-likelihood, :math:`\ell_n = -w_{y_n} x_{n, y_n}` (0 when :math:`y_n` is ignored).
+
+    torch.nn.NLLLoss (https://pytorch.org/docs/stable/generated/torch.nn.NLLLoss.html):
+    the input is expected to hold log-probabilities but any real input is
+    accepted; ``mean`` divides by :math:`\sum_{n \text{ counted}} w_{y_n}`.
+    K-dimensional inputs (N, C, d1, ..., dK) include the image case
+    (N, C, H, W) that the removed NLLLoss2d handled.
+    """
+    rows, moved_shape, unbatched = _rows(input)
+    m_rows, classes = rows.shape
+    w = _weights(weight, classes, rows.dtype)
+    t, valid = _indices(target, moved_shape, unbatched, classes, ignore_index)
+    picked = rows[np.arange(m_rows), t] if m_rows else np.zeros(0, rows.dtype)
+    wt = np.where(valid, w[t], 0.0 * w[t]) if m_rows else np.zeros(0, rows.dtype)
+    with np.errstate(invalid="ignore"):
+        terms = np.where(valid, -wt * picked, 0.0 * picked)
+    g = np.zeros_like(rows)
+    g[np.arange(m_rows), t] = -wt
+    out_shape = moved_shape[:-1][1:] if unbatched else moved_shape[:-1]
+    grad = _unrows(g, moved_shape, unbatched)
+    return reduce(terms.reshape(out_shape), np.abs(terms).reshape(out_shape), {"input": exact(grad)},
+                  {"input": np.abs(grad)}, reduction, wt.sum())
