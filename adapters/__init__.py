@@ -1,0 +1,4 @@
+"""Framework adapters. Importing this package imports no framework."""
+from .registry import ADAPTERS, UnknownFramework, get, names
+
+__all__ = ["ADAPTERS", "UnknownFramework", "get", "names"]

@@ -1,0 +1,118 @@
+"""The adapter protocol: how the suite talks to a framework.
+
+An adapter is found by name in ``adapters.registry``; it imports its framework
+lazily (importing ``adapters`` imports no framework). For each case it says how
+it covers the loss (``Support``: native, composed from the framework's own
+primitives, or unsupported with a reason), which documented policies apply,
+and runs forward + backward in a dtype on a device, handing back float64 NumPy.
+
+A framework adapter lists one ``Recipe`` per loss; a recipe's ``fn`` receives
+the framework's tensors and returns the (reduced) loss tensor.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from conformance.case import Case
+
+KINDS = ("native", "composed", "unsupported")
+
+
+@dataclass(frozen=True)
+class Support:
+    kind: str            # native | composed | unsupported
+    api: str = ""        # what is called, e.g. "torch.nn.functional.cross_entropy"
+    reason: str = ""     # why unsupported / what the composition does
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A documented departure from the mathematics, as oracle keyword arguments."""
+    knobs: Mapping[str, Any]
+    citation: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class Output:
+    value: np.ndarray
+    grads: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    fn: Callable[..., Any]
+    api: str
+    kind: str | Callable[[Case], str] = "native"
+    unsupported: Callable[[Case], str | None] | None = None
+
+    def support(self, case: Case) -> Support:
+        reason = self.unsupported(case) if self.unsupported else None
+        if reason:
+            return Support("unsupported", self.api, reason)
+        kind = self.kind(case) if callable(self.kind) else self.kind
+        return Support(kind, self.api)
+
+
+class FrameworkAdapter:
+    """Shared behaviour; subclasses set ``name``, ``recipes``, ``policies_by_loss``
+    and implement ``_import``, ``version``, ``devices``, ``_run``."""
+
+    name: str = ""
+    dtypes: tuple[str, ...] = ("float64", "float32", "float16", "bfloat16")
+    recipes: Mapping[str, Recipe] = {}
+    policies_by_loss: Mapping[str, Policy] = {}
+    #: Policy used when the oracle refuses the input (DomainError) and the
+    #: framework documents that it does not check values at run time.
+    unchecked_values: Policy | None = None
+
+    def unavailable(self) -> str | None:
+        """None when the framework imports; otherwise the reason (import error text)."""
+        try:
+            self._import()
+        except Exception as exc:  # noqa: BLE001 - any import failure is a reason
+            return f"{self.name} is not importable: {type(exc).__name__}: {exc}"
+        return None
+
+    def support(self, case: Case) -> Support:
+        recipe = self.recipes.get(case.loss)
+        if recipe is None:
+            return Support("unsupported", "", f"{self.name} has no recipe for {case.loss}")
+        return recipe.support(case)
+
+    def policy(self, loss: str) -> Policy | None:
+        return self.policies_by_loss.get(loss)
+
+    def run(self, case: Case, arrays: Mapping[str, np.ndarray], dtype: str, device: str,
+            wrt: tuple[str, ...]) -> Output:
+        """Evaluate ``case.loss`` on ``arrays`` (already rounded to ``dtype``,
+        float64 containers) and the gradient of sum(loss) w.r.t. ``wrt``."""
+        return self._run(self.recipes[case.loss], arrays, dict(case.params), case.reduction,
+                         dtype, device, wrt)
+
+    # -- to implement --------------------------------------------------------
+    def _import(self) -> Any:
+        raise NotImplementedError
+
+    def version(self) -> str:
+        raise NotImplementedError
+
+    def devices(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def _run(self, recipe: Recipe, arrays, params, reduction, dtype, device, wrt) -> Output:
+        raise NotImplementedError
+
+
+def moved_to_last(case: Case) -> bool:
+    """Whether the input carries its classes on axis 1 with more than 2 dims."""
+    return case.arrays["input"].ndim > 2
+
+
+def is_probability_target(arrays_or_case) -> bool:
+    arrays = arrays_or_case.arrays if isinstance(arrays_or_case, Case) else arrays_or_case
+    t, x = arrays["target"], arrays["input"]
+    return np.issubdtype(np.asarray(t).dtype, np.floating) and tuple(t.shape) == tuple(x.shape)

@@ -1,0 +1,93 @@
+"""PyTorch: every loss of the documents is native in torch.nn.functional."""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from .base import FrameworkAdapter, Output, Policy, Recipe
+
+DOCS = "https://pytorch.org/docs/stable/generated/"
+
+
+def _f():
+    import torch.nn.functional as F
+    return F
+
+
+def _opt(arrays, name):
+    return arrays.get(name)
+
+
+RECIPES = {
+    "l1": Recipe(lambda a, p, r: _f().l1_loss(a["input"], a["target"], reduction=r),
+                 "torch.nn.functional.l1_loss"),
+    "mse": Recipe(lambda a, p, r: _f().mse_loss(a["input"], a["target"], reduction=r),
+                  "torch.nn.functional.mse_loss"),
+    "smooth_l1": Recipe(lambda a, p, r: _f().smooth_l1_loss(a["input"], a["target"], reduction=r, **p),
+                        "torch.nn.functional.smooth_l1_loss"),
+    "huber": Recipe(lambda a, p, r: _f().huber_loss(a["input"], a["target"], reduction=r, **p),
+                    "torch.nn.functional.huber_loss"),
+    "bce": Recipe(lambda a, p, r: _f().binary_cross_entropy(
+        a["input"], a["target"], weight=_opt(a, "weight"), reduction=r),
+        "torch.nn.functional.binary_cross_entropy"),
+    "bce_with_logits": Recipe(lambda a, p, r: _f().binary_cross_entropy_with_logits(
+        a["input"], a["target"], weight=_opt(a, "weight"), pos_weight=_opt(a, "pos_weight"), reduction=r),
+        "torch.nn.functional.binary_cross_entropy_with_logits"),
+    "cross_entropy": Recipe(lambda a, p, r: _f().cross_entropy(
+        a["input"], a["target"], weight=_opt(a, "weight"), reduction=r, **p),
+        "torch.nn.functional.cross_entropy"),
+    "nll": Recipe(lambda a, p, r: _f().nll_loss(
+        a["input"], a["target"], weight=_opt(a, "weight"), reduction=r, **p),
+        "torch.nn.functional.nll_loss"),
+}
+
+POLICIES = {
+    "bce": Policy(
+        knobs={"log_floor": -100.0, "grad_floor": 1e-12},
+        citation=DOCS + "torch.nn.BCELoss.html ('BCELoss clamps its log function outputs to be "
+                 "greater than or equal to -100'); aten/src/ATen/native/Loss.cpp "
+                 "binary_cross_entropy_backward: grad / max((1 - x) * x, EPSILON = 1e-12)",
+        summary="log clamped at -100; backward divides by max(x(1-x), 1e-12)"),
+}
+
+
+class TorchAdapter(FrameworkAdapter):
+    name = "torch"
+    recipes = RECIPES
+    policies_by_loss = POLICIES
+
+    def _import(self) -> Any:
+        import torch
+        return torch
+
+    def version(self) -> str:
+        return self._import().__version__
+
+    def devices(self) -> tuple[str, ...]:
+        torch = self._import()
+        return ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+
+    def _run(self, recipe, arrays, params, reduction, dtype, device, wrt) -> Output:
+        torch = self._import()
+        tdtype = getattr(torch, dtype)
+        tensors = {}
+        for name, a in arrays.items():
+            if np.issubdtype(a.dtype, np.floating):
+                t = torch.tensor(a, dtype=torch.float64, device=device).to(tdtype)
+                t.requires_grad_(name in wrt)
+            else:
+                t = torch.tensor(a, dtype=torch.int64, device=device)
+            tensors[name] = t
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = recipe.fn(tensors, params, reduction)
+        leaves = [tensors[n] for n in wrt if tensors[n].requires_grad]
+        grads = {}
+        if leaves:
+            gs = torch.autograd.grad(out.sum(), leaves, allow_unused=True)
+            for n, g in zip(wrt, gs):
+                grads[n] = (np.zeros(arrays[n].shape) if g is None
+                            else g.detach().to(torch.float64).cpu().numpy())
+        return Output(out.detach().to(torch.float64).cpu().numpy(), grads)
