@@ -3,6 +3,11 @@
 This is the baseline, not a framework under test: what a plain, careful
 implementation achieves in float32/float16/bfloat16 (bfloat16 via ml_dtypes).
 In float64 it is the oracle itself and agrees by construction.
+
+bfloat16: ml_dtypes promotes bfloat16 with a Python float to float32, so a
+formula cannot stay in bfloat16 throughout. The adapter therefore computes
+bfloat16 cases in float32 ("opmath", as the frameworks' CPU kernels do) and
+rounds the value and gradients to bfloat16. float16 stays native float16.
 """
 from __future__ import annotations
 
@@ -37,10 +42,13 @@ class NumpyAdapter(FrameworkAdapter):
         return ("cpu",)
 
     def _run(self, recipe, arrays, params, reduction, dtype, device, wrt) -> Output:
-        dt = numpy_dtype(dtype)
+        dt = numpy_dtype("float32" if dtype == "bfloat16" else dtype)
         cast = {k: (v.astype(dt) if np.issubdtype(v.dtype, np.floating) else v) for k, v in arrays.items()}
         with np.errstate(all="ignore"):
             ev = recipe.fn(cast, params, reduction)
-        grads = {n: np.asarray(ev.grads[n][0]).astype(np.float64) for n in wrt if n in ev.grads}
-        return Output(np.asarray(ev.value).astype(np.float64), grads)
+        out = numpy_dtype(dtype)
+
+        def back(a) -> np.ndarray:
+            return np.asarray(a).astype(out).astype(np.float64)
+        return Output(back(ev.value), {n: back(ev.grads[n][0]) for n in wrt if n in ev.grads})
 

@@ -45,10 +45,12 @@ RECIPES = {
 
 POLICIES = {
     "bce": Policy(
-        knobs={"log_floor": -100.0, "grad_floor": 1e-12},
+        # EPSILON is `constexpr float EPSILON = 1e-12;`: a float, 9.99999996e-13.
+        knobs={"log_floor": -100.0, "grad_floor": float(np.float32(1e-12))},
         citation=DOCS + "torch.nn.BCELoss.html ('BCELoss clamps its log function outputs to be "
                  "greater than or equal to -100'); aten/src/ATen/native/Loss.cpp "
-                 "binary_cross_entropy_backward: grad / max((1 - x) * x, EPSILON = 1e-12)",
+                 "(constexpr float EPSILON = 1e-12; binary_cross_entropy_backward: "
+                 "grad * (x - y) / max((1 - x) * x, EPSILON))",
         summary="log clamped at -100; backward divides by max(x(1-x), 1e-12)"),
 }
 

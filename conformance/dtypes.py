@@ -40,4 +40,5 @@ def round_to(array: np.ndarray, name: str) -> np.ndarray:
     """
     if not np.issubdtype(array.dtype, np.floating):
         return array
-    return np.asarray(array, dtype=numpy_dtype(name)).astype(np.float64)
+    with np.errstate(over="ignore"):  # beyond the dtype's range the rounded value is +-inf
+        return np.asarray(array, dtype=numpy_dtype(name)).astype(np.float64)

@@ -41,6 +41,14 @@ def exact(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return g, g
 
 
+def times(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a * b with 0 * anything = 0: the convention 0 log 0 = 0 of the entropy, and
+    a term with zero weight (an ignored row) contributes nothing, even if infinite."""
+    a, b = np.broadcast_arrays(a, b)
+    with np.errstate(invalid="ignore"):
+        return np.where(a == 0, np.zeros_like(b), a * b)
+
+
 def summation_factor(n: int) -> float:
     """Rounding error of a (pairwise) sum of n terms grows like log2(n) * eps * sum|t|."""
     return 1.0 + math.log2(max(n, 1))
@@ -75,9 +83,15 @@ def reduce(
     with np.errstate(divide="ignore", invalid="ignore"):
         value = np.asarray(total / denominator)
         value_scale = np.asarray(total_scale / np.abs(denominator))
-        grads = {k: (lo / denominator, hi / denominator) for k, (lo, hi) in grads.items()}
+        # An argument the loss does not depend on (an ignored row) keeps an exact
+        # zero gradient, even when the mean is 0/0 because every row is ignored.
+        grads = {k: (_divide(lo, denominator), _divide(hi, denominator)) for k, (lo, hi) in grads.items()}
         grad_scales = {k: s / np.abs(denominator) for k, s in grad_scales.items()}
     return Evaluation(value, value_scale, grads, grad_scales)
+
+
+def _divide(g: np.ndarray, denominator) -> np.ndarray:
+    return np.where(g == 0, np.zeros_like(g), g / denominator)
 
 
 def check_same_shape(input: np.ndarray, target: np.ndarray) -> None:

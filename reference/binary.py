@@ -4,12 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import DomainError, Evaluation, broadcast, check_same_shape, check_unit_interval, exact, reduce
-
-
-def _times(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a * b with 0 * anything = 0: the convention 0 log 0 = 0 of the entropy."""
-    with np.errstate(invalid="ignore"):
-        return np.where(a == 0, 0.0 * b, a * b) if a.shape or b.shape else a * b
+from ._common import times as _times
 
 
 def bce(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray | None = None,
@@ -49,7 +44,7 @@ def bce(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray | None = No
         else:
             g = w * (_times(one - target, one / (one - x)) - _times(target, one / x))
         if prob_clip is not None:
-            g = np.where((input < prob_clip) | (input > 1.0 - prob_clip), 0.0 * g, g)
+            g = np.where((input < prob_clip) | (input > 1.0 - prob_clip), np.zeros_like(g), g)
         gscale = np.abs(w) * (np.abs(_times(target, one / x)) + np.abs(_times(one - target, one / (one - x))))
     return reduce(terms, scale, {"input": exact(g)}, {"input": gscale}, reduction)
 
@@ -82,7 +77,8 @@ def bce_with_logits(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray
         scale = np.abs(w) * (np.abs(py) + np.abs(ny)) * (np.abs(input) + 1.0) + np.abs(terms)
         sig, sig_neg = np.exp(-sp_neg), np.exp(-sp_pos)  # sigma(x), sigma(-x)
         g = w * (ny * sig - py * sig_neg)
-        gscale = np.abs(w) * (np.abs(ny) * sig + np.abs(py) * sig_neg) * (1.0 + np.abs(input))
+        # what is summed in the canonical gradient (1 - y + p y) s(x) - p y
+        gscale = np.abs(w) * ((np.abs(ny) + np.abs(py)) * sig + np.abs(py))
     if not np.all(np.isfinite(p)) or np.any(p < 0):
         raise DomainError("pos_weight must be finite and >= 0")
     return reduce(terms, scale, {"input": exact(g)}, {"input": gscale}, reduction)

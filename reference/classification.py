@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ._common import DomainError, Evaluation, check_unit_interval, exact, reduce
+from ._common import DomainError, Evaluation, check_unit_interval, exact, reduce, times as _times
 
 
 def _rows(x: np.ndarray) -> tuple[np.ndarray, tuple[int, ...], bool]:
@@ -91,24 +91,24 @@ def cross_entropy(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray |
         onehot = np.zeros_like(rows)
         onehot[np.arange(m_rows), t] = 1.0
         q = (1.0 - label_smoothing) * onehot + eps_c
-        q = np.where(valid[:, None], q, 0.0 * q)
-        denominator = np.where(valid, w[t], 0.0 * w[t]).sum()
+        q = np.where(valid[:, None], q, np.zeros_like(q))
+        denominator = np.where(valid, w[t], np.zeros_like(w[t])).sum()
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         peak = rows.max(axis=1, keepdims=True) if classes else np.zeros((m_rows, 1), rows.dtype)
-        peak = np.where(np.isfinite(peak), peak, 0.0 * peak)
+        peak = np.where(np.isfinite(peak), peak, np.zeros_like(peak))
         shifted = rows - peak
         log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         log_p = shifted - log_sum
         wq = w * q
-        terms = -np.where(wq == 0, 0.0 * log_p, wq * log_p).sum(axis=1)
-        terms = np.where(valid, terms, 0.0 * terms)
+        terms = -np.where(wq == 0, np.zeros_like(log_p), wq * log_p).sum(axis=1)
+        terms = np.where(valid, terms, np.zeros_like(terms))
         lse_size = np.abs(peak) + np.abs(log_sum) + math.log(max(classes, 1)) + 1.0
-        scale = (np.abs(wq) * (np.abs(shifted) + lse_size)).sum(axis=1)
+        scale = _times(np.abs(wq), np.abs(shifted) + lse_size).sum(axis=1)
         p = np.exp(log_p)
         s = wq.sum(axis=1, keepdims=True)
         g = s * p - wq
-        g = np.where(valid[:, None], g, 0.0 * g)
-        gscale = np.abs(s) * p * (np.abs(shifted) + lse_size) + np.abs(wq)
+        g = np.where(valid[:, None], g, np.zeros_like(g))
+        gscale = np.abs(s) * _times(p, np.abs(shifted) + lse_size) + np.abs(wq)
     out_shape = moved_shape[:-1][1:] if unbatched else moved_shape[:-1]
     grad, gscale = _unrows(g, moved_shape, unbatched), _unrows(gscale, moved_shape, unbatched)
     return reduce(terms.reshape(out_shape), scale.reshape(out_shape), {"input": exact(grad)},
@@ -130,9 +130,9 @@ def nll(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray | None = No
     w = _weights(weight, classes, rows.dtype)
     t, valid = _indices(target, moved_shape, unbatched, classes, ignore_index)
     picked = rows[np.arange(m_rows), t] if m_rows else np.zeros(0, rows.dtype)
-    wt = np.where(valid, w[t], 0.0 * w[t]) if m_rows else np.zeros(0, rows.dtype)
+    wt = np.where(valid, w[t], np.zeros_like(w[t])) if m_rows else np.zeros(0, rows.dtype)
     with np.errstate(invalid="ignore"):
-        terms = np.where(valid, -wt * picked, 0.0 * picked)
+        terms = np.where(valid, -wt * picked, np.zeros_like(picked))
     g = np.zeros_like(rows)
     g[np.arange(m_rows), t] = -wt
     out_shape = moved_shape[:-1][1:] if unbatched else moved_shape[:-1]

@@ -1,0 +1,277 @@
+"""JAX + optax: native where optax has the loss term, composed from jax.numpy otherwise.
+
+optax (https://optax.readthedocs.io/en/latest/api/losses.html) returns unreduced
+terms; the reduction is ``jnp.sum`` / ``jnp.mean``. optax has no L1, no BCE on
+probabilities, no NLL and no class weights, pos_weight, ignore_index or label
+smoothing inside its cross-entropy, so those are composed from JAX primitives;
+each composed ``api`` string gives the recipe (a migration guide for users).
+
+Conventions of the composed recipes (those of the reference):
+* ``0 * log 0 = 0``: a term whose coefficient is 0 is 0 with gradient 0, by a
+  double ``jnp.where`` (``jax.scipy.special.xlogy(0, p)`` has the right value but
+  a NaN gradient in ``p`` at ``p = 0``: its custom JVP computes ``0 * log 0 + 0 / 0``);
+* ignored rows (``target == ignore_index``) have value 0 and gradient 0; the index
+  is replaced by 0 before one-hot/gather (JAX clamps or fills out-of-range indices
+  instead of raising, https://docs.jax.dev/en/latest/notebooks/Common_Gotchas_in_JAX.html#out-of-bounds-indexing).
+
+Runs are eager (no ``jax.jit``: shapes change from case to case), in float64
+thanks to ``jax_enable_x64``, on the device named by the engine ("cpu" or "cuda").
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from conformance.case import Case
+
+from .base import FrameworkAdapter, Output, Policy, Recipe
+
+OPTAX = "https://optax.readthedocs.io/en/latest/api/"
+SHARP_BITS = ("https://docs.jax.dev/en/latest/notebooks/Common_Gotchas_in_JAX.html"
+              "#out-of-bounds-indexing")
+
+Arrays = Mapping[str, Any]      # name -> jax.Array
+Params = Mapping[str, Any]
+
+
+def _jax() -> tuple[Any, Any, Any]:
+    """(jax, jax.numpy, optax), imported on first use."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+    return jax, jnp, optax
+
+
+def _reduce(terms: Any, reduction: str, denominator: Any = None) -> Any:
+    """'none' | 'sum' | 'mean' (divided by ``denominator`` when given: weighted means)."""
+    _, jnp, _ = _jax()
+    if reduction == "none":
+        return terms
+    if reduction == "sum":
+        return jnp.sum(terms)
+    if reduction == "mean":
+        return jnp.mean(terms) if denominator is None else jnp.sum(terms) / denominator
+    raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {reduction!r}")
+
+
+def _times_log(coef: Any, arg: Any, log: Callable[[Any], Any]) -> Any:
+    """coef * log(arg), exactly 0 (value and gradient) where coef == 0."""
+    _, jnp, _ = _jax()
+    zero = coef == 0
+    return jnp.where(zero, 0.0, coef * log(jnp.where(zero, 1.0, arg)))
+
+
+# -- regression: L1, MSE, SmoothL1, Huber ------------------------------------
+# Elementwise in d = input - target; optax.losses.squared_error and
+# optax.losses.huber_loss are the native terms. SmoothL1 is Huber rescaled:
+# smooth_l1(beta) = huber(delta=beta) / beta, and beta = 0 is L1 (torch's definition).
+
+
+def _l1(a: Arrays, p: Params, r: str) -> Any:
+    _, jnp, _ = _jax()
+    return _reduce(jnp.abs(a["input"] - a["target"]), r)
+
+
+def _smooth_l1(a: Arrays, p: Params, r: str) -> Any:
+    _, _, optax = _jax()
+    beta = p.get("beta", 1.0)
+    if beta == 0:
+        return _l1(a, p, r)
+    return _reduce(optax.losses.huber_loss(a["input"], a["target"], delta=beta) / beta, r)
+
+
+# -- binary: BCE on probabilities and on logits --------------------------------
+# ``weight`` is broadcast to the input, ``pos_weight`` along the last axis; 'mean'
+# is a plain mean over elements. optax.losses.sigmoid_binary_cross_entropy is the
+# native term on logits; weights make the recipe composed (optax takes none).
+
+
+def _bce(a: Arrays, p: Params, r: str) -> Any:
+    _, jnp, _ = _jax()
+    x, y = a["input"], a["target"]
+    terms = -(_times_log(y, x, jnp.log) + _times_log(1.0 - y, -x, jnp.log1p))
+    if "weight" in a:
+        terms = jnp.broadcast_to(a["weight"], x.shape) * terms
+    return _reduce(terms, r)
+
+
+def _bce_with_logits(a: Arrays, p: Params, r: str) -> Any:
+    jax, jnp, optax = _jax()
+    x, y = a["input"], a["target"]
+    if "pos_weight" not in a and "weight" not in a:
+        return _reduce(optax.losses.sigmoid_binary_cross_entropy(x, y), r)
+    py = y if "pos_weight" not in a else jnp.broadcast_to(a["pos_weight"], x.shape) * y
+    softplus = jax.nn.softplus
+    ny = 1.0 - y
+    terms = (jnp.where(py == 0, 0.0, py * softplus(-x))
+             + jnp.where(ny == 0, 0.0, ny * softplus(x)))
+    if "weight" in a:
+        terms = jnp.broadcast_to(a["weight"], x.shape) * terms
+    return _reduce(terms, r)
+
+
+def _bce_with_logits_kind(case: Case) -> str:
+    return "composed" if {"weight", "pos_weight"} & set(case.arrays) else "native"
+
+
+# -- classification: cross-entropy and NLL -------------------------------------
+# Classes on axis 1 of (N, C, d1, ..., dK) or on axis 0 of an unbatched (C,)
+# input. optax takes the class ``axis``; the native recipes are used for the
+# unweighted, unsmoothed loss with no ignored row, where optax's per-row term and
+# ``jnp.mean`` are the whole definition. Otherwise the classes are moved last and
+# the loss is composed; 'mean' divides by the sum of w[y] over counted rows (class
+# indices) or by the number of rows M (probability targets).
+
+
+def _probabilities(arrays: Mapping[str, Any]) -> bool:
+    """Floating target of the input's shape (NumPy or JAX arrays; bfloat16 included)."""
+    t, x = arrays["target"], arrays["input"]
+    return not np.issubdtype(t.dtype, np.integer) and tuple(t.shape) == tuple(x.shape)
+
+
+def _ce_native(arrays: Mapping[str, Any], params: Params) -> bool:
+    """Whether optax alone computes this cross-entropy (shared by kind and fn)."""
+    if "weight" in arrays or params.get("label_smoothing", 0.0) != 0:
+        return False
+    if _probabilities(arrays):
+        return True
+    return not bool(np.any(np.asarray(arrays["target"]) == params.get("ignore_index", -100)))
+
+
+def _rows(a: Arrays, p: Params) -> tuple[Any, Any, Any, Any]:
+    """(classes-last input, class weights, class-index target with ignored rows set
+    to 0 (or None), counted-row mask (or None)); unbatched inputs gain a batch axis."""
+    _, jnp, _ = _jax()
+    x, t = a["input"], a["target"]
+    if x.ndim == 1:
+        x, t = x[None], t[None]
+    x = jnp.moveaxis(x, 1, -1)
+    w = a["weight"] if "weight" in a else jnp.ones(x.shape[-1], x.dtype)
+    if _probabilities(a):
+        return x, w, jnp.moveaxis(t, 1, -1), None
+    valid = t != p.get("ignore_index", -100)
+    return x, w, jnp.where(valid, t, 0), valid
+
+
+def _unbatch(terms: Any, a: Arrays) -> Any:
+    return terms[0] if a["input"].ndim == 1 else terms
+
+
+def _cross_entropy(a: Arrays, p: Params, r: str) -> Any:
+    jax, jnp, optax = _jax()
+    x, t = a["input"], a["target"]
+    axis = min(1, x.ndim - 1)
+    if _ce_native(a, p):
+        if _probabilities(a):
+            return _reduce(optax.losses.softmax_cross_entropy(x, t, axis=axis), r)
+        return _reduce(optax.losses.softmax_cross_entropy_with_integer_labels(x, t, axis=axis), r)
+    rows, w, target, valid = _rows(a, p)
+    classes, ls = rows.shape[-1], p.get("label_smoothing", 0.0)
+    if valid is None:                                   # probability targets
+        q, denominator = (1.0 - ls) * target + ls / classes, None
+    else:
+        q = (1.0 - ls) * jax.nn.one_hot(target, classes, dtype=rows.dtype) + ls / classes
+        q = jnp.where(valid[..., None], q, 0.0)
+        denominator = jnp.sum(jnp.where(valid, w[target], 0.0))
+    wq = w * q
+    log_p = jax.nn.log_softmax(rows, axis=-1)
+    terms = -jnp.sum(jnp.where(wq == 0, 0.0, wq * log_p), axis=-1)
+    if valid is not None:
+        terms = jnp.where(valid, terms, 0.0)
+    return _reduce(_unbatch(terms, a), r, denominator)
+
+
+def _nll(a: Arrays, p: Params, r: str) -> Any:
+    _, jnp, _ = _jax()
+    rows, w, target, valid = _rows(a, p)
+    picked = jnp.take_along_axis(rows, target[..., None], axis=-1)[..., 0]
+    wt = jnp.where(valid, w[target], 0.0)
+    terms = jnp.where(valid, -wt * picked, 0.0)
+    return _reduce(_unbatch(terms, a), r, jnp.sum(wt))
+
+
+def _ce_kind(case: Case) -> str:
+    return "native" if _ce_native(case.arrays, case.params) else "composed"
+
+
+RECIPES = {
+    "l1": Recipe(_l1, "composed: jnp.abs(x - y) (optax has no L1 loss)", "composed"),
+    "mse": Recipe(lambda a, p, r: _reduce(_jax()[2].losses.squared_error(a["input"], a["target"]), r),
+                  f"optax.losses.squared_error ({OPTAX}losses.html#optax.losses.squared_error)"),
+    "smooth_l1": Recipe(_smooth_l1, "composed: optax.losses.huber_loss(x, y, delta=beta) / beta; "
+                        "beta == 0: jnp.abs(x - y)", "composed"),
+    "huber": Recipe(lambda a, p, r: _reduce(_jax()[2].losses.huber_loss(
+        a["input"], a["target"], delta=p.get("delta", 1.0)), r),
+        f"optax.losses.huber_loss ({OPTAX}generated/optax.losses.huber_loss.html)"),
+    "bce": Recipe(_bce, "composed: -w * (y * jnp.log(x) + (1 - y) * jnp.log1p(-x)), each product "
+                  "0 where its coefficient is 0 (double jnp.where; optax has no BCE on "
+                  "probabilities)", "composed"),
+    "bce_with_logits": Recipe(
+        _bce_with_logits,
+        f"optax.losses.sigmoid_binary_cross_entropy ({OPTAX}generated/"
+        "optax.losses.sigmoid_binary_cross_entropy.html); with weight/pos_weight composed: "
+        "w * (p * y * jax.nn.softplus(-x) + (1 - y) * jax.nn.softplus(x))",
+        _bce_with_logits_kind),
+    "cross_entropy": Recipe(
+        _cross_entropy,
+        f"optax.losses.softmax_cross_entropy_with_integer_labels / softmax_cross_entropy "
+        f"(axis=1) ({OPTAX}generated/optax.losses.softmax_cross_entropy_with_integer_labels.html); "
+        "with weight, label_smoothing or ignored rows composed: q = (1 - ls) * onehot(y) + ls / C "
+        "(ignored rows 0), -jnp.sum(w * q * jax.nn.log_softmax(x)) / sum of w[y] over counted "
+        "rows (M rows for probability targets)",
+        _ce_kind),
+    "nll": Recipe(_nll, "composed: -w[y] * jnp.take_along_axis(x, y) with ignored rows 0, "
+                  "'mean' / sum of w[y] over counted rows (optax has no NLL loss)", "composed"),
+}
+
+
+class JaxAdapter(FrameworkAdapter):
+    name = "jax"
+    recipes = RECIPES
+    policies_by_loss: Mapping[str, Policy] = {}
+    unchecked_values = Policy(
+        knobs={}, citation=SHARP_BITS,
+        summary="JAX does not raise on invalid values (out-of-range indices, probabilities "
+                "outside [0, 1]); it returns a value")
+
+    def _import(self) -> Any:
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # share the GPU
+        jax, _, _ = _jax()
+        jax.config.update("jax_enable_x64", True)
+        return jax
+
+    def version(self) -> str:
+        jax, optax = self._import(), _jax()[2]
+        return f"jax {jax.__version__} / optax {optax.__version__}"
+
+    def devices(self) -> tuple[str, ...]:
+        jax = self._import()
+        try:
+            gpus = jax.devices("gpu")
+        except RuntimeError:
+            gpus = []
+        return ("cpu", "cuda") if gpus else ("cpu",)
+
+    def _run(self, recipe, arrays, params, reduction, dtype, device, wrt) -> Output:
+        jax = self._import()
+        jnp = jax.numpy
+        dev = jax.devices("gpu" if device == "cuda" else device)[0]
+        fdtype = getattr(jnp, dtype)
+        const, diff = {}, {}
+        for name, a in arrays.items():
+            floating = np.issubdtype(a.dtype, np.floating)
+            x = jax.device_put(jnp.asarray(a, dtype=fdtype if floating else jnp.int64), dev)
+            (diff if floating and name in wrt else const)[name] = x
+
+        def total(d: dict[str, Any]) -> tuple[Any, Any]:
+            out = recipe.fn({**const, **d}, params, reduction)
+            return jnp.sum(out), out
+
+        with jax.default_device(dev):
+            (_, out), grads = jax.value_and_grad(total, has_aux=True)(diff)
+
+        def back(v: Any) -> np.ndarray:
+            return np.asarray(v).astype(np.float64)
+        return Output(back(out), {n: back(g) for n, g in grads.items()})

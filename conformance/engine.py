@@ -1,0 +1,174 @@
+"""The engine: cases -> oracle -> adapter -> compare -> records.
+
+Both the pytest matrix and the command line call ``cells``, ``cases_for`` and
+``check``; neither re-implements them. A record is a plain dict (one JSON Lines
+row): one (case, framework, device, dtype, check) with its outcome.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Iterator
+
+import numpy as np
+
+import reference
+from adapters.base import FrameworkAdapter
+
+from . import catalog, documents, edge_cases, strategies
+from .case import Case, encode_array
+from .compare import Verdict, judge
+from .dtypes import round_to
+from .tolerance import for_dtype
+
+SUMMARY_ELEMENTS = 24
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One row of the matrix: generated cases of a (loss, variant, reduction), or
+    a loss's edge cases / document examples (reduction None: they carry their own)."""
+    loss: str
+    variant: str
+    reduction: str | None = None
+
+    @property
+    def id(self) -> str:
+        return "-".join(p for p in (self.loss, self.variant, self.reduction) if p)
+
+
+def cells(losses: tuple[str, ...] | None = None) -> list[Cell]:
+    out = []
+    for spec in catalog.catalog().values():
+        if losses and spec.name not in losses:
+            continue
+        out += [Cell(spec.name, v, r) for v in spec.variants for r in spec.reductions]
+        out += [Cell(spec.name, "edge"), Cell(spec.name, "document")]
+    return out
+
+
+@lru_cache(maxsize=None)
+def cases_for(cell: Cell, examples: int, seed: int) -> tuple[Case, ...]:
+    if cell.variant == "edge":
+        return tuple(edge_cases.edge_cases(cell.loss))
+    if cell.variant == "document":
+        return tuple(documents.for_loss(cell.loss))
+    cell_seed = zlib.crc32(f"{seed}:{cell.id}".encode())
+    return tuple(strategies.draw_cases(catalog.get(cell.loss), cell.variant, cell.reduction,
+                                       count=examples, seed_value=cell_seed))
+
+
+@dataclass(frozen=True)
+class Oracle:
+    arrays: dict[str, np.ndarray]           # inputs rounded to the dtype (float64 containers)
+    evaluation: reference.Evaluation | None
+    error: str | None                       # DomainError text: the input must be refused
+
+
+def _evaluate(case: Case, arrays, policies=None) -> tuple[reference.Evaluation | None, str | None]:
+    try:
+        with np.errstate(all="ignore"):
+            return reference.evaluate(case.loss, arrays, case.params, case.reduction, policies), None
+    except reference.DomainError as exc:
+        return None, str(exc)
+
+
+_oracle_cache: dict[tuple[str, str], Oracle] = {}
+
+
+def oracle(case: Case, dtype: str) -> Oracle:
+    key = (case.id, dtype)
+    if key not in _oracle_cache:
+        arrays = {k: round_to(v, dtype) for k, v in case.arrays.items()}
+        evaluation, error = _evaluate(case, arrays)
+        _oracle_cache[key] = Oracle(arrays, evaluation, error)
+    return _oracle_cache[key]
+
+
+def summary(a: Any) -> dict[str, Any]:
+    """A JSON-safe, truncated view of an array for records."""
+    enc = encode_array(np.asarray(a, dtype=np.float64))
+    enc["data"] = enc["data"][:SUMMARY_ELEMENTS]
+    return enc
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}"
+
+
+def check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> list[dict[str, Any]]:
+    """Every record for one case on one framework, device and dtype."""
+    base = {"case": case.id, "loss": case.loss, "variant": case.variant, "reduction": case.reduction,
+            "origin": case.origin, "framework": adapter.name, "device": device, "dtype": dtype}
+    tol = for_dtype(dtype)
+    support = adapter.support(case)
+    base.update(support=support.kind, api=support.api, k=tol.k)
+
+    def record(check_name: str, outcome: str, error_eps: float | None = None, detail: str = "",
+               **extra: Any) -> dict[str, Any]:
+        eps_units = None if error_eps is None else (error_eps if np.isfinite(error_eps) else "inf")
+        return {**base, "check": check_name, "outcome": outcome, "error_eps": eps_units,
+                "detail": detail, **extra}
+
+    if support.kind == "unsupported":
+        return [record("value", "unsupported", detail=support.reason)]
+    if device not in adapter.devices():
+        return [record("value", "unsupported", detail=f"device {device!r} is not available to {adapter.name}")]
+    o = oracle(case, dtype)
+    spec = catalog.get(case.loss)
+    wrt = tuple(n for n in spec.differentiable
+                if o.error is None and n in o.arrays and np.issubdtype(o.arrays[n].dtype, np.floating))
+    try:
+        with np.errstate(all="ignore"):
+            out = adapter.run(case, o.arrays, dtype, device, wrt)
+        failure = None
+    except Exception as exc:  # noqa: BLE001 - the framework's refusal is data
+        out, failure = None, _error_text(exc)
+    if o.error is not None:
+        if failure is not None:
+            return [record("value", "agree", detail=f"both refuse. oracle: {o.error}. {adapter.name}: {failure}")]
+        got = summary(out.value)
+        if adapter.unchecked_values is not None:
+            p = adapter.unchecked_values
+            return [record("value", "documented", detail=f"the oracle refuses ({o.error}); {p.summary}",
+                           actual=got, citation=p.citation)]
+        return [record("value", "error-mismatch", actual=got,
+                       detail=f"the oracle refuses ({o.error}) but {adapter.name} returned a value")]
+    if failure is not None:
+        return [record("value", "error-mismatch", expected=summary(o.evaluation.value),
+                       detail=f"{adapter.name} refused valid input: {failure}")]
+    policy = adapter.policy(case.loss)
+    policy_eval = _evaluate(case, o.arrays, policy.knobs)[0] if policy else None
+    ev = o.evaluation
+    checks = [("value", (ev.value, ev.value), ev.scale, out.value,
+               policy_eval and ((policy_eval.value, policy_eval.value), policy_eval.scale))]
+    for n in wrt:
+        checks.append((f"grad:{n}", ev.grads[n], ev.grad_scales[n], out.grads.get(n),
+                       policy_eval and (policy_eval.grads[n], policy_eval.grad_scales[n])))
+    records = []
+    for name, (lo, hi), scale, actual, by_policy in checks:
+        verdict = judge(lo, hi, scale, actual, tol)
+        extra: dict[str, Any] = {"expected": summary(lo), "actual": summary(actual)}
+        if verdict.outcome != "agree" and by_policy is not None:
+            (plo, phi), pscale = by_policy
+            pv: Verdict = judge(plo, phi, pscale, actual, tol)
+            extra["policy_expected"] = summary(plo)
+            if pv.outcome == "agree":
+                records.append(record(name, "documented", verdict.error_eps,
+                                      f"{policy.summary}; the mathematics: {verdict.detail}",
+                                      citation=policy.citation, policy_error_eps=pv.error_eps, **extra))
+                continue
+        records.append(record(name, verdict.outcome, verdict.error_eps, verdict.detail, **extra))
+    return records
+
+
+def iterate(frameworks: list[FrameworkAdapter], cell_list: list[Cell], dtypes: tuple[str, ...],
+            devices: tuple[str, ...], examples: int, seed: int) -> Iterator[tuple[Case, list[dict]]]:
+    """Every case of every cell on every framework/device/dtype, case by case."""
+    for cell in cell_list:
+        for case in cases_for(cell, examples, seed):
+            for dtype in dtypes:
+                for adapter in frameworks:
+                    for device in devices:
+                        yield case, check(case, adapter, device, dtype)
