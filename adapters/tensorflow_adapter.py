@@ -178,7 +178,8 @@ def _cross_entropy(a: Tensors, p: Params, r: str) -> Any:
     x, y = a["input"], a["target"]
     if _ce_is_native(a, p, _prob_target(a)):
         if _prob_target(a):
-            terms = tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=x, axis=1 if x.shape.rank > 1 else -1)
+            axis = 1 if x.shape.rank > 1 else -1
+            terms = tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=x, axis=axis)
         else:
             terms = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=_classes_last(x))
         return _reduce(terms, r)
@@ -213,7 +214,8 @@ def _nll(a: Tensors, p: Params, r: str) -> Any:
 
 
 def _ce_kind(case: Case) -> str:
-    return "native" if _ce_is_native(case.arrays, case.params, is_probability_target(case)) else "composed"
+    native = _ce_is_native(case.arrays, case.params, is_probability_target(case))
+    return "native" if native else "composed"
 
 
 _MASKED = ("ignore_index replaced by 0 before tf.gather, ignored rows set to 0 by tf.where; "

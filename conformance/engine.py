@@ -127,7 +127,7 @@ def check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> lis
         out, failure = None, _error_text(exc)
     if o.error is not None:
         if failure is not None:
-            return [record("value", "agree", detail=f"both refuse. oracle: {o.error}. {adapter.name}: {failure}")]
+            return [record("value", "agree", detail=f"both refuse. oracle: {o.error}", raised=failure)]
         got = summary(out.value)
         if adapter.unchecked_values is not None:
             p = adapter.unchecked_values
@@ -137,7 +137,7 @@ def check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> lis
                        detail=f"the oracle refuses ({o.error}) but {adapter.name} returned a value")]
     if failure is not None:
         return [record("value", "error-mismatch", expected=summary(o.evaluation.value),
-                       detail=f"{adapter.name} refused valid input: {failure}")]
+                       detail=f"{adapter.name} refused valid input", raised=failure)]
     policy = adapter.policy(case.loss)
     policy_eval = _evaluate(case, o.arrays, policy.knobs)[0] if policy else None
     ev = o.evaluation

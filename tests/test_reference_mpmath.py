@@ -127,6 +127,7 @@ def draw_broadcast(data, shape, label, elements):
     return None if wshape is None else data.draw(hnp.arrays(np.float64, wshape, elements=elements), label=label)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the oracle's 1 / (tiny x)
 @pytest.mark.parametrize("policy", [None, {"log_floor": -100.0}, {"prob_clip": 1e-7}],
                          ids=["no_policy", "torch_log_floor", "keras_prob_clip"])
 @pytest.mark.parametrize("reduction", REDUCTIONS)

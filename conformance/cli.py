@@ -1,0 +1,151 @@
+"""Command line: python -m conformance {run,report,list}.
+
+Bad input (an unknown loss, framework, dtype, device or profile, an unreadable
+results directory) gets one message naming what was wrong and what is accepted,
+and exit code 2. Results are written as they are produced.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+import adapters
+
+from . import catalog, engine, profiles
+from .compare import FAILING
+from .dtypes import DTYPES
+from .results import ResultsError, ResultWriter, load
+
+EXIT_USAGE = 2
+DEVICES = ("cpu", "cuda")
+
+
+class UsageError(ValueError):
+    pass
+
+
+def _names(text: str | None, known: Sequence[str], what: str, plural: str = "") -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise UsageError(f"unknown {what} {', '.join(map(repr, unknown)) or '(empty)'}; "
+                         f"known {plural or what + 's'}: {', '.join(known)}")
+    return names
+
+
+def _frameworks(requested: tuple[str, ...] | None) -> tuple[list, dict[str, str]]:
+    chosen, versions = [], {}
+    for name in requested or tuple(adapters.names()):
+        adapter = adapters.get(name)
+        reason = adapter.unavailable()
+        if reason is None:
+            chosen.append(adapter)
+            versions[name] = adapter.version()
+        elif requested:
+            raise UsageError(f"{reason}. Install it (pip install -e '.[{name}]') or leave it out of --frameworks")
+        else:
+            versions[name] = f"unavailable: {reason}"
+    return chosen, versions
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    profile = profiles.get(args.profile)
+    losses = _names(args.losses, list(catalog.catalog()), "loss", "losses")
+    dtypes = _names(args.dtypes, list(DTYPES), "dtype") or profile.dtypes
+    devices = _names(args.devices, DEVICES, "device") or ("cpu",)
+    chosen, versions = _frameworks(_names(args.frameworks, adapters.names(), "framework"))
+    seed = args.seed if args.seed is not None else (profile.seed or 0)
+    cells = engine.cells(losses)
+    writer = ResultWriter(Path(args.out), {
+        "profile": profile.name, "seed": seed, "dtypes": list(dtypes), "devices": list(devices),
+        "frameworks": versions, "losses": sorted({c.loss for c in cells}),
+        "command": " ".join(sys.argv)})
+    counts: collections.Counter = collections.Counter()
+    start = time.perf_counter()
+    try:
+        for case, records in engine.iterate(chosen, cells, dtypes, devices, profile.examples, seed):
+            writer.add(case, records)
+            counts.update((r["framework"], r["outcome"]) for r in records)
+    finally:
+        writer.close(elapsed_s=round(time.perf_counter() - start, 2),
+                     counts={f"{fw}:{o}": n for (fw, o), n in sorted(counts.items())})
+    _print_summary(counts, Path(args.out), time.perf_counter() - start)
+    failing = sum(n for (fw, o), n in counts.items() if o in FAILING)
+    return 1 if args.strict and failing else 0
+
+
+def _print_summary(counts: collections.Counter, out: Path, elapsed: float) -> None:
+    outcomes = [o for o in ("agree", "documented", "mismatch", "nonfinite-mismatch", "error-mismatch",
+                            "crash", "timeout", "unsupported") if any(k[1] == o for k in counts)]
+    frameworks = sorted({fw for fw, _ in counts})
+    print(f"{'framework':<12}" + "".join(f"{o:>20}" for o in outcomes))
+    for fw in frameworks:
+        print(f"{fw:<12}" + "".join(f"{counts[(fw, o)]:>20}" for o in outcomes))
+    print(f"{sum(counts.values())} checks in {elapsed:.1f} s; results in {out}/")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from reports.html import write_report
+    meta, records, cases = load(Path(args.results))
+    out = Path(args.out) if args.out else Path(args.results) / "report.html"
+    write_report(meta, records, cases, out)
+    print(f"report written to {out.resolve()}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    chosen, versions = _frameworks(None)
+    by_name = {a.name: a for a in chosen}
+    print(f"{'loss':<18}{'variants':>9}  " + "  ".join(f"{n:<28}" for n in versions))
+    for spec in catalog.catalog().values():
+        cells = []
+        for name in versions:
+            adapter = by_name.get(name)
+            if adapter is None:
+                cells.append("(not installed)")
+                continue
+            kinds = collections.Counter()
+            for variant in spec.variants:
+                probe = engine.cases_for(engine.Cell(spec.name, variant, spec.reductions[-1]), 1, 0)
+                kinds.update(adapter.support(c).kind for c in probe)
+            cells.append(", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
+        print(f"{spec.name:<18}{len(spec.variants):>9}  " + "  ".join(f"{c:<28}" for c in cells))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m conformance",
+                                description="Differential conformance suite for loss functions.")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the conformance matrix and write results")
+    run.add_argument("--frameworks", help=f"comma list (default: all installed): {', '.join(adapters.names())}")
+    run.add_argument("--losses", help="comma list of catalog losses (default: all)")
+    run.add_argument("--dtypes", help=f"comma list (default: the profile's): {', '.join(DTYPES)}")
+    run.add_argument("--devices", help="comma list: cpu, cuda (default: cpu)")
+    run.add_argument("--profile", default="default", help=f"one of {', '.join(profiles.profiles())}")
+    run.add_argument("--seed", type=int, help="seed for the generated cases (default: the profile's, else 0)")
+    run.add_argument("--out", default="results", help="results directory (default: results)")
+    run.add_argument("--strict", action="store_true", help="exit 1 when any check fails")
+    run.set_defaults(func=cmd_run)
+    rep = sub.add_parser("report", help="render the HTML report of a results directory")
+    rep.add_argument("results", help="a directory written by 'run'")
+    rep.add_argument("--out", help="HTML file (default: RESULTS/report.html)")
+    rep.set_defaults(func=cmd_report)
+    lst = sub.add_parser("list", help="print the catalog with each framework's coverage")
+    lst.set_defaults(func=cmd_list)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (UsageError, ResultsError, profiles.UnknownProfile, catalog.UnknownLoss) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,109 @@
+"""Turn records into what the report shows: the matrix, the discrepancies, the
+documents' table. Pure functions over plain data; no rendering here."""
+from __future__ import annotations
+
+import collections
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from conformance import documents, engine
+from conformance.case import Case, decode_array
+from conformance.compare import FAILING
+from conformance.findings import explain
+from conformance.tolerance import for_dtype
+
+SEVERITY = ("agree", "unsupported", "documented", "mismatch", "nonfinite-mismatch",
+            "error-mismatch", "timeout", "crash")
+
+
+def worst(outcomes: Iterable[str]) -> str:
+    return max(outcomes, key=SEVERITY.index, default="")
+
+
+def matrix(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rows (loss, variant) x columns (framework, dtype): worst outcome, counts, worst error."""
+    cells: dict[tuple, list[dict]] = collections.defaultdict(list)
+    for r in records:
+        cells[(r["loss"], r["variant"], r["framework"], r["dtype"])].append(r)
+    rows = sorted({(k[0], k[1]) for k in cells}, key=lambda rv: (_loss_order(rv[0]), rv[1]))
+    columns = sorted({(k[2], k[3]) for k in cells})
+    table = {}
+    for key, rs in cells.items():
+        errs = [r["error_eps"] for r in rs if isinstance(r.get("error_eps"), (int, float))]
+        table[key] = {"outcome": worst(r["outcome"] for r in rs),
+                      "counts": collections.Counter(r["outcome"] for r in rs),
+                      "worst_eps": max(errs) if errs else None,
+                      "explained": all(explain(r) for r in rs if r["outcome"] in FAILING)}
+    return {"rows": rows, "columns": columns, "cells": table,
+            "frameworks": sorted({c[0] for c in columns})}
+
+
+def _loss_order(loss: str) -> int:
+    from conformance import catalog
+    names = list(catalog.catalog())
+    return names.index(loss) if loss in names else len(names)
+
+
+def discrepancies(records: list[dict[str, Any]], cases: Mapping[str, Case],
+                  per_group: int = 3) -> list[dict[str, Any]]:
+    """Failing and documented records, grouped by (framework, loss, variant, check, outcome)."""
+    groups: dict[tuple, list[dict]] = collections.defaultdict(list)
+    for r in records:
+        if r["outcome"] in FAILING or r["outcome"] == "documented":
+            groups[(r["framework"], r["loss"], r["variant"], r["check"], r["outcome"])].append(r)
+    out = []
+    for key, rs in sorted(groups.items(), key=lambda kv: (SEVERITY.index(kv[0][4]) * -1, kv[0])):
+        examples = []
+        for r in rs[:per_group]:
+            case = cases.get(r["case"])
+            examples.append({"record": r, "note": case.note if case else "",
+                             "params": dict(case.params) if case else {},
+                             "inputs": {k: _show(v) for k, v in (case.arrays.items() if case else [])},
+                             "expected": _show_enc(r.get("expected")),
+                             "policy_expected": _show_enc(r.get("policy_expected")),
+                             "actual": _show_enc(r.get("actual"))})
+        finding = explain(rs[0])
+        out.append({"framework": key[0], "loss": key[1], "variant": key[2], "check": key[3],
+                    "outcome": key[4], "count": len(rs), "dtypes": sorted({r["dtype"] for r in rs}),
+                    "finding": finding, "citation": rs[0].get("citation", ""), "examples": examples})
+    return out
+
+
+def _show(a: np.ndarray, limit: int = 24) -> str:
+    text = np.array2string(np.asarray(a).ravel()[:limit], precision=6, separator=", ", max_line_width=100)
+    more = f" … ({np.asarray(a).size} elements, shape {tuple(np.shape(a))})" if np.size(a) > limit else \
+        f"  shape {tuple(np.shape(a))}"
+    return text + more
+
+
+def _show_enc(enc: Mapping[str, Any] | None) -> str:
+    if not enc:
+        return ""
+    data = [float(x) if isinstance(x, str) else x for x in enc["data"]]
+    return np.array2string(np.array(data, dtype=np.float64), precision=9, separator=", ") + \
+        f"  shape {tuple(enc['shape'])}"
+
+
+def document_table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per worked example: stated, oracle, each framework's value, verdict on the document."""
+    values: dict[tuple[str, str], str] = {}
+    for r in records:
+        if r["origin"] == "document" and r["check"] == "value":
+            values[(r["case"], r["framework"], r["dtype"])] = (
+                f"raises {r['raised']}" if r.get("raised") else _show_enc(r.get("actual")) or r["outcome"])
+    frameworks = sorted({r["framework"] for r in records})
+    rows = []
+    for ex in documents.examples():
+        o = engine.oracle(ex.case, ex.dtype)
+        ev = o.evaluation
+        verdict = documents.judge(ex, None if ev is None else ev.value, None if ev is None else ev.scale,
+                                  o.error, k=for_dtype(ex.dtype).k)
+        rows.append({"example": ex, "verdict": verdict,
+                     "oracle": o.error and f"refuses: {o.error}" or _show(ev.value),
+                     "stated": ex.stated_error or (", ".join(ex.stated) if ex.stated else "—"),
+                     "frameworks": {fw: values.get((ex.case.id, fw, ex.dtype), "not run") for fw in frameworks}})
+    return rows
+
+
+__all__ = ["matrix", "discrepancies", "document_table", "worst", "decode_array"]
