@@ -30,10 +30,20 @@ class Support:
 
 @dataclass(frozen=True)
 class Policy:
-    """A documented departure from the mathematics, as oracle keyword arguments."""
-    knobs: Mapping[str, Any]
+    """A documented departure from the mathematics, as oracle keyword arguments.
+
+    ``knobs`` may be a function of the dtype name when the framework realises
+    the constant in the tensor's dtype (Keras clips to [1e-7, 1 - 1e-7] *as
+    rounded to the tensor's dtype*). A constant that the dtype destroys (torch's
+    1e-12 floor is 0 in float16) stays as documented: the loss of the intent
+    is then a finding, not a policy.
+    """
+    knobs: Mapping[str, Any] | Callable[[str], Mapping[str, Any]]
     citation: str
     summary: str
+
+    def knobs_for(self, dtype: str) -> Mapping[str, Any]:
+        return self.knobs(dtype) if callable(self.knobs) else self.knobs
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from conformance.case import Case
+from conformance.dtypes import numpy_dtype
 
 from .base import FrameworkAdapter, Output, Policy, Recipe, is_probability_target
 
@@ -250,16 +251,21 @@ RECIPES = {
 }
 
 KERAS_BCE_SOURCE = "keras/src/backend/tensorflow/nn.py"
+
+
+def _in_dtype(value: float, dtype: str) -> float:
+    """A Python constant as tf.clip_by_value holds it: cast to the tensor's dtype."""
+    return float(np.asarray(value, dtype=numpy_dtype(dtype)))
 POLICIES = {
     "bce": Policy(
-        knobs={"prob_clip": 1e-7},
+        knobs=lambda dtype: {"prob_clip": (_in_dtype(1e-7, dtype), _in_dtype(1.0 - 1e-7, dtype))},
         citation=(TF_DOCS + "tf/keras/ops/binary_crossentropy and " + KERAS_DOCS
                   + "losses/probabilistic_losses/#binarycrossentropy-class (neither mentions the clip); "
                   f"Keras 3.15.1 {KERAS_BCE_SOURCE}, binary_crossentropy, lines 1484-1486: "
                   "'output = tf.clip_by_value(output, backend.epsilon(), 1.0 - backend.epsilon())'; "
                   "keras/src/backend/config.py line 10: '_EPSILON = 1e-7' (keras.config.epsilon())"),
-        summary="probabilities clipped to [1e-7, 1 - 1e-7] before the logs; the clip's gradient "
-                "is 0 outside the interval"),
+        summary="probabilities clipped to [1e-7, 1 - 1e-7] (as the dtype holds them) before the logs; "
+                "the clip's gradient is 0 outside the interval"),
 }
 
 

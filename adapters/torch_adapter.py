@@ -1,6 +1,7 @@
 """PyTorch: every loss of the documents is native in torch.nn.functional."""
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Any
 
@@ -67,6 +68,7 @@ class TorchAdapter(FrameworkAdapter):
     def version(self) -> str:
         return self._import().__version__
 
+    @functools.cache
     def devices(self) -> tuple[str, ...]:
         torch = self._import()
         return ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)

@@ -139,7 +139,7 @@ def check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> lis
         return [record("value", "error-mismatch", expected=summary(o.evaluation.value),
                        detail=f"{adapter.name} refused valid input", raised=failure)]
     policy = adapter.policy(case.loss)
-    policy_eval = _evaluate(case, o.arrays, policy.knobs)[0] if policy else None
+    policy_eval = _evaluate(case, o.arrays, policy.knobs_for(dtype))[0] if policy else None
     ev = o.evaluation
     checks = [("value", (ev.value, ev.value), ev.scale, out.value,
                policy_eval and ((policy_eval.value, policy_eval.value), policy_eval.scale))]

@@ -9,7 +9,8 @@ from ._common import times as _times
 
 def bce(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray | None = None,
         reduction: str = "mean", log_floor: float | None = None,
-        prob_clip: float | None = None, grad_floor: float | None = None) -> Evaluation:
+        prob_clip: float | tuple[float, float] | None = None,
+        grad_floor: float | None = None) -> Evaluation:
     r"""Binary cross-entropy, :math:`\ell_n = -w_n [y_n \log x_n + (1 - y_n) \log(1 - x_n)]`.
 
     torch.nn.BCELoss (https://pytorch.org/docs/stable/generated/torch.nn.BCELoss.html):
@@ -24,15 +25,18 @@ def bce(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray | None = No
                      (aten/src/ATen/native/Loss.cpp, binary_cross_entropy_backward).
       ``prob_clip``  Keras clips x to [eps, 1 - eps], eps = keras.config.epsilon() = 1e-7
                      (keras/src/backend/tensorflow/nn.py, binary_crossentropy);
-                     the clip's gradient is 0 outside the interval.
+                     a pair (lo, hi) gives the bounds as the dtype holds them.
+                     The clip's gradient is 0 outside the interval.
     """
     check_same_shape(input, target)
     check_unit_interval("input", input)
     check_unit_interval("target", target)
     one = input.dtype.type(1)
     w = one if weight is None else broadcast("weight", weight, input.shape)
-    x = input if prob_clip is None else np.clip(input, prob_clip, 1.0 - prob_clip)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    if prob_clip is not None:
+        lo, hi = prob_clip if isinstance(prob_clip, tuple) else (prob_clip, 1.0 - prob_clip)
+    x = input if prob_clip is None else np.clip(input, lo, hi)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         log_x, log_1mx = np.log(x), np.log1p(-x)
         if log_floor is not None:
             log_x, log_1mx = np.maximum(log_x, log_floor), np.maximum(log_1mx, log_floor)
@@ -44,7 +48,7 @@ def bce(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray | None = No
         else:
             g = w * (_times(one - target, one / (one - x)) - _times(target, one / x))
         if prob_clip is not None:
-            g = np.where((input < prob_clip) | (input > 1.0 - prob_clip), np.zeros_like(g), g)
+            g = np.where((input < lo) | (input > hi), np.zeros_like(g), g)
         gscale = np.abs(w) * (np.abs(_times(target, one / x)) + np.abs(_times(one - target, one / (one - x))))
     return reduce(terms, scale, {"input": exact(g)}, {"input": gscale}, reduction)
 
@@ -77,8 +81,10 @@ def bce_with_logits(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray
         scale = np.abs(w) * (np.abs(py) + np.abs(ny)) * (np.abs(input) + 1.0) + np.abs(terms)
         sig, sig_neg = np.exp(-sp_neg), np.exp(-sp_pos)  # sigma(x), sigma(-x)
         g = w * (ny * sig - py * sig_neg)
-        # what is summed in the canonical gradient (1 - y + p y) s(x) - p y
-        gscale = np.abs(w) * ((np.abs(ny) + np.abs(py)) * sig + np.abs(py))
+        # What the usual algorithms sum: (1 - y + p y) s(x) - p y, or autodiff of the
+        # stable value formula, (1 - y) + l (s(x) - [x < 0]) with l = 1 + (p - 1) y:
+        # terms of size |1 - y| + |p y| either way.
+        gscale = np.abs(w) * 2.0 * (np.abs(ny) + np.abs(py))
     if not np.all(np.isfinite(p)) or np.any(p < 0):
         raise DomainError("pos_weight must be finite and >= 0")
     return reduce(terms, scale, {"input": exact(g)}, {"input": gscale}, reduction)
