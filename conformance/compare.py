@@ -54,7 +54,7 @@ def judge(lo: np.ndarray, hi: np.ndarray, scale: np.ndarray, actual: np.ndarray,
     worst = float(units.max()) if units.size else 0.0
     if bad_special.any():
         i = _index(np.argmax(bad_special), lo.shape)
-        return Verdict("nonfinite-mismatch", worst,
+        return Verdict("nonfinite-mismatch", math.inf,
                        f"{int(bad_special.sum())} element(s) non-finite on one side only; at {i}: "
                        f"expected {_num(lo[i])}, got {_num(actual[i])}")
     if worst <= tol.k:

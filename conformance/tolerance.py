@@ -39,6 +39,7 @@ def _table() -> dict[str, dict]:
 
 
 def for_dtype(dtype: str) -> Tolerance:
+    numpy_dtype(dtype)  # an unknown name raises UnknownDtype, listing the known ones
     row = _table()[dtype]
     tiny = float(ml_dtypes.finfo(numpy_dtype(dtype)).smallest_normal)
     return Tolerance(dtype=dtype, k=float(row["k"]), eps=eps(dtype), tiny=tiny, reason=row["reason"])

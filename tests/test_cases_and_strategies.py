@@ -1,0 +1,239 @@
+"""Case: JSON round-trip and a content id; strategies: deterministic, import-independent
+draws that are valid oracle input and honour their catalog variant."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import reference
+from conformance import catalog, strategies
+from conformance.case import Case
+
+ROOT = Path(__file__).resolve().parents[1]
+CELLS = [(spec, v, r) for spec in catalog.catalog().values() for v in spec.variants for r in spec.reductions]
+CASES_PER_CELL = 6
+
+
+def make_case(**changes) -> Case:
+    fields = dict(
+        loss="cross_entropy", variant="all", reduction="mean",
+        arrays={"input": np.array([[0.5, math.nan, -math.inf], [math.inf, -0.0, 1e-300]]),
+                "target": np.array([2, -100], dtype=np.int64),
+                "weight": np.array([0.25, 1.0, 4.0]),
+                "empty": np.zeros((0, 3))},
+        params={"ignore_index": -100, "label_smoothing": 0.125}, origin="edge", note="a note")
+    fields.update(changes)
+    return Case(**fields)
+
+
+def through_json(case: Case) -> Case:
+    text = json.dumps(case.to_json(), allow_nan=False)  # must be strict JSON
+    return Case.from_json(json.loads(text))
+
+
+# ------------------------------------------------------------------- Case
+
+def test_a_case_survives_a_json_round_trip_with_nan_inf_int64_and_empty_arrays():
+    case = make_case()
+    back = through_json(case)
+    assert set(back.arrays) == set(case.arrays)
+    for name, a in case.arrays.items():
+        b = back.arrays[name]
+        assert b.dtype == a.dtype and b.shape == a.shape, name
+        np.testing.assert_array_equal(b, a)
+        assert np.array_equal(np.signbit(b), np.signbit(a)), name  # -0.0 and -inf keep their sign
+    assert (back.loss, back.variant, back.reduction) == (case.loss, case.variant, case.reduction)
+    assert dict(back.params) == dict(case.params)
+    assert (back.origin, back.note) == ("edge", "a note")
+    assert back.id == case.id
+
+
+def test_class_indices_come_back_as_int64_and_never_as_floats():
+    back = through_json(make_case())
+    assert back.arrays["target"].dtype == np.int64
+    assert back.arrays["input"].dtype == np.float64
+
+
+def test_a_case_id_is_twelve_hex_digits_and_does_not_depend_on_array_insertion_order():
+    case = make_case()
+    reordered = make_case(arrays=dict(reversed(list(case.arrays.items()))))
+    assert len(case.id) == 12 and int(case.id, 16) >= 0
+    assert reordered.id == case.id
+
+
+def test_the_id_changes_when_any_single_array_element_changes():
+    case = make_case()
+    seen = {case.id}
+    for name, a in case.arrays.items():
+        for i in range(a.size):
+            changed = a.copy()
+            changed.flat[i] = changed.flat[i] + 1 if np.isfinite(changed.flat[i]) else 0
+            other = make_case(arrays={**case.arrays, name: changed})
+            assert other.id not in seen, (name, i)
+            seen.add(other.id)
+
+
+@pytest.mark.parametrize("change", [
+    {"params": {"ignore_index": -1, "label_smoothing": 0.125}},
+    {"params": {"ignore_index": -100, "label_smoothing": 0.25}},
+    {"params": {"ignore_index": -100}},
+    {"reduction": "sum"}, {"variant": "plain"}, {"loss": "nll"},
+], ids=["ignore_index", "label_smoothing", "param_removed", "reduction", "variant", "loss"])
+def test_the_id_changes_when_a_param_or_what_is_evaluated_changes(change):
+    assert make_case(**change).id != make_case().id
+
+
+def test_the_id_does_not_change_with_note_or_origin():
+    case = make_case()
+    assert make_case(note="something else entirely").id == case.id
+    assert make_case(origin="corpus").id == case.id
+
+
+def test_an_array_of_another_shape_with_the_same_elements_has_another_id():
+    case = make_case()
+    flat = {**case.arrays, "weight": case.arrays["weight"].reshape(1, 3)}
+    assert make_case(arrays=flat).id != case.id
+
+
+def test_an_unknown_origin_is_refused():
+    with pytest.raises(ValueError, match="origin"):
+        make_case(origin="somewhere")
+
+
+# ------------------------------------------------------------- determinism
+
+def ids(loss: str, variant: str, reduction: str, seed: int, count: int = 8) -> list[str]:
+    return [c.id for c in strategies.draw_cases(catalog.get(loss), variant, reduction,
+                                                count=count, seed_value=seed)]
+
+
+def test_the_same_seed_draws_the_same_cases():
+    first = ids("cross_entropy", "all", "mean", seed=11)
+    assert len(first) >= 4
+    assert ids("cross_entropy", "all", "mean", seed=11) == first
+
+
+def test_different_seeds_draw_different_cases_sharing_at_most_the_simplest_one():
+    # Hypothesis tries its simplest example first whatever the seed; the rest must differ.
+    a, b = ids("bce_with_logits", "weight_pos_weight", "sum", 1), ids("bce_with_logits", "weight_pos_weight", "sum", 2)
+    assert len(a) == len(b) == 8
+    assert len(set(a) & set(b)) <= 1
+
+
+DRAW_SCRIPT = """
+import sys
+if sys.argv[1] == "with-extra-imports":
+    import adapters.torch_adapter, adapters.numpy_adapter, reports.html  # noqa: F401
+from conformance import catalog, strategies
+cells = [("mse", "plain", "mean"), ("cross_entropy", "all", "mean"), ("huber", "delta", "none"),
+         ("smooth_l1", "beta", "sum"), ("nll", "image_2d", "mean")]
+for loss, variant, reduction in cells:
+    cases = strategies.draw_cases(catalog.get(loss), variant, reduction, count=12, seed_value=7)
+    print(loss, variant, reduction, *[c.id for c in cases])
+"""
+
+
+def draw_in_subprocess(mode: str) -> str:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    out = subprocess.run([sys.executable, "-c", DRAW_SCRIPT, mode], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_the_cases_drawn_do_not_depend_on_which_local_modules_were_imported_before():
+    plain, extra = draw_in_subprocess("plain"), draw_in_subprocess("with-extra-imports")
+    assert len(plain.splitlines()) == 5 and all(len(line.split()) > 6 for line in plain.splitlines())
+    assert extra == plain
+
+
+# ------------------------------------------------- validity and the variants
+
+@pytest.fixture(scope="module")
+def drawn() -> dict[tuple[str, str, str], list[Case]]:
+    return {(spec.name, v, r): strategies.draw_cases(spec, v, r, count=CASES_PER_CELL, seed_value=2024)
+            for spec, v, r in CELLS}
+
+
+def test_every_catalog_cell_draws_cases(drawn):
+    assert len(drawn) == len(CELLS) > 50
+    empty = [cell for cell, cases in drawn.items() if not cases]
+    assert not empty
+
+
+def test_every_drawn_case_is_accepted_by_the_oracle(drawn):
+    refused = {}
+    for (loss, variant, reduction), cases in drawn.items():
+        for c in cases:
+            assert (c.loss, c.variant, c.reduction, c.origin) == (loss, variant, reduction, "hypothesis")
+            try:
+                with np.errstate(all="ignore"):
+                    reference.evaluate(c.loss, c.arrays, c.params, c.reduction)
+            except reference.DomainError as exc:
+                refused.setdefault(f"{loss}-{variant}-{reduction}", f"{exc} (case {c.id})")
+    assert not refused, refused
+
+
+def test_every_drawn_case_honours_its_variant(drawn):
+    for (loss, variant, _), cases in drawn.items():
+        spec, settings = catalog.get(loss), catalog.get(loss).variant(variant)
+        for c in cases:
+            where = f"{loss}-{variant} case {c.id}"
+            x, t = c.arrays["input"], c.arrays["target"]
+            assert ("weight" in c.arrays) == bool(settings.get("weight")), where
+            assert ("pos_weight" in c.arrays) == bool(settings.get("pos_weight")), where
+            for name, setting in settings.items():
+                if name in spec.parameters:
+                    assert name in c.params, where
+                    p, value = spec.parameters[name], c.params[name]
+                    if setting != "draw":
+                        assert value == setting, where
+                    elif p.kind == "float":
+                        assert p.min <= value <= p.max, where
+            assert set(c.params) <= {n for n in settings if n in spec.parameters}, where
+            if "weight" in c.arrays:
+                assert np.all(c.arrays["weight"] > 0), where
+            if spec.layout == "elementwise":
+                assert x.shape == t.shape and x.dtype == t.dtype == np.float64, where
+                continue
+            spatial = settings.get("spatial", False)
+            if spatial is True:
+                assert x.ndim in (3, 4), where
+            elif spatial:
+                assert x.ndim == 2 + spatial, where
+            else:
+                assert x.ndim == 2, where
+            if settings.get("weight"):
+                assert c.arrays["weight"].shape == (x.shape[1],), where
+            if settings.get("target") == "probabilities":
+                assert t.dtype == np.float64 and t.shape == x.shape, where
+                assert np.all((t >= 0) & (t <= 1)), where
+            else:
+                assert t.dtype == np.int64 and t.shape == x.shape[:1] + x.shape[2:], where
+
+
+def test_ignore_index_variants_actually_ignore_some_rows(drawn):
+    for (loss, variant, _), cases in drawn.items():
+        if catalog.get(loss).variant(variant).get("ignore_index") == "draw":
+            hits = [c for c in cases if np.any(c.arrays["target"] == c.params["ignore_index"])]
+            assert hits, f"{loss}-{variant}: no drawn case contains its ignore_index"
+
+
+def test_log_probability_inputs_are_normalised_rows(drawn):
+    for (loss, _, _), cases in drawn.items():
+        if catalog.get(loss).arguments["input"] == "log_probabilities":
+            for c in cases:
+                sums = np.exp(c.arrays["input"]).sum(axis=1)
+                np.testing.assert_allclose(sums, 1.0, rtol=1e-9, err_msg=c.id)
+
+
+def test_a_reduction_the_loss_does_not_have_is_refused_up_front():
+    with pytest.raises(Exception, match="reduction"):
+        strategies.draw_cases(catalog.get("mse"), "plain", "batchmean", count=1, seed_value=0)

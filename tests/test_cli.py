@@ -1,0 +1,201 @@
+"""The command line, in-process through conformance.cli.main (and once as `python -m conformance`):
+usage errors exit 2 naming the bad value and the known ones; run/report/list on a tiny matrix."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+import adapters
+from conformance import catalog, profiles
+from conformance.case import Case
+from conformance.cli import main
+from conformance.compare import OUTCOMES
+from conformance.dtypes import DTYPES
+from conformance.results import SCHEMA
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORD_KEYS = {"case", "loss", "variant", "reduction", "origin", "framework", "device", "dtype",
+               "check", "outcome", "error_eps", "detail"}
+TINY = ["--frameworks", "numpy", "--losses", "l1,cross_entropy", "--profile", "quick"]
+
+
+def jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "results"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", *TINY, "--out", str(out)]) == 0
+    return out
+
+
+# --------------------------------------------------------------- usage errors
+
+BAD = [
+    (["--losses", "l1,no_such_loss"], "no_such_loss", list(catalog.catalog())),
+    (["--frameworks", "numpy,mxnet"], "mxnet", adapters.names()),
+    (["--dtypes", "float8_e4m3"], "float8_e4m3", list(DTYPES)),
+    (["--devices", "tpu"], "tpu", ["cpu", "cuda"]),
+    (["--profile", "enormous"], "enormous", list(profiles.profiles())),
+]
+
+
+@pytest.mark.parametrize("args,bad,known", BAD, ids=["loss", "framework", "dtype", "device", "profile"])
+def test_an_unknown_value_exits_2_naming_it_and_listing_the_known_ones(args, bad, known, tmp_path, capsys):
+    base = ["--frameworks", "numpy", "--losses", "l1", "--profile", "quick"]
+    flags = dict(zip(base[::2], base[1::2])) | dict(zip(args[::2], args[1::2]))
+    out = tmp_path / "out"
+    code = main(["run", *[x for kv in flags.items() for x in kv], "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert repr(bad) in err, err
+    for name in known:
+        assert name in err, f"{name!r} missing from: {err}"
+    assert err.count("\n") <= 2, "one clear message, not a traceback"
+    assert not out.exists(), "a usage error must not start a run"
+
+
+def test_the_module_entry_point_runs_and_passes_the_exit_code_on(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    out = tmp_path / "res"
+    ok = subprocess.run([sys.executable, "-m", "conformance", "run", "--frameworks", "numpy", "--losses", "mse",
+                         "--profile", "quick", "--dtypes", "float64", "--out", str(out)],
+                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert (out / "run.json").is_file() and "checks in" in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "conformance", "run", "--losses", "nope"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "'nope'" in bad.stderr
+
+
+# ------------------------------------------------------------------------ run
+
+def test_run_writes_run_metadata_with_schema_profile_seed_versions_and_dtypes(results):
+    meta = json.loads((results / "run.json").read_text())
+    assert meta["schema"] == SCHEMA
+    assert meta["profile"] == "quick" and meta["seed"] == 0
+    assert meta["frameworks"] == {"numpy": __import__("numpy").__version__}
+    assert meta["dtypes"] == list(profiles.get("quick").dtypes)
+    assert meta["losses"] == ["cross_entropy", "l1"] and meta["devices"] == ["cpu"]
+    assert "finished" in meta and meta["machine"]["python"]
+
+
+def test_every_result_line_has_the_documented_keys_and_values(results):
+    records = jsonl(results / "results.jsonl")
+    assert records
+    for r in records:
+        assert RECORD_KEYS <= set(r), sorted(RECORD_KEYS - set(r))
+        assert r["framework"] == "numpy" and r["device"] == "cpu"
+        assert r["loss"] in ("l1", "cross_entropy") and r["dtype"] in ("float64", "float32")
+        assert r["outcome"] in OUTCOMES and isinstance(r["detail"], str)
+        assert r["error_eps"] is None or r["error_eps"] == "inf" or isinstance(r["error_eps"], (int, float))
+    assert {r["origin"] for r in records} == {"hypothesis", "edge", "document"}
+    assert {r["variant"] for r in records if r["loss"] == "cross_entropy"} >= \
+        set(catalog.get("cross_entropy").variants) | {"edge", "document"}
+
+
+def test_the_run_counts_in_run_json_add_up_to_the_result_lines(results):
+    meta = json.loads((results / "run.json").read_text())
+    assert sum(meta["counts"].values()) == len(jsonl(results / "results.jsonl"))
+
+
+def test_cases_jsonl_holds_every_case_once_under_its_content_id(results):
+    rows = jsonl(results / "cases.jsonl")
+    ids = [row["id"] for row in rows]
+    assert len(ids) == len(set(ids))
+    for row in rows:
+        assert Case.from_json(row).id == row["id"]
+    assert {r["case"] for r in jsonl(results / "results.jsonl")} == set(ids)
+
+
+# --------------------------------------------------------------------- report
+
+class Resources(HTMLParser):
+    """Collects src/href of tags that would load something."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag in ("script", "link", "img", "iframe", "source", "embed", "object"):
+            self.urls += [v for k, v in attrs.items() if k in ("src", "href", "data") and v]
+
+
+def test_report_writes_a_self_contained_html_file_with_the_matrix_and_documents(results, capsys):
+    assert main(["report", str(results)]) == 0
+    html_file = results / "report.html"
+    assert str(html_file.resolve()) in capsys.readouterr().out
+    text = html_file.read_text(encoding="utf-8")
+    parser = Resources()
+    parser.feed(text)
+    remote = [u for u in parser.urls if u.startswith(("http://", "https://", "//"))]
+    assert not remote, remote
+    assert "url(http" not in text and "@import" not in text
+    assert {"matrix", "documents"} <= parser.ids
+    assert "cross_entropy" in text and "numpy" in text
+
+
+def test_report_out_writes_where_asked(results, tmp_path):
+    target = tmp_path / "deep" / "r.html"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["report", str(results), "--out", str(target)]) == 0
+    assert target.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html>")
+
+
+def results_dir(tmp_path: Path, meta: dict | str, results_text: str = "") -> Path:
+    d = tmp_path / "broken"
+    d.mkdir()
+    (d / "run.json").write_text(meta if isinstance(meta, str) else json.dumps(meta))
+    (d / "results.jsonl").write_text(results_text)
+    return d
+
+
+GOOD_LINE = json.dumps({"case": "abc", "loss": "l1", "variant": "plain", "reduction": "sum", "origin": "hypothesis",
+                        "framework": "numpy", "device": "cpu", "dtype": "float64", "check": "value",
+                        "outcome": "agree", "error_eps": 0.0, "detail": ""})
+
+
+@pytest.mark.parametrize("meta,lines,needle", [
+    ({"schema": SCHEMA, "profile": "quick"}, GOOD_LINE + '\n{"case": "trunc', "results.jsonl:2"),
+    ({"schema": SCHEMA + 98, "profile": "quick"}, GOOD_LINE + "\n", f"schema {SCHEMA + 98}"),
+    ("{not json", GOOD_LINE + "\n", "run.json"),
+], ids=["corrupt_results_line", "another_schema", "run_json_not_json"])
+def test_report_on_a_broken_results_directory_exits_2_with_a_clear_message(tmp_path, capsys, meta, lines, needle):
+    d = results_dir(tmp_path, meta, lines)
+    assert main(["report", str(d)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err, err
+    assert not (d / "report.html").exists()
+
+
+def test_report_on_a_directory_without_run_json_exits_2(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "run.json" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------- list
+
+def test_list_prints_every_catalog_loss_with_its_variant_count(monkeypatch, capsys):
+    # Only numpy: listing every installed framework imports TensorFlow, JAX and torch (~15 s).
+    monkeypatch.setattr(adapters, "names", lambda: ["numpy"])
+    assert main(["list"]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:] if line.strip()}
+    for spec in catalog.catalog().values():
+        assert spec.name in rows, spec.name
+        assert rows[spec.name][1] == str(len(spec.variants))
+        assert rows[spec.name][2:] == ["composed", str(len(spec.variants))]

@@ -1,0 +1,276 @@
+"""engine.check produces every outcome it can today (not yet: crash, timeout), driven by
+fake adapters: the oracle's formulas (reference.call) in float64 on the values the engine
+hands over, correctly rounded to the dtype, then broken on purpose in one precise way."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import reference
+from adapters.base import FrameworkAdapter, Output, Policy, Recipe
+from conformance.case import Case
+from conformance.compare import OUTCOMES
+from conformance.dtypes import round_to
+from conformance.engine import check
+
+NOT_YET = {"crash", "timeout"}
+RECORD_KEYS = {"case", "loss", "variant", "reduction", "origin", "framework", "device", "dtype",
+               "check", "outcome", "error_eps", "detail"}
+
+
+def exact(loss: str, policies=None, *, before=None, after=None) -> Recipe:
+    """A recipe computing the oracle's formula; ``before`` edits the inputs,
+    ``after`` edits (value, grads) - the deliberate bug."""
+    def fn(arrays, params, reduction):
+        arrays = before(dict(arrays)) if before else arrays
+        ev = reference.call(loss, arrays, params, reduction, policies)
+        value, grads = ev.value, {n: lo.copy() for n, (lo, _hi) in ev.grads.items()}
+        return after(value, grads) if after else (value, grads)
+    return Recipe(fn, f"fake.{loss}")
+
+
+class Fake(FrameworkAdapter):
+    name = "fake"
+
+    def __init__(self, recipes, *, policies=None, unchecked: Policy | None = None,
+                 devices: tuple[str, ...] = ("cpu",)) -> None:
+        self.recipes = recipes
+        self.policies_by_loss = policies or {}
+        self.unchecked_values = unchecked
+        self._devices = devices
+
+    def _import(self):
+        return np
+
+    def version(self) -> str:
+        return "0.0-test"
+
+    def devices(self) -> tuple[str, ...]:  # the engine must not run a device absent here
+        return self._devices
+
+    def _run(self, recipe, arrays, params, reduction, dtype, device, wrt) -> Output:
+        with np.errstate(all="ignore"):
+            value, grads = recipe.fn(arrays, params, reduction)
+        return Output(round_to(np.asarray(value, np.float64), dtype),
+                      {n: round_to(np.asarray(grads[n], np.float64), dtype) for n in wrt})
+
+
+def correct(*losses: str) -> Fake:
+    return Fake({n: exact(n) for n in losses or reference.FUNCTIONS})
+
+
+def case(loss, arrays, reduction="mean", params=None, variant="plain") -> Case:
+    return Case(loss, variant, reduction, {k: np.asarray(v) for k, v in arrays.items()}, params or {})
+
+
+MSE = case("mse", {"input": [1.0, 2.0, -0.5], "target": [0.5, -1.0, 0.25]})
+L1 = case("l1", {"input": [1.0, 2.0], "target": [0.5, -1.0]}, "sum")
+L1_NAN = case("l1", {"input": [1.0, math.nan], "target": [0.5, -1.0]}, "none")
+BCE_AT_ZERO = case("bce", {"input": [0.0, 0.5], "target": [1.0, 1.0]})
+X = [[0.5, -1.0, 2.0], [1.5, 0.0, -0.25]]
+CE_OUT_OF_RANGE = case("cross_entropy", {"input": X, "target": np.array([0, 5])})
+CE_SMOOTHED = case("cross_entropy", {"input": X, "target": np.array([0, 2])},
+                   params={"label_smoothing": 0.1}, variant="label_smoothing")
+CE_IGNORED = case("cross_entropy", {"input": [[0.5, -1.0, 2.0], [3.0, 1.0, -2.0], [1.5, 0.0, -0.25]],
+                                    "target": np.array([1, -100, 2])},
+                  params={"ignore_index": -100}, variant="ignore_index")
+
+TORCH_LIKE_FLOOR = Policy(knobs={"log_floor": -100.0}, citation="https://example.org/bce#clamp",
+                          summary="log clamped at -100")
+NO_CHECKS = Policy(knobs={}, citation="https://example.org/ce#unchecked",
+                   summary="class indices are not checked at run time")
+
+
+# The deliberate bugs: ``before`` edits inputs, ``after`` edits (value, grads).
+def clip_classes(arrays):  # computes on out-of-range class indices instead of refusing
+    arrays["target"] = np.clip(arrays["target"], 0, np.shape(arrays["input"])[1] - 1)
+    return arrays
+
+
+def raise_runtime(arrays):
+    raise RuntimeError("kernel refused the input")
+
+
+def scale_value(factor):
+    return lambda value, grads: (value * factor, grads)
+
+
+flip_gradients = lambda value, grads: (value, {n: -g for n, g in grads.items()})  # noqa: E731
+nan_value = lambda value, grads: (np.full_like(value, math.nan), grads)  # noqa: E731
+finite_instead_of_nan = lambda value, grads: (np.nan_to_num(value, nan=0.0), grads)  # noqa: E731
+
+
+def leak_into_row(row: int, amount: float):
+    def after(value, grads):
+        grads["input"][row] += amount
+        return value, grads
+    return after
+
+
+def unsupported_when_smoothed(c: Case) -> str | None:
+    return "label smoothing is not implemented" if c.params.get("label_smoothing") else None
+
+
+# (id, adapter, case, device, dtype, check, outcome)
+SCENARIOS = [
+    ("a_correct_adapter_agrees", correct("mse"), MSE, "cpu", "float32", "value", "agree"),
+    ("a_declared_log_floor_is_documented",
+     Fake({"bce": exact("bce", {"log_floor": -100.0})}, policies={"bce": TORCH_LIKE_FLOOR}),
+     BCE_AT_ZERO, "cpu", "float32", "value", "documented"),
+    ("the_same_floor_undeclared_is_a_nonfinite_mismatch", Fake({"bce": exact("bce", {"log_floor": -100.0})}),
+     BCE_AT_ZERO, "cpu", "float32", "value", "nonfinite-mismatch"),
+    ("a_value_off_by_relative_1e_3_is_a_mismatch", Fake({"mse": exact("mse", after=scale_value(1 + 1e-3))}),
+     MSE, "cpu", "float32", "value", "mismatch"),
+    ("a_gradient_with_a_flipped_sign_is_a_mismatch", Fake({"mse": exact("mse", after=flip_gradients)}),
+     MSE, "cpu", "float32", "grad:input", "mismatch"),
+    ("nan_for_a_finite_value_is_a_nonfinite_mismatch", Fake({"l1": exact("l1", after=nan_value)}),
+     L1, "cpu", "float64", "value", "nonfinite-mismatch"),
+    ("a_finite_value_for_a_nan_is_a_nonfinite_mismatch", Fake({"l1": exact("l1", after=finite_instead_of_nan)}),
+     L1_NAN, "cpu", "float32", "value", "nonfinite-mismatch"),
+    ("raising_on_valid_input_is_an_error_mismatch", Fake({"mse": exact("mse", before=raise_runtime)}),
+     MSE, "cpu", "float32", "value", "error-mismatch"),
+    ("a_value_where_the_oracle_refuses_is_an_error_mismatch",
+     Fake({"cross_entropy": exact("cross_entropy", before=clip_classes)}),
+     CE_OUT_OF_RANGE, "cpu", "float32", "value", "error-mismatch"),
+    ("both_refusing_agrees", correct("cross_entropy"), CE_OUT_OF_RANGE, "cpu", "float32", "value", "agree"),
+    ("a_value_where_the_oracle_refuses_is_documented_by_unchecked_values",
+     Fake({"cross_entropy": exact("cross_entropy", before=clip_classes)}, unchecked=NO_CHECKS),
+     CE_OUT_OF_RANGE, "cpu", "float32", "value", "documented"),
+    ("an_absent_recipe_is_unsupported", correct("l1"), MSE, "cpu", "float32", "value", "unsupported"),
+    ("a_recipe_declaring_the_case_unsupported_is_unsupported",
+     Fake({"cross_entropy": Recipe(exact("cross_entropy").fn, "fake.ce", unsupported=unsupported_when_smoothed)}),
+     CE_SMOOTHED, "cpu", "float32", "value", "unsupported"),
+    ("a_device_the_adapter_lacks_is_unsupported", correct("mse"), MSE, "cuda", "float32", "value", "unsupported"),
+    ("a_leak_into_an_ignored_row_gradient_is_a_mismatch",
+     Fake({"cross_entropy": exact("cross_entropy", after=leak_into_row(1, 1e-3))}),
+     CE_IGNORED, "cpu", "float32", "grad:input", "mismatch"),
+]
+
+
+def records_by_check(adapter, c, device, dtype) -> dict[str, dict]:
+    records = check(c, adapter, device, dtype)
+    assert len({r["check"] for r in records}) == len(records), "one record per check"
+    return {r["check"]: r for r in records}
+
+
+@pytest.mark.parametrize("adapter,c,device,dtype,check_name,outcome",
+                         [s[1:] for s in SCENARIOS], ids=[s[0] for s in SCENARIOS])
+def test_scenario_gives_its_outcome(adapter, c, device, dtype, check_name, outcome):
+    r = records_by_check(adapter, c, device, dtype)[check_name]
+    assert r["outcome"] == outcome, r["detail"]
+    assert RECORD_KEYS <= set(r)
+    assert (r["case"], r["framework"], r["device"], r["dtype"]) == (c.id, "fake", device, dtype)
+
+
+def test_the_scenarios_cover_every_outcome_the_engine_produces_today():
+    assert {s[-1] for s in SCENARIOS} == set(OUTCOMES) - NOT_YET
+
+
+def test_a_correct_adapter_agrees_on_every_check_in_every_dtype():
+    for dtype in ("float64", "float32", "float16", "bfloat16"):
+        records = check(MSE, correct("mse"), "cpu", dtype)
+        assert [r["check"] for r in records] == ["value", "grad:input", "grad:target"]
+        assert {r["outcome"] for r in records} == {"agree"}, dtype
+
+
+def test_a_documented_policy_record_cites_it_and_measures_both_errors():
+    adapter = Fake({"bce": exact("bce", {"log_floor": -100.0})}, policies={"bce": TORCH_LIKE_FLOOR})
+    r = records_by_check(adapter, BCE_AT_ZERO, "cpu", "float32")["value"]
+    assert r["citation"] == TORCH_LIKE_FLOOR.citation
+    assert "log clamped at -100" in r["detail"] and "the mathematics" in r["detail"]
+    assert r["policy_error_eps"] <= 16
+    assert r["policy_expected"]["data"] == [pytest.approx((100 + math.log(2)) / 2, rel=1e-6)]
+
+
+def test_a_declared_policy_does_not_excuse_a_value_that_misses_the_policy_too():
+    adapter = Fake({"bce": exact("bce", {"log_floor": -50.0})}, policies={"bce": TORCH_LIKE_FLOOR})
+    assert records_by_check(adapter, BCE_AT_ZERO, "cpu", "float32")["value"]["outcome"] == "nonfinite-mismatch"
+
+
+def test_a_mismatch_records_the_error_in_eps_units_beyond_k():
+    adapter = Fake({"mse": exact("mse", after=scale_value(1 + 1e-3))})
+    r = records_by_check(adapter, MSE, "cpu", "float32")["value"]
+    assert isinstance(r["error_eps"], float) and r["error_eps"] > 16 * 10
+    assert r["expected"] != r["actual"]
+
+
+def test_a_flipped_gradient_leaves_the_value_agreeing():
+    by_check = records_by_check(Fake({"mse": exact("mse", after=flip_gradients)}), MSE, "cpu", "float32")
+    assert by_check["value"]["outcome"] == "agree"
+    assert by_check["grad:input"]["outcome"] == by_check["grad:target"]["outcome"] == "mismatch"
+
+
+def test_a_refusal_of_valid_input_records_what_was_raised():
+    adapter = Fake({"mse": exact("mse", before=raise_runtime)})
+    (r,) = check(MSE, adapter, "cpu", "float32")
+    assert "RuntimeError: kernel refused the input" in r["raised"]
+    assert "refused valid input" in r["detail"]
+
+
+def test_both_refusing_records_the_oracle_reason_and_the_framework_error():
+    (r,) = check(CE_OUT_OF_RANGE, correct("cross_entropy"), "cpu", "float32")
+    assert "both refuse" in r["detail"] and "out of range" in r["detail"]
+    assert "DomainError" in r["raised"]
+
+
+def test_an_unchecked_values_policy_is_cited_when_it_excuses_a_value():
+    adapter = Fake({"cross_entropy": exact("cross_entropy", before=clip_classes)}, unchecked=NO_CHECKS)
+    (r,) = check(CE_OUT_OF_RANGE, adapter, "cpu", "float32")
+    assert r["citation"] == NO_CHECKS.citation and NO_CHECKS.summary in r["detail"]
+
+
+def test_unsupported_records_carry_the_reason_and_never_run_the_adapter():
+    calls = []
+    spy = Recipe(lambda a, p, r: calls.append(1) or (_ for _ in ()).throw(AssertionError("ran")), "fake.spy",
+                 unsupported=unsupported_when_smoothed)
+    adapter = Fake({"cross_entropy": spy, "mse": spy})
+    (smoothed,) = check(CE_SMOOTHED, adapter, "cpu", "float32")
+    assert smoothed["detail"] == "label smoothing is not implemented"
+    (cuda,) = check(MSE, adapter, "cuda", "float32")
+    assert cuda["outcome"] == "unsupported" and "cuda" in cuda["detail"]
+    (absent,) = check(L1, adapter, "cpu", "float32")
+    assert absent["outcome"] == "unsupported" and "l1" in absent["detail"]
+    assert calls == []
+
+
+def test_a_recipe_unsupported_for_one_case_still_runs_the_others():
+    recipe = Recipe(exact("cross_entropy").fn, "fake.ce", unsupported=unsupported_when_smoothed)
+    plain = case("cross_entropy", {"input": X, "target": np.array([0, 2])})
+    assert {r["outcome"] for r in check(plain, Fake({"cross_entropy": recipe}), "cpu", "float32")} == {"agree"}
+
+
+# ------------------------------------------------------------- ignored targets
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_an_ignored_row_gets_an_exactly_zero_gradient_from_a_correct_adapter(dtype, reduction):
+    c = case("cross_entropy", CE_IGNORED.arrays, reduction, CE_IGNORED.params, "ignore_index")
+    assert {r["outcome"] for r in check(c, correct("cross_entropy"), "cpu", dtype)} == {"agree"}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize("leak", [1e-3, 1e-20])
+def test_a_leak_into_an_ignored_row_gradient_is_caught(dtype, reduction, leak):
+    c = case("cross_entropy", CE_IGNORED.arrays, reduction, CE_IGNORED.params, "ignore_index")
+    adapter = Fake({"cross_entropy": exact("cross_entropy", after=leak_into_row(1, leak))})
+    by_check = records_by_check(adapter, c, "cpu", dtype)
+    assert by_check["value"]["outcome"] == "agree"
+    assert by_check["grad:input"]["outcome"] == "mismatch"
+    assert "at (1, " in by_check["grad:input"]["detail"]
+
+
+def test_the_same_leak_into_a_counted_row_is_noise_and_agrees():
+    adapter = Fake({"cross_entropy": exact("cross_entropy", after=leak_into_row(0, 1e-20))})
+    assert records_by_check(adapter, CE_IGNORED, "cpu", "float32")["grad:input"]["outcome"] == "agree"
+
+
+def test_when_every_row_is_ignored_the_mean_is_nan_and_the_gradient_still_exactly_zero():
+    c = case("cross_entropy", {"input": X, "target": np.array([-100, -100])}, "mean", {"ignore_index": -100})
+    good = records_by_check(correct("cross_entropy"), c, "cpu", "float32")
+    assert good["value"]["expected"]["data"] == ["nan"] and good["value"]["outcome"] == "agree"
+    assert good["grad:input"]["expected"]["data"] == [0.0] * 6 and good["grad:input"]["outcome"] == "agree"
+    nan_grads = Fake({"cross_entropy": exact("cross_entropy", after=lambda v, g: (v, {"input": g["input"] * np.nan}))})
+    assert records_by_check(nan_grads, c, "cpu", "float32")["grad:input"]["outcome"] == "nonfinite-mismatch"
