@@ -1,32 +1,36 @@
 """JAX + optax: native where optax has the loss term, composed from jax.numpy otherwise.
 
-optax (https://optax.readthedocs.io/en/latest/api/losses.html) returns unreduced
-terms; the reduction is ``jnp.sum`` / ``jnp.mean``. optax has no L1, no BCE on
-probabilities, no NLL and no class weights, pos_weight, ignore_index or label
-smoothing inside its cross-entropy, so those are composed from JAX primitives;
-each composed ``api`` string gives the recipe (a migration guide for users).
+optax's losses (https://optax.readthedocs.io/en/latest/api/losses.html) return
+unreduced terms; the reduction is ``jnp.sum`` / ``jnp.mean``. optax has no L1, no
+BCE on probabilities, no NLL, and no class weight, pos_weight, ignore_index or
+label smoothing in its cross-entropies: those recipes are composed from JAX
+primitives, and each composed ``api`` string says how (a migration guide).
 
-Conventions of the composed recipes (those of the reference):
-* ``0 * log 0 = 0``: a term whose coefficient is 0 is 0 with gradient 0, by a
-  double ``jnp.where`` (``jax.scipy.special.xlogy(0, p)`` has the right value but
-  a NaN gradient in ``p`` at ``p = 0``: its custom JVP computes ``0 * log 0 + 0 / 0``);
+Conventions of the composed recipes (the reference's):
+* ``0 * log 0 = 0``: a term whose coefficient is 0 is 0 with gradient 0 (a double
+  ``jnp.where``; ``jax.scipy.special.xlogy(0, p)`` has the right value but a NaN
+  gradient in ``p`` at ``p = 0``: its custom JVP computes ``0 * log 0 + 0 / 0``);
 * ignored rows (``target == ignore_index``) have value 0 and gradient 0; the index
-  is replaced by 0 before one-hot/gather (JAX clamps or fills out-of-range indices
-  instead of raising, https://docs.jax.dev/en/latest/notebooks/Common_Gotchas_in_JAX.html#out-of-bounds-indexing).
+  is replaced by 0 before one-hot/gather, since JAX clamps or fills out-of-range
+  indices instead of raising (https://docs.jax.dev/en/latest/notebooks/Common_Gotchas_in_JAX.html#out-of-bounds-indexing).
 
-Runs are eager (no ``jax.jit``: shapes change from case to case), in float64
-thanks to ``jax_enable_x64``, on the device named by the engine ("cpu" or "cuda").
+Each (recipe, reduction, native-or-composed) is compiled once with ``jax.jit``
+(value and gradient together); the loss's parameters are traced arguments, so
+one executable serves every parameter value of a shape. Eager dispatch compiles
+every primitive for every new shape (~3 s a case); one jit compiles the whole
+loss once per shape. float64 through
+``jax_enable_x64``, on the device the engine names ("cpu" or "cuda").
 """
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from conformance.case import Case
-
 from .base import FrameworkAdapter, Output, Policy, Recipe
+from .native_logs import GPU_PROBE, filtered_stderr
 
 OPTAX = "https://optax.readthedocs.io/en/latest/api/"
 SHARP_BITS = ("https://docs.jax.dev/en/latest/notebooks/Common_Gotchas_in_JAX.html"
@@ -75,11 +79,17 @@ def _l1(a: Arrays, p: Params, r: str) -> Any:
 
 
 def _smooth_l1(a: Arrays, p: Params, r: str) -> Any:
-    _, _, optax = _jax()
+    """Written directly: optax.losses.huber_loss(x, y, delta=beta) / beta is the same
+    function, but with a tiny beta it underflows in float16 and gives 0/0 at beta = 0.
+    ``beta`` may be traced, so beta = 0 (L1) is a ``jnp.where`` too."""
+    _, jnp, _ = _jax()
     beta = p.get("beta", 1.0)
-    if beta == 0:
-        return _l1(a, p, r)
-    return _reduce(optax.losses.huber_loss(a["input"], a["target"], delta=beta) / beta, r)
+    d = a["input"] - a["target"]
+    ad = jnp.abs(d)
+    quadratic = ad < beta
+    safe = jnp.where(quadratic, d, 0.0)            # no inf/NaN from the unused branch
+    safe_beta = jnp.where(beta == 0, 1.0, beta)
+    return _reduce(jnp.where(quadratic, 0.5 * safe * safe / safe_beta, ad - 0.5 * beta), r)
 
 
 # -- binary: BCE on probabilities and on logits --------------------------------
@@ -103,17 +113,11 @@ def _bce_with_logits(a: Arrays, p: Params, r: str) -> Any:
     if "pos_weight" not in a and "weight" not in a:
         return _reduce(optax.losses.sigmoid_binary_cross_entropy(x, y), r)
     py = y if "pos_weight" not in a else jnp.broadcast_to(a["pos_weight"], x.shape) * y
-    softplus = jax.nn.softplus
-    ny = 1.0 - y
-    terms = (jnp.where(py == 0, 0.0, py * softplus(-x))
-             + jnp.where(ny == 0, 0.0, ny * softplus(x)))
+    ny, softplus = 1.0 - y, jax.nn.softplus
+    terms = jnp.where(py == 0, 0.0, py * softplus(-x)) + jnp.where(ny == 0, 0.0, ny * softplus(x))
     if "weight" in a:
         terms = jnp.broadcast_to(a["weight"], x.shape) * terms
     return _reduce(terms, r)
-
-
-def _bce_with_logits_kind(case: Case) -> str:
-    return "composed" if {"weight", "pos_weight"} & set(case.arrays) else "native"
 
 
 # -- classification: cross-entropy and NLL -------------------------------------
@@ -132,7 +136,12 @@ def _probabilities(arrays: Mapping[str, Any]) -> bool:
 
 
 def _ce_native(arrays: Mapping[str, Any], params: Params) -> bool:
-    """Whether optax alone computes this cross-entropy (shared by kind and fn)."""
+    """Whether optax alone computes this cross-entropy (shared by kind and fn).
+
+    Decided on the concrete target before tracing; inside jit the decision
+    arrives as the static parameter ``_native``."""
+    if "_native" in params:
+        return params["_native"]
     if "weight" in arrays or params.get("label_smoothing", 0.0) != 0:
         return False
     if _probabilities(arrays):
@@ -192,16 +201,13 @@ def _nll(a: Arrays, p: Params, r: str) -> Any:
     return _reduce(_unbatch(terms, a), r, jnp.sum(wt))
 
 
-def _ce_kind(case: Case) -> str:
-    return "native" if _ce_native(case.arrays, case.params) else "composed"
-
-
 RECIPES = {
     "l1": Recipe(_l1, "composed: jnp.abs(x - y) (optax has no L1 loss)", "composed"),
     "mse": Recipe(lambda a, p, r: _reduce(_jax()[2].losses.squared_error(a["input"], a["target"]), r),
                   f"optax.losses.squared_error ({OPTAX}losses.html#optax.losses.squared_error)"),
-    "smooth_l1": Recipe(_smooth_l1, "composed: optax.losses.huber_loss(x, y, delta=beta) / beta; "
-                        "beta == 0: jnp.abs(x - y)", "composed"),
+    "smooth_l1": Recipe(_smooth_l1, "composed: jnp.where(|d| < beta, 0.5 d^2 / beta, |d| - 0.5 beta), "
+                        "d = x - y (equal to optax.losses.huber_loss(x, y, delta=beta) / beta, which "
+                        "underflows for a tiny beta in float16); beta == 0 is L1", "composed"),
     "huber": Recipe(lambda a, p, r: _reduce(_jax()[2].losses.huber_loss(
         a["input"], a["target"], delta=p.get("delta", 1.0)), r),
         f"optax.losses.huber_loss ({OPTAX}generated/optax.losses.huber_loss.html)"),
@@ -213,7 +219,7 @@ RECIPES = {
         f"optax.losses.sigmoid_binary_cross_entropy ({OPTAX}generated/"
         "optax.losses.sigmoid_binary_cross_entropy.html); with weight/pos_weight composed: "
         "w * (p * y * jax.nn.softplus(-x) + (1 - y) * jax.nn.softplus(x))",
-        _bce_with_logits_kind),
+        lambda case: "composed" if {"weight", "pos_weight"} & set(case.arrays) else "native"),
     "cross_entropy": Recipe(
         _cross_entropy,
         f"optax.losses.softmax_cross_entropy_with_integer_labels / softmax_cross_entropy "
@@ -221,10 +227,24 @@ RECIPES = {
         "with weight, label_smoothing or ignored rows composed: q = (1 - ls) * onehot(y) + ls / C "
         "(ignored rows 0), -jnp.sum(w * q * jax.nn.log_softmax(x)) / sum of w[y] over counted "
         "rows (M rows for probability targets)",
-        _ce_kind),
+        lambda case: "native" if _ce_native(case.arrays, case.params) else "composed"),
     "nll": Recipe(_nll, "composed: -w[y] * jnp.take_along_axis(x, y) with ignored rows 0, "
                   "'mean' / sum of w[y] over counted rows (optax has no NLL loss)", "composed"),
 }
+
+
+@functools.cache
+def _compiled(fn: Callable[..., Any], reduction: str, native: bool | None) -> Callable[..., Any]:
+    """jit(value_and_grad) of sum(loss) for one recipe, reduction and (cross-entropy)
+    native-or-composed choice; parameters are traced."""
+    jax, jnp, _ = _jax()
+
+    def total(diff: dict[str, Any], const: dict[str, Any], params: dict[str, Any]) -> tuple[Any, Any]:
+        if native is not None:
+            params = {**params, "_native": native}
+        out = fn({**const, **diff}, params, reduction)
+        return jnp.sum(out), out
+    return jax.jit(jax.value_and_grad(total, has_aux=True))
 
 
 class JaxAdapter(FrameworkAdapter):
@@ -240,16 +260,23 @@ class JaxAdapter(FrameworkAdapter):
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # share the GPU
         jax, _, _ = _jax()
         jax.config.update("jax_enable_x64", True)
+        cache = os.environ.get("LOSS_CONFORMANCE_JAX_CACHE", os.path.join(".cache", "jax"))
+        if cache and jax.config.jax_compilation_cache_dir is None:
+            # Re-runs (make test, then make report) load compiled losses from disk.
+            jax.config.update("jax_compilation_cache_dir", cache)
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         return jax
 
     def version(self) -> str:
         jax, optax = self._import(), _jax()[2]
         return f"jax {jax.__version__} / optax {optax.__version__}"
 
+    @functools.cache
     def devices(self) -> tuple[str, ...]:
         jax = self._import()
         try:
-            gpus = jax.devices("gpu")
+            with filtered_stderr(GPU_PROBE):
+                gpus = jax.devices("gpu")
         except RuntimeError:
             gpus = []
         return ("cpu", "cuda") if gpus else ("cpu",)
@@ -258,19 +285,15 @@ class JaxAdapter(FrameworkAdapter):
         jax = self._import()
         jnp = jax.numpy
         dev = jax.devices("gpu" if device == "cuda" else device)[0]
-        fdtype = getattr(jnp, dtype)
         const, diff = {}, {}
         for name, a in arrays.items():
             floating = np.issubdtype(a.dtype, np.floating)
-            x = jax.device_put(jnp.asarray(a, dtype=fdtype if floating else jnp.int64), dev)
+            x = jax.device_put(a.astype(jnp.dtype(dtype) if floating else np.int64), dev)
             (diff if floating and name in wrt else const)[name] = x
-
-        def total(d: dict[str, Any]) -> tuple[Any, Any]:
-            out = recipe.fn({**const, **d}, params, reduction)
-            return jnp.sum(out), out
-
+        native = _ce_native(arrays, params) if recipe.fn is _cross_entropy else None
+        traced = {k: jax.device_put(np.asarray(v), dev) for k, v in params.items()}
         with jax.default_device(dev):
-            (_, out), grads = jax.value_and_grad(total, has_aux=True)(diff)
+            (_, out), grads = _compiled(recipe.fn, reduction, native)(diff, const, traced)
 
         def back(v: Any) -> np.ndarray:
             return np.asarray(v).astype(np.float64)

@@ -20,6 +20,7 @@ from conformance.case import Case
 from conformance.dtypes import numpy_dtype
 
 from .base import FrameworkAdapter, Output, Policy, Recipe, is_probability_target
+from .native_logs import GPU_PROBE, filtered_stderr
 
 TF_DOCS = "https://www.tensorflow.org/api_docs/python/"
 KERAS_DOCS = "https://keras.io/api/"
@@ -32,8 +33,9 @@ def _modules() -> tuple[Any, Any]:
     """(tensorflow, keras), imported on first use with the log noise silenced."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import keras
-    import tensorflow as tf
+    with filtered_stderr():
+        import keras
+        import tensorflow as tf
     return tf, keras
 
 
@@ -281,9 +283,12 @@ class TensorflowAdapter(FrameworkAdapter):
         tf, keras = _modules()
         return f"tensorflow {tf.__version__} / keras {keras.__version__}"
 
+    @functools.cache
     def devices(self) -> tuple[str, ...]:
         tf = self._import()
-        return ("cpu", "cuda") if tf.config.list_physical_devices("GPU") else ("cpu",)
+        with filtered_stderr(GPU_PROBE):
+            gpus = tf.config.list_physical_devices("GPU")
+        return ("cpu", "cuda") if gpus else ("cpu",)
 
     def _run(self, recipe: Recipe, arrays: Mapping[str, np.ndarray], params: dict[str, Any],
              reduction: str, dtype: str, device: str, wrt: tuple[str, ...]) -> Output:
