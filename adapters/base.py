@@ -103,6 +103,9 @@ class FrameworkAdapter:
         return self._run(self.recipes[case.loss], arrays, dict(case.params), case.reduction,
                          dtype, device, wrt)
 
+    def release(self) -> None:
+        """Called when the engine has finished a loss: drop per-shape caches."""
+
     # -- to implement --------------------------------------------------------
     def _import(self) -> Any:
         raise NotImplementedError

@@ -281,6 +281,12 @@ class JaxAdapter(FrameworkAdapter):
             gpus = []
         return ("cpu", "cuda") if gpus else ("cpu",)
 
+    def release(self) -> None:
+        """Compiled executables are ~5 MB each on CPU and a loss's shapes rarely recur
+        in the next loss: free them (the persistent cache makes a recompile cheap)."""
+        _compiled.cache_clear()
+        self._import().clear_caches()
+
     def _run(self, recipe, arrays, params, reduction, dtype, device, wrt) -> Output:
         jax = self._import()
         jnp = jax.numpy

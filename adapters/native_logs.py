@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from typing import Iterator
 
 ABSL_INFO = (re.compile(r"^I\d{4} "), re.compile(r"^WARNING: All log messages before absl::InitializeLog"))
+#: TF logs each op error it then raises; the engine records the exception itself.
+TF_RAISED = ABSL_INFO + (re.compile(r"^W\d{4} .*(OP_REQUIRES failed|Local rendezvous is aborting)"),)
 #: A GPU probe on a machine without one: the adapter reports that itself.
 GPU_PROBE = ABSL_INFO + (re.compile(r"failed call to cuInit"),)
 

@@ -20,7 +20,7 @@ from conformance.case import Case
 from conformance.dtypes import numpy_dtype
 
 from .base import FrameworkAdapter, Output, Policy, Recipe, is_probability_target
-from .native_logs import GPU_PROBE, filtered_stderr
+from .native_logs import GPU_PROBE, TF_RAISED, filtered_stderr
 
 TF_DOCS = "https://www.tensorflow.org/api_docs/python/"
 KERAS_DOCS = "https://keras.io/api/"
@@ -294,7 +294,7 @@ class TensorflowAdapter(FrameworkAdapter):
              reduction: str, dtype: str, device: str, wrt: tuple[str, ...]) -> Output:
         tf = self._import()
         tdtype = getattr(tf, dtype)
-        with tf.device("/GPU:0" if device == "cuda" else "/CPU:0"):
+        with filtered_stderr(TF_RAISED), tf.device("/GPU:0" if device == "cuda" else "/CPU:0"):
             tensors = {name: (tf.cast(tf.constant(a, tf.float64), tdtype)
                               if np.issubdtype(a.dtype, np.floating) else tf.constant(a, tf.int64))
                        for name, a in arrays.items()}

@@ -165,10 +165,15 @@ def check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> lis
 
 def iterate(frameworks: list[FrameworkAdapter], cell_list: list[Cell], dtypes: tuple[str, ...],
             devices: tuple[str, ...], examples: int, seed: int) -> Iterator[tuple[Case, list[dict]]]:
-    """Every case of every cell on every framework/device/dtype, case by case."""
-    for cell in cell_list:
+    """Every case of every cell on every framework/device/dtype, case by case.
+    Adapters are told when a loss is finished (``release``), so per-shape caches
+    do not grow with the catalog."""
+    for i, cell in enumerate(cell_list):
         for case in cases_for(cell, examples, seed):
             for dtype in dtypes:
                 for adapter in frameworks:
                     for device in devices:
                         yield case, check(case, adapter, device, dtype)
+        if i + 1 == len(cell_list) or cell_list[i + 1].loss != cell.loss:
+            for adapter in frameworks:
+                adapter.release()

@@ -78,7 +78,7 @@ def smooth_l1(input: np.ndarray, target: np.ndarray, *, beta: float = 1.0,
 
     def dterm(d):
         g = np.where(np.abs(d) < beta, d / beta, np.sign(d)).astype(d.dtype)
-        return g, g, np.abs(g)
+        return g, g, np.abs(g) + 1.0  # see huber: autodiff of huber/beta sums terms of size 1
     return _elementwise(input, target, reduction, term, dterm)
 
 
@@ -100,5 +100,8 @@ def huber(input: np.ndarray, target: np.ndarray, *, delta: float = 1.0,
 
     def dterm(d):
         g = np.where(np.abs(d) <= delta, d, delta * np.sign(d)).astype(d.dtype)
-        return g, g, np.abs(g)
+        # The standard formulation 0.5 q^2 + delta (|d| - q), q = min(|d|, delta)
+        # (optax, Keras), differentiated by autodiff, returns delta + (q - delta):
+        # what is summed has the size of delta, not of the gradient.
+        return g, g, np.abs(g) + delta
     return _elementwise(input, target, reduction, term, dterm)

@@ -1,0 +1,56 @@
+"""Each recorded finding's reproducer still reproduces on the installed frameworks,
+and each finding is well formed (a finding that an upgrade fixed must be retired).
+
+The reproducers of one framework run in one fresh interpreter (each snippet in
+its own namespace), so the frameworks are imported once, not once per finding.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conformance.compare import FAILING
+from conformance.findings import findings
+
+RUNNER = """
+import json, sys, traceback
+results = {}
+for fid, code in json.load(sys.stdin):
+    try:
+        exec(compile(code, fid, 'exec'), {'__name__': '__main__'})
+        results[fid] = ''
+    except BaseException:
+        results[fid] = traceback.format_exc()[-2000:]
+print(json.dumps(results))
+"""
+
+
+@functools.cache
+def _outcomes(framework: str) -> dict[str, str]:
+    snippets = [(f.id, f.reproducer) for f in findings() if f.framework == framework]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps(snippets), capture_output=True,
+                          text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("finding", findings(), ids=lambda f: f.id)
+def test_the_finding_is_well_formed(finding):
+    assert finding.outcome in FAILING
+    assert finding.summary and finding.reproducer.strip()
+    assert "assert" in finding.reproducer.lower(), "a reproducer must assert the discrepancy"
+
+
+@pytest.mark.parametrize("finding", findings(), ids=lambda f: f.id)
+def test_the_reproducer_still_reproduces(finding):
+    if importlib.util.find_spec(finding.framework) is None:
+        pytest.skip(f"{finding.framework} is not installed")
+    failure = _outcomes(finding.framework)[finding.id]
+    assert not failure, f"{finding.id} no longer reproduces:\n{failure}"
