@@ -68,16 +68,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         "command": " ".join(sys.argv)})
     counts: collections.Counter = collections.Counter()
     start = time.perf_counter()
+    loss, done = None, 0
     try:
         for case, records in engine.iterate(chosen, cells, dtypes, devices, profile.examples, seed):
+            if case.loss != loss:
+                _progress(loss, done, start)
+                loss, done = case.loss, 0
             writer.add(case, records)
+            done += len(records)
             counts.update((r["framework"], r["outcome"]) for r in records)
+        _progress(loss, done, start)
     finally:
         writer.close(elapsed_s=round(time.perf_counter() - start, 2),
                      counts={f"{fw}:{o}": n for (fw, o), n in sorted(counts.items())})
     _print_summary(counts, Path(args.out), time.perf_counter() - start)
     failing = sum(n for (fw, o), n in counts.items() if o in FAILING)
     return 1 if args.strict and failing else 0
+
+
+def _progress(loss: str | None, checks: int, start: float) -> None:
+    if loss is not None:
+        print(f"  {loss:<18} {checks:>7} checks  ({time.perf_counter() - start:7.1f} s)", file=sys.stderr, flush=True)
 
 
 def _print_summary(counts: collections.Counter, out: Path, elapsed: float) -> None:
