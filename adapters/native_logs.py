@@ -17,8 +17,11 @@ from contextlib import contextmanager
 from typing import Iterator
 
 ABSL_INFO = (re.compile(r"^I\d{4} "), re.compile(r"^WARNING: All log messages before absl::InitializeLog"))
-#: TF logs each op error it then raises; the engine records the exception itself.
-TF_RAISED = ABSL_INFO + (re.compile(r"^W\d{4} .*(OP_REQUIRES failed|Local rendezvous is aborting)"),)
+#: TF logs each op error it then raises (the engine records the exception
+#: itself), and logs at E level that half-precision oneDNN kernels fall back to
+#: Eigen on CPUs without AVX-512: information, not an error of the run.
+TF_RAISED = ABSL_INFO + (re.compile(r"^W\d{4} .*(OP_REQUIRES failed|Local rendezvous is aborting)"),
+                         re.compile(r"oneDNN supports DT_HALF only on platforms with AVX-512"))
 #: A GPU probe on a machine without one: the adapter reports that itself.
 GPU_PROBE = ABSL_INFO + (re.compile(r"failed call to cuInit"),)
 
