@@ -91,7 +91,7 @@ def document_table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in records:
         if r["origin"] == "document" and r["check"] == "value":
             values[(r["case"], r["framework"], r["dtype"])] = (
-                f"raises {r['raised']}" if r.get("raised") else _show_enc(r.get("actual")) or r["outcome"])
+                f"raises {r['raised'][:160]}" if r.get("raised") else _show_enc(r.get("actual")) or r["outcome"])
     frameworks = sorted({r["framework"] for r in records})
     rows = []
     for ex in documents.examples():
