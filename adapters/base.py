@@ -27,6 +27,10 @@ class Support:
     api: str = ""        # what is called, e.g. "torch.nn.functional.cross_entropy"
     reason: str = ""     # why unsupported / what the composition does
 
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"support kind must be one of {KINDS}, got {self.kind!r}")
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -120,12 +124,11 @@ class FrameworkAdapter:
         raise NotImplementedError
 
 
-def moved_to_last(case: Case) -> bool:
-    """Whether the input carries its classes on axis 1 with more than 2 dims."""
-    return case.arrays["input"].ndim > 2
-
-
 def is_probability_target(arrays_or_case) -> bool:
+    """A floating target of the input's shape holds class probabilities (torch's rule).
+
+    Works on NumPy, framework and traced arrays; bfloat16 is not an np.floating
+    subtype, so "not integer" is the test."""
     arrays = arrays_or_case.arrays if isinstance(arrays_or_case, Case) else arrays_or_case
     t, x = arrays["target"], arrays["input"]
-    return np.issubdtype(np.asarray(t).dtype, np.floating) and tuple(t.shape) == tuple(x.shape)
+    return not np.issubdtype(t.dtype, np.integer) and tuple(t.shape) == tuple(x.shape)

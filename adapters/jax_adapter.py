@@ -29,7 +29,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .base import FrameworkAdapter, Output, Policy, Recipe
+from .base import FrameworkAdapter, Output, Policy, Recipe, is_probability_target
 from .native_logs import GPU_PROBE, filtered_stderr
 
 OPTAX = "https://optax.readthedocs.io/en/latest/api/"
@@ -129,12 +129,6 @@ def _bce_with_logits(a: Arrays, p: Params, r: str) -> Any:
 # indices) or by the number of rows M (probability targets).
 
 
-def _probabilities(arrays: Mapping[str, Any]) -> bool:
-    """Floating target of the input's shape (NumPy or JAX arrays; bfloat16 included)."""
-    t, x = arrays["target"], arrays["input"]
-    return not np.issubdtype(t.dtype, np.integer) and tuple(t.shape) == tuple(x.shape)
-
-
 def _ce_native(arrays: Mapping[str, Any], params: Params) -> bool:
     """Whether optax alone computes this cross-entropy (shared by kind and fn).
 
@@ -144,7 +138,7 @@ def _ce_native(arrays: Mapping[str, Any], params: Params) -> bool:
         return params["_native"]
     if "weight" in arrays or params.get("label_smoothing", 0.0) != 0:
         return False
-    if _probabilities(arrays):
+    if is_probability_target(arrays):
         return True
     return not bool(np.any(np.asarray(arrays["target"]) == params.get("ignore_index", -100)))
 
@@ -158,7 +152,7 @@ def _rows(a: Arrays, p: Params) -> tuple[Any, Any, Any, Any]:
         x, t = x[None], t[None]
     x = jnp.moveaxis(x, 1, -1)
     w = a["weight"] if "weight" in a else jnp.ones(x.shape[-1], x.dtype)
-    if _probabilities(a):
+    if is_probability_target(a):
         return x, w, jnp.moveaxis(t, 1, -1), None
     valid = t != p.get("ignore_index", -100)
     return x, w, jnp.where(valid, t, 0), valid
@@ -173,7 +167,7 @@ def _cross_entropy(a: Arrays, p: Params, r: str) -> Any:
     x, t = a["input"], a["target"]
     axis = min(1, x.ndim - 1)
     if _ce_native(a, p):
-        if _probabilities(a):
+        if is_probability_target(a):
             return _reduce(optax.losses.softmax_cross_entropy(x, t, axis=axis), r)
         return _reduce(optax.losses.softmax_cross_entropy_with_integer_labels(x, t, axis=axis), r)
     rows, w, target, valid = _rows(a, p)
