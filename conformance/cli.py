@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -65,7 +66,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     writer = ResultWriter(Path(args.out), {
         "profile": profile.name, "seed": seed, "dtypes": list(dtypes), "devices": list(devices),
         "frameworks": versions, "losses": sorted({c.loss for c in cells}),
-        "command": " ".join(sys.argv)})
+        "command": " ".join(["python -m conformance", *map(shlex.quote, args.argv)])})
     counts: collections.Counter = collections.Counter()
     start = time.perf_counter()
     loss, done = None, 0
@@ -154,7 +155,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
+    args.argv = argv
     try:
         return args.func(args)
     except (UsageError, ResultsError, profiles.UnknownProfile, catalog.UnknownLoss) as exc:
