@@ -163,3 +163,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ResultsError, profiles.UnknownProfile, catalog.UnknownLoss) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # an --out that is a file, an unreadable directory ...
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_USAGE

@@ -31,6 +31,7 @@ class Verdict:
     outcome: str
     error_eps: float          # worst finite error in units of eps(dtype) * scale (inf: unbounded)
     detail: str = ""
+    at: tuple[int, ...] | None = None   # index of the worst (or first non-finite) element
 
 
 def judge(lo: np.ndarray, hi: np.ndarray, scale: np.ndarray, actual: np.ndarray,
@@ -40,6 +41,9 @@ def judge(lo: np.ndarray, hi: np.ndarray, scale: np.ndarray, actual: np.ndarray,
     if actual.shape != lo.shape:
         return Verdict("mismatch", math.inf, f"shape {actual.shape}, expected {lo.shape}")
     scale = np.broadcast_to(np.abs(np.asarray(scale, np.float64)), lo.shape)
+    # A non-finite scale would accept any finite answer: for a finite expected
+    # value (a limit at an infinite input) demand it exactly (up to tiny).
+    scale = np.where(np.isfinite(scale), scale, 0.0)
     lo_d, hi_d = round_to(lo, tol.dtype), round_to(hi, tol.dtype)
     want_nan = np.isnan(lo) | np.isnan(hi)
     want_inf = ~want_nan & np.isinf(lo_d) & (lo_d == hi_d)
@@ -56,13 +60,13 @@ def judge(lo: np.ndarray, hi: np.ndarray, scale: np.ndarray, actual: np.ndarray,
         i = _index(np.argmax(bad_special), lo.shape)
         return Verdict("nonfinite-mismatch", math.inf,
                        f"{int(bad_special.sum())} element(s) non-finite on one side only; at {i}: "
-                       f"expected {_num(lo[i])}, got {_num(actual[i])}")
+                       f"expected {_num(lo[i])}, got {_num(actual[i])}", i)
     if worst <= tol.k:
         return Verdict("agree", worst)
     i = _index(np.argmax(units), lo.shape)
     expected = _num(lo[i]) if lo[i] == hi[i] else f"[{_num(lo[i])}, {_num(hi[i])}]"
     return Verdict("mismatch", worst, f"at {i}: expected {expected}, got {_num(actual[i])}: "
-                                      f"{worst:.3g} eps > {tol.k:g} (scale {_num(scale[i])})")
+                                      f"{worst:.3g} eps > {tol.k:g} (scale {_num(scale[i])})", i)
 
 
 def _index(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -64,14 +64,15 @@ class Oracle:
     arrays: dict[str, np.ndarray]           # inputs rounded to the dtype (float64 containers)
     evaluation: reference.Evaluation | None
     error: str | None                       # DomainError text: the input must be refused
+    value_dependent: bool = False           # the refusal depends on array values
 
 
-def _evaluate(case: Case, arrays, policies=None) -> tuple[reference.Evaluation | None, str | None]:
+def _evaluate(case: Case, arrays, policies=None) -> tuple[reference.Evaluation | None, str | None, bool]:
     try:
         with np.errstate(all="ignore"):
-            return reference.evaluate(case.loss, arrays, case.params, case.reduction, policies), None
+            return reference.evaluate(case.loss, arrays, case.params, case.reduction, policies), None, False
     except reference.DomainError as exc:
-        return None, str(exc)
+        return None, str(exc), exc.value_dependent
 
 
 _oracle_cache: dict[tuple[str, str], Oracle] = {}
@@ -81,8 +82,7 @@ def oracle(case: Case, dtype: str) -> Oracle:
     key = (case.id, dtype)
     if key not in _oracle_cache:
         arrays = {k: round_to(v, dtype) for k, v in case.arrays.items()}
-        evaluation, error = _evaluate(case, arrays)
-        _oracle_cache[key] = Oracle(arrays, evaluation, error)
+        _oracle_cache[key] = Oracle(arrays, *_evaluate(case, arrays))
     return _oracle_cache[key]
 
 
@@ -129,7 +129,7 @@ def check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> lis
         if failure is not None:
             return [record("value", "agree", detail=f"both refuse. oracle: {o.error}", raised=failure)]
         got = summary(out.value)
-        if adapter.unchecked_values is not None:
+        if adapter.unchecked_values is not None and o.value_dependent:
             p = adapter.unchecked_values
             return [record("value", "documented", detail=f"the oracle refuses ({o.error}); {p.summary}",
                            actual=got, citation=p.citation)]
@@ -159,6 +159,11 @@ def check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> lis
                                       f"{policy.summary}; the mathematics: {verdict.detail}",
                                       citation=policy.citation, policy_error_eps=pv.error_eps, **extra))
                 continue
+            # It misses its own documented policy too: report what remains beyond it.
+            verdict = Verdict(pv.outcome, pv.error_eps,
+                              f"beyond its documented policy ({policy.summary}): {pv.detail}", pv.at)
+        if verdict.at is not None:
+            extra["at"] = list(verdict.at)
         records.append(record(name, verdict.outcome, verdict.error_eps, verdict.detail, **extra))
     return records
 

@@ -6,10 +6,15 @@ fails. A finding is never a reason to loosen a tolerance.
 from __future__ import annotations
 
 import tomllib
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
+
+import numpy as np
+
+from .case import Case
 
 FINDINGS_FILE = Path(__file__).with_name("data") / "findings.toml"
 
@@ -25,15 +30,33 @@ class Finding:
     checks: tuple[str, ...] = ()
     variants: tuple[str, ...] = ()
     dtypes: tuple[str, ...] = ()
-    detail_contains: str = ""
+    detail_contains: str = ""           # in the record's detail or the framework's error text
+    max_error_eps: float | None = None  # an accuracy finding explains errors up to this size
+    at_input: tuple[float, ...] = ()    # the input at the worst element is one of these (NaN allowed)
 
-    def explains(self, record: Mapping[str, Any]) -> bool:
+    def explains(self, record: Mapping[str, Any], case: Case | None = None) -> bool:
+        text = f"{record.get('detail', '')} {record.get('raised', '')}"
+        error = record.get("error_eps")
         return (record["framework"] == self.framework and record["loss"] == self.loss
                 and record["outcome"] == self.outcome
                 and (not self.checks or record["check"] in self.checks)
                 and (not self.variants or record["variant"] in self.variants)
                 and (not self.dtypes or record["dtype"] in self.dtypes)
-                and self.detail_contains in record.get("detail", ""))
+                and self.detail_contains in text
+                and (self.max_error_eps is None or (isinstance(error, (int, float)) and error <= self.max_error_eps))
+                and (not self.at_input or self._input_matches(record, case)))
+
+    def _input_matches(self, record: Mapping[str, Any], case: Case | None) -> bool:
+        """Whether the case's input at the record's worst element is one of ``at_input``
+        (without the case, a finding that needs it explains nothing)."""
+        if case is None or "at" not in record:
+            return False
+        x = np.asarray(case.arrays["input"], dtype=np.float64)
+        try:
+            value = float(x[tuple(record["at"])])
+        except (IndexError, TypeError):
+            return False
+        return any(value == v or (math.isnan(v) and math.isnan(value)) for v in self.at_input)
 
 
 @lru_cache(maxsize=1)
@@ -45,9 +68,10 @@ def findings() -> tuple[Finding, ...]:
         row = dict(row)
         for key in ("checks", "variants", "dtypes"):
             row[key] = tuple(row.get(key, ()))
+        row["at_input"] = tuple(float(v) for v in row.get("at_input", ()))
         out.append(Finding(**row))
     return tuple(out)
 
 
-def explain(record: Mapping[str, Any]) -> Finding | None:
-    return next((f for f in findings() if f.explains(record)), None)
+def explain(record: Mapping[str, Any], case: Case | None = None) -> Finding | None:
+    return next((f for f in findings() if f.explains(record, case)), None)

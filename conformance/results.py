@@ -69,16 +69,35 @@ class ResultWriter:
         write_json_atomic(self.directory / RUN_FILE, self.meta)
 
 
-def _lines(path: Path) -> Iterator[dict[str, Any]]:
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ResultsError(f"{path}:{number}: not a JSON line ({exc.msg}); the file is "
-                                   f"truncated or corrupt") from None
+RECORD_KEYS = ("case", "loss", "variant", "reduction", "origin", "framework", "device", "dtype",
+               "check", "outcome", "detail")
+CASE_KEYS = ("id", "loss", "variant", "reduction", "arrays")
+RUN_KEYS = ("schema", "profile", "seed", "dtypes", "devices", "frameworks", "started", "machine")
+
+
+def _require(what: str, row: Any, keys: tuple[str, ...]) -> None:
+    if not isinstance(row, dict):
+        raise ResultsError(f"{what}: expected a JSON object, found {type(row).__name__}")
+    missing = [k for k in keys if k not in row]
+    if missing:
+        raise ResultsError(f"{what}: missing {', '.join(missing)}; not written by this suite (schema {SCHEMA})")
+
+
+def _lines(path: Path, keys: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ResultsError(f"{path}:{number}: not a JSON line ({exc.msg}); the file is "
+                                       f"truncated or corrupt") from None
+                _require(f"{path}:{number}", row, keys)
+                yield row
+    except UnicodeDecodeError:
+        raise ResultsError(f"{path}: not UTF-8 text; not a results file") from None
 
 
 def load(directory: Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Case]]:
@@ -90,13 +109,19 @@ def load(directory: Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict[st
                            f"(expected the --out of 'python -m conformance run')")
     try:
         meta = json.loads(run_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ResultsError(f"{run_path}: not JSON ({exc.msg})") from None
-    if meta.get("schema") != SCHEMA:
-        raise ResultsError(f"{run_path}: schema {meta.get('schema')!r}, this suite reads schema {SCHEMA}")
-    records = list(_lines(directory / RESULTS_FILE)) if (directory / RESULTS_FILE).exists() else []
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        why = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
+        raise ResultsError(f"{run_path}: not JSON ({why})") from None
+    if not isinstance(meta, dict) or meta.get("schema") != SCHEMA:
+        found = meta.get("schema") if isinstance(meta, dict) else type(meta).__name__
+        raise ResultsError(f"{run_path}: schema {found!r}, this suite reads schema {SCHEMA}")
+    _require(str(run_path), meta, RUN_KEYS)
+    records = list(_lines(directory / RESULTS_FILE, RECORD_KEYS)) if (directory / RESULTS_FILE).exists() else []
     cases = {}
     if (directory / CASES_FILE).exists():
-        for row in _lines(directory / CASES_FILE):
-            cases[row["id"]] = Case.from_json(row)
+        for row in _lines(directory / CASES_FILE, CASE_KEYS):
+            try:
+                cases[row["id"]] = Case.from_json(row)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ResultsError(f"{directory / CASES_FILE}: case {row['id']!r} is malformed ({exc})") from None
     return meta, records, cases

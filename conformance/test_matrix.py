@@ -35,18 +35,19 @@ def _verdict(records, status, want_value: bool, cell, framework, dtype, settings
     mine = [r for r in records if (r["check"] == "value") == want_value]
     if not mine:
         pytest.skip("no gradient checks in this cell (no differentiable argument, or every case refused)")
+    cases = {c.id: c for c in engine.cases_for(cell, examples, seed)}
     failing = [r for r in mine if r["outcome"] in FAILING]
-    unexplained = [r for r in failing if explain(r) is None]
+    unexplained = [r for r in failing if explain(r, cases[r["case"]]) is None]
     if unexplained:
         r = unexplained[0]
-        case = next(c for c in engine.cases_for(cell, examples, seed) if c.id == r["case"])
+        case = cases[r["case"]]
         pytest.fail(
             f"{len(unexplained)} unexplained failure(s); first: {r['check']} {r['outcome']}: {r['detail']}\n"
             f"reproduce: python -m conformance run --frameworks {framework} --losses {cell.loss} "
             f"--dtypes {dtype} --profile {profile} --seed {seed}\n"
             f"case: {json.dumps(case.to_json(), allow_nan=False)[:2000]}", pytrace=False)
     if failing:
-        ids = sorted({explain(r).id for r in failing})
+        ids = sorted({explain(r, cases[r["case"]]).id for r in failing})
         pytest.xfail(f"known finding(s): {', '.join(ids)} (conformance/data/findings.toml)")
 
 

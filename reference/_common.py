@@ -17,7 +17,16 @@ import numpy as np
 
 class DomainError(ValueError):
     """The inputs lie outside the loss's documented domain: a conforming
-    implementation must refuse them (or the suite reports error-mismatch)."""
+    implementation must refuse them (or the suite reports error-mismatch).
+
+    ``value_dependent`` marks refusals that depend on the array *values* (an
+    out-of-range class index, a probability outside [0, 1]) rather than on
+    shapes, dtypes or parameters: a framework that documents it cannot check
+    values at run time (JAX) is excused only for those."""
+
+    def __init__(self, message: str, *, value_dependent: bool = False) -> None:
+        super().__init__(message)
+        self.value_dependent = value_dependent
 
 
 @dataclass(frozen=True)
@@ -103,7 +112,8 @@ def check_unit_interval(name: str, a: np.ndarray) -> None:
     """Values must lie in [0, 1]; NaN is let through (it propagates, IEEE-style)."""
     bad = (a < 0) | (a > 1)
     if np.any(bad):
-        raise DomainError(f"{name} must lie in [0, 1]; found {a[bad].ravel()[0]!r}")
+        raise DomainError(f"{name} must lie in [0, 1]; found {float(a[bad].ravel()[0])!r}",
+                          value_dependent=True)
 
 
 def broadcast(name: str, a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -49,7 +49,10 @@ def bce(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray | None = No
             g = w * (_times(one - target, one / (one - x)) - _times(target, one / x))
         if prob_clip is not None:
             g = np.where((input < lo) | (input > hi), np.zeros_like(g), g)
-        gscale = np.abs(w) * (np.abs(_times(target, one / x)) + np.abs(_times(one - target, one / (one - x))))
+        if grad_floor is not None:   # one division by the floored denominator: its own size
+            gscale = np.abs(g)
+        else:
+            gscale = np.abs(w) * (np.abs(_times(target, one / x)) + np.abs(_times(one - target, one / (one - x))))
     return reduce(terms, scale, {"input": exact(g)}, {"input": gscale}, reduction)
 
 
@@ -78,7 +81,10 @@ def bce_with_logits(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray
     with np.errstate(invalid="ignore", over="ignore"):
         sp_neg, sp_pos = _softplus(-input), _softplus(input)
         terms = w * (_times(py, sp_neg) + _times(ny, sp_pos))
-        scale = np.abs(w) * (np.abs(py) + np.abs(ny)) * (np.abs(input) + 1.0) + np.abs(terms)
+        # |x| sizes the rounding of max(x, 0) - x y; at an infinite logit the
+        # value is a limit (0 or inf), and an infinite scale would accept anything.
+        finite_x = np.where(np.isfinite(input), np.abs(input), np.zeros_like(input))
+        scale = np.abs(w) * (np.abs(py) + np.abs(ny)) * (finite_x + 1.0) + _times(np.isfinite(terms), np.abs(terms))
         sig, sig_neg = np.exp(-sp_neg), np.exp(-sp_pos)  # sigma(x), sigma(-x)
         g = w * (ny * sig - py * sig_neg)
         # What the usual algorithms sum: (1 - y + p y) s(x) - p y, or autodiff of the
@@ -86,5 +92,5 @@ def bce_with_logits(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray
         # terms of size |1 - y| + |p y| either way.
         gscale = np.abs(w) * 2.0 * (np.abs(ny) + np.abs(py))
     if not np.all(np.isfinite(p)) or np.any(p < 0):
-        raise DomainError("pos_weight must be finite and >= 0")
+        raise DomainError("pos_weight must be finite and >= 0", value_dependent=True)
     return reduce(terms, scale, {"input": exact(g)}, {"input": gscale}, reduction)

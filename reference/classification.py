@@ -41,7 +41,7 @@ def _indices(target: np.ndarray, moved_shape, unbatched: bool, classes: int,
     valid = t != ignore_index
     bad = valid & ((t < 0) | (t >= classes))
     if np.any(bad):
-        raise DomainError(f"class index {t[bad][0]} out of range [0, {classes})")
+        raise DomainError(f"class index {t[bad][0]} out of range [0, {classes})", value_dependent=True)
     return np.where(valid, t, 0), valid
 
 
@@ -74,6 +74,8 @@ def cross_entropy(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray |
     tf.nn.(sparse_)softmax_cross_entropy_with_logits compute the unweighted,
     unsmoothed :math:`\ell_n` with classes on the last axis.
     Gradient: :math:`\partial \ell_n / \partial x_j = -w_j q_j + p_j \sum_c w_c q_c`.
+    Rows with +inf logits take the limit: softmax spreads its mass evenly over
+    the +inf entries (value 0 if the target is among them, +inf otherwise).
     """
     if not 0.0 <= label_smoothing <= 1.0:
         raise DomainError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
@@ -99,6 +101,14 @@ def cross_entropy(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray |
         shifted = rows - peak
         log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         log_p = shifted - log_sum
+        # +inf logits: the limit of softmax puts its mass evenly on them (-log k),
+        # none elsewhere (-inf); NaN logits still propagate.
+        top = np.isposinf(rows)
+        k = top.sum(axis=1, keepdims=True)
+        limit = np.where(top, -np.log(np.maximum(k, 1)).astype(rows.dtype), -np.inf)
+        log_p = np.where((k > 0) & ~np.isnan(rows).any(axis=1, keepdims=True), limit, log_p)
+        shifted = np.where(k > 0, np.zeros_like(shifted), shifted)
+        log_sum = np.where(k > 0, np.zeros_like(log_sum), log_sum)   # finite scales for limit rows
         wq = w * q
         terms = -np.where(wq == 0, np.zeros_like(log_p), wq * log_p).sum(axis=1)
         terms = np.where(valid, terms, np.zeros_like(terms))

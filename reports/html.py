@@ -25,7 +25,7 @@ def render(meta: Mapping[str, Any], records: list[dict[str, Any]], cases: Mappin
                              autoescape=True, undefined=jinja2.StrictUndefined)
     dtypes = sorted({r["dtype"] for r in records})
     return env.get_template("report.html.j2").render(
-        meta=meta, matrix=summary.matrix(records),
+        meta=meta, matrix=summary.matrix(records, cases),
         discrepancies=summary.discrepancies(records, cases),
         documents=summary.document_table(records),
         tolerances=[for_dtype(d) for d in dtypes],

@@ -21,7 +21,7 @@ def worst(outcomes: Iterable[str]) -> str:
     return max(outcomes, key=SEVERITY.index, default="")
 
 
-def matrix(records: list[dict[str, Any]]) -> dict[str, Any]:
+def matrix(records: list[dict[str, Any]], cases: Mapping[str, Case]) -> dict[str, Any]:
     """Rows (loss, variant) x columns (framework, dtype): worst outcome, counts, worst error."""
     cells: dict[tuple, list[dict]] = collections.defaultdict(list)
     for r in records:
@@ -34,7 +34,7 @@ def matrix(records: list[dict[str, Any]]) -> dict[str, Any]:
         table[key] = {"outcome": worst(r["outcome"] for r in rs),
                       "counts": collections.Counter(r["outcome"] for r in rs),
                       "worst_eps": max(errs) if errs else None,
-                      "explained": all(explain(r) for r in rs if r["outcome"] in FAILING)}
+                      "explained": all(explain(r, cases.get(r["case"])) for r in rs if r["outcome"] in FAILING)}
     return {"rows": rows, "columns": columns, "cells": table,
             "frameworks": sorted({c[0] for c in columns})}
 
@@ -63,7 +63,7 @@ def discrepancies(records: list[dict[str, Any]], cases: Mapping[str, Case],
                              "expected": _show_enc(r.get("expected")),
                              "policy_expected": _show_enc(r.get("policy_expected")),
                              "actual": _show_enc(r.get("actual"))})
-        finding = explain(rs[0])
+        finding = explain(rs[0], cases.get(rs[0]["case"]))
         out.append({"framework": key[0], "loss": key[1], "variant": key[2], "check": key[3],
                     "outcome": key[4], "count": len(rs), "dtypes": sorted({r["dtype"] for r in rs}),
                     "finding": finding, "citation": rs[0].get("citation", ""), "examples": examples})

@@ -165,16 +165,24 @@ def results_dir(tmp_path: Path, meta: dict | str, results_text: str = "") -> Pat
     return d
 
 
+FULL_META = {"schema": SCHEMA, "profile": "quick", "seed": 0, "dtypes": ["float64"], "devices": ["cpu"],
+             "frameworks": {"numpy": "2"}, "started": "2026-01-01T00:00:00+00:00",
+             "machine": {"python": "3.11", "platform": "linux", "processor": "x86_64"}}
+
 GOOD_LINE = json.dumps({"case": "abc", "loss": "l1", "variant": "plain", "reduction": "sum", "origin": "hypothesis",
                         "framework": "numpy", "device": "cpu", "dtype": "float64", "check": "value",
                         "outcome": "agree", "error_eps": 0.0, "detail": ""})
 
 
 @pytest.mark.parametrize("meta,lines,needle", [
-    ({"schema": SCHEMA, "profile": "quick"}, GOOD_LINE + '\n{"case": "trunc', "results.jsonl:2"),
+    (FULL_META, GOOD_LINE + '\n{"case": "trunc', "results.jsonl:2"),
+    (FULL_META, GOOD_LINE + '\n{"foo": 1}\n', "missing case"),
+    ({"schema": SCHEMA, "profile": "quick"}, GOOD_LINE + "\n", "missing seed"),
+    ("[1]", "", "schema 'list'"),
     ({"schema": SCHEMA + 98, "profile": "quick"}, GOOD_LINE + "\n", f"schema {SCHEMA + 98}"),
     ("{not json", GOOD_LINE + "\n", "run.json"),
-], ids=["corrupt_results_line", "another_schema", "run_json_not_json"])
+], ids=["corrupt_results_line", "a_record_of_another_shape", "run_json_missing_fields", "run_json_a_list",
+        "another_schema", "run_json_not_json"])
 def test_report_on_a_broken_results_directory_exits_2_with_a_clear_message(tmp_path, capsys, meta, lines, needle):
     d = results_dir(tmp_path, meta, lines)
     assert main(["report", str(d)]) == 2
@@ -199,3 +207,12 @@ def test_list_prints_every_catalog_loss_with_its_variant_count(monkeypatch, caps
         assert spec.name in rows, spec.name
         assert rows[spec.name][1] == str(len(spec.variants))
         assert rows[spec.name][2:] == ["composed", str(len(spec.variants))]
+
+
+def test_run_into_a_path_that_is_a_file_exits_2_without_a_traceback(tmp_path, capsys):
+    target = tmp_path / "a-file"
+    target.write_text("x")
+    assert main(["run", "--frameworks", "numpy", "--losses", "l1", "--profile", "quick",
+                 "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert "a-file" in err and "Traceback" not in err
