@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import adapters  # noqa: E402
 
-from conformance import engine, profiles  # noqa: E402
+from conformance import catalog, engine, profiles  # noqa: E402
 from conformance.dtypes import DTYPES  # noqa: E402
 
 
@@ -41,6 +41,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     unknown = [d for d in dtypes if d not in DTYPES]
     if unknown:
         raise pytest.UsageError(f"unknown dtype(s) {unknown}; known: {', '.join(DTYPES)}")
+    known_losses = list(catalog.catalog())
+    if losses and any(name not in known_losses for name in losses):
+        raise pytest.UsageError(f"unknown loss(es) {[n for n in losses if n not in known_losses]}; "
+                                f"known: {', '.join(known_losses)}")
+    frameworks = _list(opt("--frameworks"), adapters.names())
+    if any(name not in adapters.names() for name in frameworks):
+        raise pytest.UsageError(f"unknown framework(s) in {list(frameworks)}; known: {', '.join(adapters.names())}")
     params = []
     for cell in engine.cells(losses):
         for fw in _list(opt("--frameworks"), adapters.names()):
