@@ -17,7 +17,7 @@ from typing import Sequence
 import adapters
 
 from . import catalog, engine, profiles
-from .compare import FAILING
+from .compare import FAILING, OUTCOMES
 from .dtypes import DTYPES
 from .results import ResultsError, ResultWriter, load
 
@@ -93,8 +93,7 @@ def _progress(loss: str | None, checks: int, start: float) -> None:
 
 
 def _print_summary(counts: collections.Counter, out: Path, elapsed: float) -> None:
-    outcomes = [o for o in ("agree", "documented", "mismatch", "nonfinite-mismatch", "error-mismatch",
-                            "crash", "timeout", "unsupported") if any(k[1] == o for k in counts)]
+    outcomes = [o for o in OUTCOMES if any(k[1] == o for k in counts)]
     frameworks = sorted({fw for fw, _ in counts})
     print(f"{'framework':<12}" + "".join(f"{o:>20}" for o in outcomes))
     for fw in frameworks:

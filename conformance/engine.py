@@ -139,19 +139,27 @@ def check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> lis
         return [record("value", "error-mismatch", expected=summary(o.evaluation.value),
                        detail=f"{adapter.name} refused valid input", raised=failure)]
     policy = adapter.policy(case.loss)
-    policy_eval = _evaluate(case, o.arrays, policy.knobs_for(dtype))[0] if policy else None
+    policy_evals: list[reference.Evaluation | None] = []
+
+    def by_policy(name: str) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+        """The policy oracle's (bounds, scale) for a check, evaluated once, on first need."""
+        if not policy_evals:
+            policy_evals.append(_evaluate(case, o.arrays, policy.knobs_for(dtype))[0])
+        pe = policy_evals[0]
+        if name == "value":
+            return (pe.value, pe.value), pe.scale
+        arg = name.split(":", 1)[1]
+        return pe.grads[arg], pe.grad_scales[arg]
+
     ev = o.evaluation
-    checks = [("value", (ev.value, ev.value), ev.scale, out.value,
-               policy_eval and ((policy_eval.value, policy_eval.value), policy_eval.scale))]
-    for n in wrt:
-        checks.append((f"grad:{n}", ev.grads[n], ev.grad_scales[n], out.grads.get(n),
-                       policy_eval and (policy_eval.grads[n], policy_eval.grad_scales[n])))
+    checks = [("value", (ev.value, ev.value), ev.scale, out.value)]
+    checks += [(f"grad:{n}", ev.grads[n], ev.grad_scales[n], out.grads.get(n)) for n in wrt]
     records = []
-    for name, (lo, hi), scale, actual, by_policy in checks:
+    for name, (lo, hi), scale, actual in checks:
         verdict = judge(lo, hi, scale, actual, tol)
         extra: dict[str, Any] = {"expected": summary(lo), "actual": summary(actual)}
-        if verdict.outcome != "agree" and by_policy is not None:
-            (plo, phi), pscale = by_policy
+        if verdict.outcome != "agree" and policy is not None:
+            (plo, phi), pscale = by_policy(name)
             pv: Verdict = judge(plo, phi, pscale, actual, tol)
             extra["policy_expected"] = summary(plo)
             if pv.outcome == "agree":

@@ -5,8 +5,8 @@ fails. A finding is never a reason to loosen a tolerance.
 """
 from __future__ import annotations
 
-import tomllib
 import math
+import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path

@@ -8,7 +8,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from conformance import documents, engine
-from conformance.case import Case, decode_array
+from conformance import catalog
+from conformance.case import Case
 from conformance.compare import FAILING
 from conformance.findings import explain
 from conformance.tolerance import for_dtype
@@ -40,9 +41,8 @@ def matrix(records: list[dict[str, Any]], cases: Mapping[str, Case]) -> dict[str
 
 
 def _loss_order(loss: str) -> int:
-    from conformance import catalog
-    names = list(catalog.catalog())
-    return names.index(loss) if loss in names else len(names)
+    order = {name: i for i, name in enumerate(catalog.catalog())}
+    return order.get(loss, len(order))
 
 
 def discrepancies(records: list[dict[str, Any]], cases: Mapping[str, Case],
@@ -105,5 +105,3 @@ def document_table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                      "frameworks": {fw: values.get((ex.case.id, fw, ex.dtype), "not run") for fw in frameworks}})
     return rows
 
-
-__all__ = ["matrix", "discrepancies", "document_table", "worst", "decode_array"]
