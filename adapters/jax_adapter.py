@@ -71,11 +71,20 @@ def _times_log(coef: Any, arg: Any, log: Callable[[Any], Any]) -> Any:
 # Elementwise in d = input - target; optax.losses.squared_error and
 # optax.losses.huber_loss are the native terms. SmoothL1 is Huber rescaled:
 # smooth_l1(beta) = huber(delta=beta) / beta, and beta = 0 is L1 (torch's definition).
+# The composed ones refuse unequal shapes as optax's own losses do
+# (chex.assert_equal_shape), rather than letting jnp broadcast (3, 1) against (3,).
+
+
+def _difference(a: Arrays) -> Any:
+    x, y = a["input"], a["target"]
+    if x.shape != y.shape:
+        raise ValueError(f"Shape mismatch: got {x.shape} and {y.shape} (optax convention)")
+    return x - y
 
 
 def _l1(a: Arrays, p: Params, r: str) -> Any:
     _, jnp, _ = _jax()
-    return _reduce(jnp.abs(a["input"] - a["target"]), r)
+    return _reduce(jnp.abs(_difference(a)), r)
 
 
 def _smooth_l1(a: Arrays, p: Params, r: str) -> Any:
@@ -84,7 +93,7 @@ def _smooth_l1(a: Arrays, p: Params, r: str) -> Any:
     ``beta`` may be traced, so beta = 0 (L1) is a ``jnp.where`` too."""
     _, jnp, _ = _jax()
     beta = p.get("beta", 1.0)
-    d = a["input"] - a["target"]
+    d = _difference(a)
     ad = jnp.abs(d)
     quadratic = ad < beta
     safe = jnp.where(quadratic, d, 0.0)            # no inf/NaN from the unused branch

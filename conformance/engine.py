@@ -16,9 +16,9 @@ import numpy as np
 import reference
 from adapters.base import FrameworkAdapter
 
-from . import catalog, documents, edge_cases, strategies
+from . import catalog, documents, edge_cases, findings, strategies
 from .case import Case, encode_array
-from .compare import Verdict, judge
+from .compare import FAILING, Verdict, judge
 from .dtypes import round_to
 from .tolerance import for_dtype
 
@@ -98,7 +98,17 @@ def _error_text(exc: BaseException) -> str:
 
 
 def check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> list[dict[str, Any]]:
-    """Every record for one case on one framework, device and dtype."""
+    """Every record for one case on one framework, device and dtype; a failing
+    record that a known finding explains carries the finding's id."""
+    records = _check(case, adapter, device, dtype)
+    for r in records:
+        if r["outcome"] in FAILING:
+            known = findings.explain(r, case)
+            r["finding"] = known.id if known else None
+    return records
+
+
+def _check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> list[dict[str, Any]]:
     base = {"case": case.id, "loss": case.loss, "variant": case.variant, "reduction": case.reduction,
             "origin": case.origin, "framework": adapter.name, "device": device, "dtype": dtype}
     tol = for_dtype(dtype)

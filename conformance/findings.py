@@ -23,7 +23,7 @@ FINDINGS_FILE = Path(__file__).with_name("data") / "findings.toml"
 class Finding:
     id: str
     framework: str
-    loss: str
+    loss: tuple[str, ...]               # the TOML may name one loss or a list
     outcome: str
     summary: str
     reproducer: str
@@ -37,7 +37,7 @@ class Finding:
     def explains(self, record: Mapping[str, Any], case: Case | None = None) -> bool:
         text = f"{record.get('detail', '')} {record.get('raised', '')}"
         error = record.get("error_eps")
-        return (record["framework"] == self.framework and record["loss"] == self.loss
+        return (record["framework"] == self.framework and record["loss"] in self.loss
                 and record["outcome"] == self.outcome
                 and (not self.checks or record["check"] in self.checks)
                 and (not self.variants or record["variant"] in self.variants)
@@ -47,16 +47,18 @@ class Finding:
                 and (not self.at_input or self._input_matches(record, case)))
 
     def _input_matches(self, record: Mapping[str, Any], case: Case | None) -> bool:
-        """Whether the case's input at the record's worst element is one of ``at_input``
-        (without the case, a finding that needs it explains nothing)."""
+        """Whether the input at the record's worst element is one of ``at_input``;
+        for a reduced value (index ``()`` of a non-scalar input), whether any input
+        element is. Without the case, a finding that needs it explains nothing."""
         if case is None or "at" not in record:
             return False
         x = np.asarray(case.arrays["input"], dtype=np.float64)
+        at = tuple(record["at"])
         try:
-            value = float(x[tuple(record["at"])])
+            values = x.ravel() if at == () else np.asarray([x[at]])
         except (IndexError, TypeError):
             return False
-        return any(value == v or (math.isnan(v) and math.isnan(value)) for v in self.at_input)
+        return any(np.any(values == v) or (math.isnan(v) and np.isnan(values).any()) for v in self.at_input)
 
 
 @lru_cache(maxsize=1)
@@ -66,6 +68,7 @@ def findings() -> tuple[Finding, ...]:
     out = []
     for row in raw:
         row = dict(row)
+        row["loss"] = (row["loss"],) if isinstance(row["loss"], str) else tuple(row["loss"])
         for key in ("checks", "variants", "dtypes"):
             row[key] = tuple(row.get(key, ()))
         row["at_input"] = tuple(float(v) for v in row.get("at_input", ()))
@@ -75,3 +78,7 @@ def findings() -> tuple[Finding, ...]:
 
 def explain(record: Mapping[str, Any], case: Case | None = None) -> Finding | None:
     return next((f for f in findings() if f.explains(record, case)), None)
+
+
+def by_id(finding_id: str | None) -> Finding | None:
+    return next((f for f in findings() if f.id == finding_id), None)

@@ -11,7 +11,7 @@ from conformance import documents, engine
 from conformance import catalog
 from conformance.case import Case
 from conformance.compare import FAILING
-from conformance.findings import explain
+from conformance.findings import by_id
 from conformance.tolerance import for_dtype
 
 SEVERITY = ("agree", "unsupported", "documented", "mismatch", "nonfinite-mismatch",
@@ -35,7 +35,7 @@ def matrix(records: list[dict[str, Any]], cases: Mapping[str, Case]) -> dict[str
         table[key] = {"outcome": worst(r["outcome"] for r in rs),
                       "counts": collections.Counter(r["outcome"] for r in rs),
                       "worst_eps": max(errs) if errs else None,
-                      "explained": all(explain(r, cases.get(r["case"])) for r in rs if r["outcome"] in FAILING)}
+                      "explained": all(r.get("finding") for r in rs if r["outcome"] in FAILING)}
     return {"rows": rows, "columns": columns, "cells": table,
             "frameworks": sorted({c[0] for c in columns})}
 
@@ -47,11 +47,13 @@ def _loss_order(loss: str) -> int:
 
 def discrepancies(records: list[dict[str, Any]], cases: Mapping[str, Case],
                   per_group: int = 3) -> list[dict[str, Any]]:
-    """Failing and documented records, grouped by (framework, loss, variant, check, outcome)."""
+    """Failing and documented records, grouped by (framework, loss, variant, check, outcome,
+    finding): explained and unexplained failures never share a group."""
     groups: dict[tuple, list[dict]] = collections.defaultdict(list)
     for r in records:
         if r["outcome"] in FAILING or r["outcome"] == "documented":
-            groups[(r["framework"], r["loss"], r["variant"], r["check"], r["outcome"])].append(r)
+            groups[(r["framework"], r["loss"], r["variant"], r["check"], r["outcome"],
+                    r.get("finding") or "")].append(r)
     out = []
     for key, rs in sorted(groups.items(), key=lambda kv: (SEVERITY.index(kv[0][4]) * -1, kv[0])):
         examples = []
@@ -63,10 +65,9 @@ def discrepancies(records: list[dict[str, Any]], cases: Mapping[str, Case],
                              "expected": _show_enc(r.get("expected")),
                              "policy_expected": _show_enc(r.get("policy_expected")),
                              "actual": _show_enc(r.get("actual"))})
-        finding = explain(rs[0], cases.get(rs[0]["case"]))
         out.append({"framework": key[0], "loss": key[1], "variant": key[2], "check": key[3],
                     "outcome": key[4], "count": len(rs), "dtypes": sorted({r["dtype"] for r in rs}),
-                    "finding": finding, "citation": rs[0].get("citation", ""), "examples": examples})
+                    "finding": by_id(key[5]), "citation": rs[0].get("citation", ""), "examples": examples})
     return out
 
 
