@@ -60,11 +60,34 @@ def _reduce(terms: Any, reduction: str, denominator: Any = None) -> Any:
     raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {reduction!r}")
 
 
-def _times_log(coef: Any, arg: Any, log: Callable[[Any], Any]) -> Any:
-    """coef * log(arg), exactly 0 (value and gradient) where coef == 0."""
-    _, jnp, _ = _jax()
-    zero = coef == 0
-    return jnp.where(zero, 0.0, coef * log(jnp.where(zero, 1.0, arg)))
+def _times(coef: Any, arg: Any, fn: Callable[[Any], Any] | None = None) -> Any:
+    """coef * fn(arg) (fn defaults to the identity) with 0 * fn(anything) = 0 (the
+    entropy's 0 log 0 = 0, a zero weight silencing an infinite term) and the exact
+    derivatives: d/dcoef = fn(arg) even where coef = 0 (the usual double jnp.where
+    gives 0 there), d/darg = coef * fn'(arg), 0 where coef = 0 (no 0 * inf)."""
+    return _coef_times(fn or _identity)(coef, arg)
+
+
+def _identity(v: Any) -> Any:
+    return v
+
+
+@functools.cache
+def _coef_times(fn: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
+    jax, jnp, _ = _jax()
+
+    @jax.custom_jvp
+    def f(coef: Any, arg: Any) -> Any:
+        zero = coef == 0
+        return jnp.where(zero, 0.0, coef * fn(jnp.where(zero, 1.0, arg)))
+
+    @f.defjvp
+    def f_jvp(primals: Any, tangents: Any) -> Any:
+        (coef, arg), (d_coef, d_arg) = primals, tangents
+        zero = coef == 0
+        _, d_fn = jax.jvp(fn, (jnp.where(zero, 1.0, arg),), (d_arg,))
+        return f(coef, arg), d_coef * fn(arg) + jnp.where(zero, 0.0, coef * d_fn)
+    return f
 
 
 # -- regression: L1, MSE, SmoothL1, Huber ------------------------------------
@@ -110,7 +133,7 @@ def _smooth_l1(a: Arrays, p: Params, r: str) -> Any:
 def _bce(a: Arrays, p: Params, r: str) -> Any:
     _, jnp, _ = _jax()
     x, y = a["input"], a["target"]
-    terms = -(_times_log(y, x, jnp.log) + _times_log(1.0 - y, -x, jnp.log1p))
+    terms = -(_times(y, x, jnp.log) + _times(1.0 - y, -x, jnp.log1p))
     if "weight" in a:
         terms = jnp.broadcast_to(a["weight"], x.shape) * terms
     return _reduce(terms, r)
@@ -122,8 +145,8 @@ def _bce_with_logits(a: Arrays, p: Params, r: str) -> Any:
     if "pos_weight" not in a and "weight" not in a:
         return _reduce(optax.losses.sigmoid_binary_cross_entropy(x, y), r)
     py = y if "pos_weight" not in a else jnp.broadcast_to(a["pos_weight"], x.shape) * y
-    ny, softplus = 1.0 - y, jax.nn.softplus
-    terms = jnp.where(py == 0, 0.0, py * softplus(-x)) + jnp.where(ny == 0, 0.0, ny * softplus(x))
+    softplus = jax.nn.softplus
+    terms = _times(py, -x, softplus) + _times(1.0 - y, x, softplus)
     if "weight" in a:
         terms = jnp.broadcast_to(a["weight"], x.shape) * terms
     return _reduce(terms, r)
@@ -189,7 +212,7 @@ def _cross_entropy(a: Arrays, p: Params, r: str) -> Any:
         denominator = jnp.sum(jnp.where(valid, w[target], 0.0))
     wq = w * q
     log_p = jax.nn.log_softmax(rows, axis=-1)
-    terms = -jnp.sum(jnp.where(wq == 0, 0.0, wq * log_p), axis=-1)
+    terms = -jnp.sum(_times(wq, log_p), axis=-1)
     if valid is not None:
         terms = jnp.where(valid, terms, 0.0)
     return _reduce(_unbatch(terms, a), r, denominator)

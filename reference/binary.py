@@ -27,6 +27,10 @@ def bce(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray | None = No
                      (keras/src/backend/tensorflow/nn.py, binary_crossentropy);
                      a pair (lo, hi) gives the bounds as the dtype holds them.
                      The clip's gradient is 0 outside the interval.
+
+    Gradient with respect to the target (the loss is linear in y):
+    :math:`\partial \ell_n / \partial y_n = w_n [\log(1 - x_n) - \log x_n]`, with the
+    policies' floor and clip applied to the logs (+-inf at x = 0 or 1).
     """
     check_same_shape(input, target)
     check_unit_interval("input", input)
@@ -53,7 +57,10 @@ def bce(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray | None = No
             gscale = np.abs(g)
         else:
             gscale = np.abs(w) * (np.abs(_times(target, one / x)) + np.abs(_times(one - target, one / (one - x))))
-    return reduce(terms, scale, {"input": exact(g)}, {"input": gscale}, reduction)
+        g_target = w * (log_1mx - log_x)
+        g_target_scale = np.abs(w) * (np.abs(log_x) + np.abs(log_1mx))
+    return reduce(terms, scale, {"input": exact(g), "target": exact(g_target)},
+                  {"input": gscale, "target": g_target_scale}, reduction)
 
 
 def _softplus(z: np.ndarray) -> np.ndarray:
@@ -72,6 +79,9 @@ def bce_with_logits(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray
     :math:`w [p y\, \mathrm{softplus}(-x) + (1 - y)\, \mathrm{softplus}(x)]`; optax's
     sigmoid_binary_cross_entropy and tf.nn.weighted_cross_entropy_with_logits
     (pos_weight) compute the same quantity.
+    Gradient with respect to the target:
+    :math:`\partial \ell_n / \partial y_n = w_n [p\, \mathrm{softplus}(-x_n) - \mathrm{softplus}(x_n)]`
+    (:math:`-w x` without pos_weight).
     """
     check_same_shape(input, target)
     one = input.dtype.type(1)
@@ -91,6 +101,9 @@ def bce_with_logits(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray
         # stable value formula, (1 - y) + l (s(x) - [x < 0]) with l = 1 + (p - 1) y:
         # terms of size |1 - y| + |p y| either way.
         gscale = np.abs(w) * 2.0 * (np.abs(ny) + np.abs(py))
+        g_target = w * (_times(p, sp_neg) - sp_pos)
+        g_target_scale = np.abs(w) * (np.abs(_times(p, sp_neg)) + sp_pos)
     if not np.all(np.isfinite(p)) or np.any(p < 0):
         raise DomainError("pos_weight must be finite and >= 0", value_dependent=True)
-    return reduce(terms, scale, {"input": exact(g)}, {"input": gscale}, reduction)
+    return reduce(terms, scale, {"input": exact(g), "target": exact(g_target)},
+                  {"input": gscale, "target": g_target_scale}, reduction)

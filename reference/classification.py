@@ -73,7 +73,8 @@ def cross_entropy(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray |
     optax.losses.softmax_cross_entropy(_with_integer_labels) and
     tf.nn.(sparse_)softmax_cross_entropy_with_logits compute the unweighted,
     unsmoothed :math:`\ell_n` with classes on the last axis.
-    Gradient: :math:`\partial \ell_n / \partial x_j = -w_j q_j + p_j \sum_c w_c q_c`.
+    Gradient: :math:`\partial \ell_n / \partial x_j = -w_j q_j + p_j \sum_c w_c q_c`; for a
+    probability target also :math:`\partial \ell_n / \partial y_j = -(1 - \varepsilon) w_j \log p_j`.
     Rows with +inf logits take the limit: softmax spreads its mass evenly over
     the +inf entries (value 0 if the target is among them, +inf otherwise).
     """
@@ -83,7 +84,8 @@ def cross_entropy(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray |
     m_rows, classes = rows.shape
     w = _weights(weight, classes, rows.dtype)
     eps_c = label_smoothing / classes if classes else 0.0
-    if np.issubdtype(target.dtype, np.floating) and target.shape == input.shape:
+    probabilities = np.issubdtype(target.dtype, np.floating) and target.shape == input.shape
+    if probabilities:
         check_unit_interval("probability target", target)
         q = (1.0 - label_smoothing) * _rows(target)[0] + eps_c
         valid = np.ones(m_rows, dtype=bool)
@@ -119,10 +121,16 @@ def cross_entropy(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray |
         g = s * p - wq
         g = np.where(valid[:, None], g, np.zeros_like(g))
         gscale = np.abs(s) * _times(p, np.abs(shifted) + lse_size) + np.abs(wq)
+        grads = {"input": exact(_unrows(g, moved_shape, unbatched))}
+        grad_scales = {"input": _unrows(gscale, moved_shape, unbatched)}
+        if probabilities:
+            smooth_w = (1.0 - label_smoothing) * w * np.ones_like(rows)
+            grads["target"] = exact(_unrows(-_times(smooth_w, log_p), moved_shape, unbatched))
+            grad_scales["target"] = _unrows(_times(np.abs(smooth_w), np.abs(shifted) + lse_size),
+                                            moved_shape, unbatched)
     out_shape = moved_shape[:-1][1:] if unbatched else moved_shape[:-1]
-    grad, gscale = _unrows(g, moved_shape, unbatched), _unrows(gscale, moved_shape, unbatched)
-    return reduce(terms.reshape(out_shape), scale.reshape(out_shape), {"input": exact(grad)},
-                  {"input": gscale}, reduction, denominator)
+    return reduce(terms.reshape(out_shape), scale.reshape(out_shape), grads, grad_scales,
+                  reduction, denominator)
 
 
 def nll(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray | None = None,

@@ -99,6 +99,9 @@ def test_binary_gradients_match_finite_differences(loss, variant, policies, redu
         if loss == "bce_with_logits":
             arrays["input"] = np.random.default_rng(seed + 10).uniform(-8, 8, (2, 3))
         assert_gradient_matches_differences(loss, arrays, {}, reduction, ("input",), policies)
+        # d/dy needs room on both sides of y: targets away from 0 and 1
+        arrays["target"] = np.random.default_rng(seed + 20).uniform(0.05, 0.95, (2, 3))
+        assert_gradient_matches_differences(loss, arrays, {}, reduction, ("target",), policies)
 
 
 LAYOUTS = {"unbatched": ((4,), ()), "batched": ((3, 4), (3,)), "kdim": ((2, 4, 3), (2, 3)),
@@ -114,8 +117,8 @@ CLASS_VARIANTS = [("cross_entropy", {}), ("cross_entropy", {"weight": True}),
 def class_point(rng, layout, variant):
     shape, lead = LAYOUTS[layout]
     arrays = {"input": rng.normal(0, 3, shape)}
-    if variant.get("probabilities"):
-        arrays["target"] = rng.uniform(0, 1, shape)
+    if variant.get("probabilities"):   # away from 0 and 1: room for the differences
+        arrays["target"] = rng.uniform(0.05, 0.95, shape)
     else:
         t = rng.integers(0, 4, lead)
         if "ignore_index" in variant:  # the first row ignored, the others counted
@@ -137,7 +140,8 @@ def class_point(rng, layout, variant):
 def test_class_gradients_match_finite_differences(loss, variant, layout, reduction):
     for seed in SEEDS:
         arrays, params = class_point(np.random.default_rng(seed), layout, variant)
-        assert_gradient_matches_differences(loss, arrays, params, reduction, ("input",))
+        wrt = ("input", "target") if variant.get("probabilities") else ("input",)
+        assert_gradient_matches_differences(loss, arrays, params, reduction, wrt)
 
 
 # ---------------------------------------------------------------- kinks and ignored rows
