@@ -62,6 +62,7 @@ class Recipe:
     api: str
     kind: str | Callable[[Case], str] = "native"
     unsupported: Callable[[Case], str | None] | None = None
+    dtypes: tuple[str, ...] | None = None     # claimed dtypes, when narrower than the adapter's
 
     def support(self, case: Case) -> Support:
         reason = self.unsupported(case) if self.unsupported else None
@@ -76,6 +77,9 @@ class FrameworkAdapter:
     and implement ``_import``, ``version``, ``devices``, ``_run``."""
 
     name: str = ""
+    #: The dtypes the framework claims (documents) for its losses. The suite runs
+    #: the others too: a refusal there is ``unsupported`` with the framework's
+    #: own error text, a refusal of a claimed dtype is ``error-mismatch``.
     dtypes: tuple[str, ...] = ("float64", "float32", "float16", "bfloat16")
     recipes: Mapping[str, Recipe] = {}
     policies_by_loss: Mapping[str, Policy] = {}
@@ -96,6 +100,10 @@ class FrameworkAdapter:
         if recipe is None:
             return Support("unsupported", "", f"{self.name} has no recipe for {case.loss}")
         return recipe.support(case)
+
+    def claimed_dtypes(self, loss: str) -> tuple[str, ...]:
+        recipe = self.recipes.get(loss)
+        return recipe.dtypes if recipe is not None and recipe.dtypes is not None else self.dtypes
 
     def policy(self, loss: str) -> Policy | None:
         return self.policies_by_loss.get(loss)

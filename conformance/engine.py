@@ -97,6 +97,24 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}"
 
 
+def _run(adapter: FrameworkAdapter, case: Case, arrays, dtype: str, device: str,
+         wrt: tuple[str, ...]) -> tuple[Any, str | None, str | None]:
+    """(output, forward failure, backward failure). When forward + backward fails,
+    the forward alone is retried, so a refused backward is told from a refused forward."""
+    try:
+        with np.errstate(all="ignore"):
+            return adapter.run(case, arrays, dtype, device, wrt), None, None
+    except Exception as exc:  # noqa: BLE001 - the framework's refusal is data
+        failure = _error_text(exc)
+    if wrt:
+        try:
+            with np.errstate(all="ignore"):
+                return adapter.run(case, arrays, dtype, device, ()), None, failure
+        except Exception:  # noqa: BLE001
+            pass
+    return None, failure, None
+
+
 def check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> list[dict[str, Any]]:
     """Every record for one case on one framework, device and dtype; a failing
     record that a known finding explains carries the finding's id."""
@@ -113,7 +131,7 @@ def _check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> li
             "origin": case.origin, "framework": adapter.name, "device": device, "dtype": dtype}
     tol = for_dtype(dtype)
     support = adapter.support(case)
-    base.update(support=support.kind, api=support.api, k=tol.k)
+    base.update(support=support.kind, api=support.api, k=tol.k, claimed=dtype in adapter.claimed_dtypes(case.loss))
 
     def record(check_name: str, outcome: str, error_eps: float | None = None, detail: str = "",
                **extra: Any) -> dict[str, Any]:
@@ -129,12 +147,7 @@ def _check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> li
     spec = catalog.get(case.loss)
     wrt = tuple(n for n in spec.differentiable
                 if o.error is None and n in o.arrays and np.issubdtype(o.arrays[n].dtype, np.floating))
-    try:
-        with np.errstate(all="ignore"):
-            out = adapter.run(case, o.arrays, dtype, device, wrt)
-        failure = None
-    except Exception as exc:  # noqa: BLE001 - the framework's refusal is data
-        out, failure = None, _error_text(exc)
+    out, failure, backward_failure = _run(adapter, case, o.arrays, dtype, device, wrt)
     if o.error is not None:
         if failure is not None:
             return [record("value", "agree", detail=f"both refuse. oracle: {o.error}", raised=failure)]
@@ -145,9 +158,17 @@ def _check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> li
                            actual=got, citation=p.citation)]
         return [record("value", "error-mismatch", actual=got,
                        detail=f"the oracle refuses ({o.error}) but {adapter.name} returned a value")]
+
+    def refused(check_name: str, stage: str, text: str) -> dict[str, Any]:
+        """A refusal of valid input: unsupported (with the framework's own words)
+        in a dtype the adapter does not claim, error-mismatch in one it does."""
+        if not base["claimed"]:
+            return record(check_name, "unsupported", raised=text, refused=stage,
+                          detail=f"{adapter.name} does not claim {dtype} for {case.loss}; its {stage} says: {text}")
+        return record(check_name, "error-mismatch", raised=text, refused=stage,
+                      detail=f"{adapter.name} refused valid input ({stage})")
     if failure is not None:
-        return [record("value", "error-mismatch", expected=summary(o.evaluation.value),
-                       detail=f"{adapter.name} refused valid input", raised=failure)]
+        return [refused("value", "forward", failure)]
     policy = adapter.policy(case.loss)
     policy_evals: list[reference.Evaluation | None] = []
 
@@ -163,7 +184,8 @@ def _check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> li
 
     ev = o.evaluation
     checks = [("value", (ev.value, ev.value), ev.scale, out.value)]
-    checks += [(f"grad:{n}", ev.grads[n], ev.grad_scales[n], out.grads.get(n)) for n in wrt]
+    if backward_failure is None:
+        checks += [(f"grad:{n}", ev.grads[n], ev.grad_scales[n], out.grads.get(n)) for n in wrt]
     records = []
     for name, (lo, hi), scale, actual in checks:
         verdict = judge(lo, hi, scale, actual, tol)
@@ -183,6 +205,8 @@ def _check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> li
         if verdict.at is not None:
             extra["at"] = list(verdict.at)
         records.append(record(name, verdict.outcome, verdict.error_eps, verdict.detail, **extra))
+    if backward_failure is not None:
+        records += [refused(f"grad:{n}", "backward", backward_failure) for n in wrt]
     return records
 
 

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .case import Case
+from .dtypes import round_to
 
 FINDINGS_FILE = Path(__file__).with_name("data") / "findings.toml"
 
@@ -47,12 +48,13 @@ class Finding:
                 and (not self.at_input or self._input_matches(record, case)))
 
     def _input_matches(self, record: Mapping[str, Any], case: Case | None) -> bool:
-        """Whether the input at the record's worst element is one of ``at_input``;
-        for a reduced value (index ``()`` of a non-scalar input), whether any input
-        element is. Without the case, a finding that needs it explains nothing."""
+        """Whether the input at the record's worst element, as the framework got it
+        (rounded to the dtype), is one of ``at_input``; for a reduced value (index
+        ``()`` of a non-scalar input), whether any input element is. Without the
+        case, a finding that needs it explains nothing."""
         if case is None or "at" not in record:
             return False
-        x = np.asarray(case.arrays["input"], dtype=np.float64)
+        x = round_to(np.asarray(case.arrays["input"], dtype=np.float64), record["dtype"])
         at = tuple(record["at"])
         try:
             values = x.ravel() if at == () else np.asarray([x[at]])

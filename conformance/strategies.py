@@ -141,7 +141,7 @@ def cases(draw, spec: LossSpec, variant: str, reduction: str) -> Case:
 
 
 @contextmanager
-def _without_local_constants() -> Iterator[None]:
+def without_local_constants() -> Iterator[None]:
     """Hypothesis mixes in constants mined from every *imported* local module,
     so the same seed draws different cases depending on what happens to be
     imported (the CLI and the pytest matrix import different modules). The
@@ -173,7 +173,7 @@ def draw_cases(spec: LossSpec, variant: str, reduction: str, *, count: int, seed
     def collect(case: Case) -> None:
         drawn.append(case)
 
-    with _without_local_constants():
+    with without_local_constants():
         collect()
     unique = {c.id: c for c in drawn}
     return list(unique.values())

@@ -28,6 +28,7 @@ def render(meta: Mapping[str, Any], records: list[dict[str, Any]], cases: Mappin
         meta=meta, matrix=summary.matrix(records, cases),
         discrepancies=summary.discrepancies(records, cases),
         documents=summary.document_table(records),
+        support=summary.dtype_support(records), accuracy=summary.accuracy(records),
         tolerances=[for_dtype(d) for d in dtypes],
         catalog=catalog.catalog(), findings=findings(), total=len(records))
 

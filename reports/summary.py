@@ -11,6 +11,7 @@ from conformance import documents, engine
 from conformance import catalog
 from conformance.case import Case
 from conformance.compare import FAILING
+from conformance.dtypes import DTYPES
 from conformance.findings import by_id
 from conformance.tolerance import for_dtype
 
@@ -28,7 +29,7 @@ def matrix(records: list[dict[str, Any]], cases: Mapping[str, Case]) -> dict[str
     for r in records:
         cells[(r["loss"], r["variant"], r["framework"], r["dtype"])].append(r)
     rows = sorted({(k[0], k[1]) for k in cells}, key=lambda rv: (_loss_order(rv[0]), rv[1]))
-    columns = sorted({(k[2], k[3]) for k in cells})
+    columns = sorted({(k[2], k[3]) for k in cells}, key=lambda c: (c[0], _dtype_order(c[1])))
     table = {}
     for key, rs in cells.items():
         errs = [r["error_eps"] for r in rs if isinstance(r.get("error_eps"), (int, float))]
@@ -38,6 +39,10 @@ def matrix(records: list[dict[str, Any]], cases: Mapping[str, Case]) -> dict[str
                       "explained": all(r.get("finding") for r in rs if r["outcome"] in FAILING)}
     return {"rows": rows, "columns": columns, "cells": table,
             "frameworks": sorted({c[0] for c in columns})}
+
+
+def _dtype_order(dtype: str) -> int:
+    return list(DTYPES).index(dtype) if dtype in DTYPES else len(DTYPES)
 
 
 def _loss_order(loss: str) -> int:
@@ -69,6 +74,47 @@ def discrepancies(records: list[dict[str, Any]], cases: Mapping[str, Case],
                     "outcome": key[4], "count": len(rs), "dtypes": sorted({r["dtype"] for r in rs}),
                     "finding": by_id(key[5]), "citation": rs[0].get("citation", ""), "examples": examples})
     return out
+
+
+def dtype_support(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per (loss, framework) and dtype: claimed or not, and whether forward and backward
+    actually ran on valid input (``runs``), were refused (``refused``, with the
+    framework's own error text), or were never tried (no recipe, nothing to differentiate)."""
+    cells: dict[tuple, dict[str, Any]] = {}
+    for r in records:
+        c = cells.setdefault((r["loss"], r["framework"], r["dtype"]), {
+            "claimed": r.get("claimed"), "forward": "not run", "backward": "not run", "reasons": []})
+        stage = "forward" if r["check"] == "value" else "backward"
+        if r.get("refused"):
+            c[r["refused"]] = "refused"
+            if r["raised"] not in c["reasons"]:
+                c["reasons"].append(r["raised"])
+        elif "expected" in r and c[stage] == "not run":
+            c[stage] = "runs"
+        elif r["outcome"] == "unsupported" and not c["reasons"]:
+            c["reasons"].append(r["detail"])
+    return {"rows": sorted({(k[0], k[1]) for k in cells}, key=lambda lf: (_loss_order(lf[0]), lf[1])),
+            "dtypes": sorted({k[2] for k in cells}, key=_dtype_order), "cells": cells}
+
+
+def accuracy(records: list[dict[str, Any]], baseline: str = "numpy") -> dict[str, Any]:
+    """Measured error in eps units per (loss, value/gradient, dtype) and framework:
+    worst, median, and the worst as a multiple of the plain NumPy implementation's
+    worst in the same dtype (the baseline a framework should not fall behind)."""
+    errors: dict[tuple, list[float]] = collections.defaultdict(list)
+    for r in records:
+        if isinstance(r.get("error_eps"), (int, float)) and r["outcome"] != "unsupported":
+            kind = "value" if r["check"] == "value" else "gradient"
+            errors[(r["loss"], kind, r["dtype"], r["framework"])].append(float(r["error_eps"]))
+    rows = sorted({k[:3] for k in errors}, key=lambda k: (_loss_order(k[0]), k[1], _dtype_order(k[2])))
+    frameworks = sorted({k[3] for k in errors}, key=lambda f: (f != baseline, f))
+    cells = {}
+    for key, errs in errors.items():
+        base = errors.get((*key[:3], baseline))
+        worst_base = max(base) if base else None
+        cells[key] = {"worst": max(errs), "median": float(np.median(errs)), "n": len(errs),
+                      "vs_baseline": (max(errs) / worst_base if worst_base else None)}
+    return {"rows": rows, "frameworks": frameworks, "cells": cells, "baseline": baseline}
 
 
 def _show(a: np.ndarray, limit: int = 24) -> str:

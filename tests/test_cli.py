@@ -146,7 +146,7 @@ def test_report_writes_a_self_contained_html_file_with_the_matrix_and_documents(
     remote = [u for u in parser.urls if u.startswith(("http://", "https://", "//"))]
     assert not remote, remote
     assert "url(http" not in text and "@import" not in text
-    assert {"matrix", "documents"} <= parser.ids
+    assert {"matrix", "documents", "dtype-support", "accuracy"} <= parser.ids
     assert "cross_entropy" in text and "numpy" in text
 
 

@@ -211,6 +211,49 @@ def test_a_refusal_of_valid_input_records_what_was_raised():
     assert "refused valid input" in r["detail"]
 
 
+class NoHalf(Fake):
+    """Claims float64/float32 only and refuses float16 the way a kernel does; its
+    backward refuses bfloat16 (the forward runs)."""
+    dtypes = ("float64", "float32")
+
+    def _run(self, recipe, arrays, params, reduction, dtype, device, wrt) -> Output:
+        if dtype == "float16":
+            raise RuntimeError('"mse_cpu" not implemented for \'Half\'')
+        if dtype == "bfloat16" and wrt:
+            raise RuntimeError("backward not implemented for 'BFloat16'")
+        return super()._run(recipe, arrays, params, reduction, dtype, device, wrt)
+
+
+def test_an_unclaimed_dtype_that_fails_is_unsupported_with_the_frameworks_own_words():
+    (r,) = check(MSE, NoHalf({"mse": exact("mse")}), "cpu", "float16")
+    assert r["outcome"] == "unsupported" and r["claimed"] is False
+    assert "not implemented for 'Half'" in r["raised"] and "not implemented for 'Half'" in r["detail"]
+
+
+def test_a_claimed_dtype_that_fails_is_an_error_mismatch():
+    class ClaimsHalf(NoHalf):
+        dtypes = ("float64", "float32", "float16")
+    (r,) = check(MSE, ClaimsHalf({"mse": exact("mse")}), "cpu", "float16")
+    assert r["outcome"] == "error-mismatch" and r["claimed"] is True and "Half" in r["raised"]
+
+
+def test_a_refused_backward_is_told_from_a_refused_forward():
+    by_check = records_by_check(NoHalf({"mse": exact("mse")}), MSE, "cpu", "bfloat16")
+    assert by_check["value"]["outcome"] == "agree"
+    for name in ("grad:input", "grad:target"):
+        assert by_check[name]["outcome"] == "unsupported" and "backward" in by_check[name]["detail"]
+        assert "BFloat16" in by_check[name]["raised"]
+
+
+def test_an_unclaimed_dtype_that_runs_is_judged_like_any_other():
+    class Float64Only(Fake):
+        dtypes = ("float64",)
+    by_check = records_by_check(Float64Only({"mse": exact("mse", after=scale_value(1 + 1e-2))}), MSE,
+                                "cpu", "float32")
+    assert {r["claimed"] for r in by_check.values()} == {False}
+    assert by_check["value"]["outcome"] == "mismatch"
+
+
 def test_both_refusing_records_the_oracle_reason_and_the_framework_error():
     (r,) = check(CE_OUT_OF_RANGE, correct("cross_entropy"), "cpu", "float32")
     assert "both refuse" in r["detail"] and "out of range" in r["detail"]

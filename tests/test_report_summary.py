@@ -1,0 +1,46 @@
+"""The report's tables computed from records: dtype support and accuracy against the
+plain NumPy baseline (pure functions over plain dicts)."""
+from __future__ import annotations
+
+from reports import summary
+
+
+def rec(framework, dtype, check="value", outcome="agree", error_eps=0.0, **extra):
+    r = {"loss": "mse", "variant": "plain", "framework": framework, "dtype": dtype, "check": check,
+         "outcome": outcome, "error_eps": error_eps, "detail": "", "claimed": True, "case": "c"}
+    if outcome in ("agree", "mismatch", "documented"):
+        r["expected"] = {"dtype": "float64", "shape": [], "data": [1.0]}
+    return {**r, **extra}
+
+
+def test_dtype_support_tells_runs_from_refused_and_keeps_the_frameworks_words():
+    records = [
+        rec("torch", "float32"), rec("torch", "float32", "grad:input"),
+        rec("torch", "float16", outcome="unsupported", error_eps=None, claimed=False, refused="forward",
+            raised="RuntimeError: \"mse_cpu\" not implemented for 'Half'"),
+        rec("jax", "bfloat16"),
+        rec("jax", "bfloat16", "grad:input", outcome="error-mismatch", error_eps=None, refused="backward",
+            raised="TypeError: no bf16 gradient"),
+    ]
+    table = summary.dtype_support(records)
+    assert table["dtypes"] == ["float32", "float16", "bfloat16"]          # DTYPES order
+    ok = table["cells"][("mse", "torch", "float32")]
+    assert (ok["forward"], ok["backward"], ok["claimed"]) == ("runs", "runs", True)
+    half = table["cells"][("mse", "torch", "float16")]
+    assert (half["forward"], half["claimed"]) == ("refused", False)
+    assert half["reasons"] == ["RuntimeError: \"mse_cpu\" not implemented for 'Half'"]
+    bf = table["cells"][("mse", "jax", "bfloat16")]
+    assert (bf["forward"], bf["backward"]) == ("runs", "refused")
+
+
+def test_accuracy_ranks_each_framework_against_the_numpy_baseline():
+    records = [rec("numpy", "float32", error_eps=2.0), rec("numpy", "float32", error_eps=0.5),
+               rec("torch", "float32", error_eps=8.0), rec("torch", "float32", error_eps=1.0),
+               rec("torch", "float32", outcome="nonfinite-mismatch", error_eps="inf"),
+               rec("jax", "float32", "grad:input", error_eps=3.0)]
+    table = summary.accuracy(records)
+    assert table["frameworks"][0] == "numpy"
+    torch = table["cells"][("mse", "value", "float32", "torch")]
+    assert (torch["worst"], torch["median"], torch["n"], torch["vs_baseline"]) == (8.0, 4.5, 2, 4.0)
+    jax = table["cells"][("mse", "gradient", "float32", "jax")]
+    assert jax["vs_baseline"] is None            # no baseline gradient measured
