@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-ORIGINS = ("hypothesis", "edge", "document", "corpus")
+ORIGINS = ("hypothesis", "search", "edge", "document", "corpus")
 
 
 @dataclass(frozen=True)

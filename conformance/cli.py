@@ -72,7 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     loss, done = None, 0
     try:
-        for case, records in engine.iterate(chosen, cells, dtypes, devices, profile.examples, seed):
+        for case, records in engine.iterate(chosen, cells, dtypes, devices, profile, seed):
             if case.loss != loss:
                 _progress(loss, done, start)
                 loss, done = case.loss, 0

@@ -16,10 +16,11 @@ import numpy as np
 import reference
 from adapters.base import FrameworkAdapter
 
-from . import catalog, documents, edge_cases, findings, strategies
+from . import catalog, documents, edge_cases, findings, search, strategies
 from .case import Case, encode_array
 from .compare import FAILING, Verdict, judge
 from .dtypes import round_to
+from .profiles import Profile
 from .tolerance import for_dtype
 
 SUMMARY_ELEMENTS = 24
@@ -210,17 +211,39 @@ def _check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> li
     return records
 
 
+def searched(cell: Cell, adapter: FrameworkAdapter, device: str, dtype: str, profile: Profile,
+             seed: int) -> list[tuple[Case, list[dict[str, Any]]]]:
+    """The worst (shrunk) case a targeted Hypothesis search finds for a generated
+    cell on one framework, device and dtype, then any other failing case it met."""
+    if cell.reduction is None or not profile.search_examples or dtype not in profile.search_dtypes:
+        return []
+    worst = search.worst_case(
+        cell.loss, cell.variant, cell.reduction, lambda c: check(c, adapter, device, dtype),
+        examples=profile.search_examples, shrink_budget=profile.search_shrink,
+        seed_value=zlib.crc32(f"{seed}:{cell.id}:search".encode()))
+    if worst is None:
+        return []
+    stats = {"explored": worst.explored, "shrink_checks": worst.shrink_checks, "shrunk": worst.shrunk,
+             "score": worst.score}
+    found = [(worst.case, [{**r, "origin": "search", "search": stats} for r in worst.records])]
+    return found + [(c, [{**r, "origin": "search"} for r in rs]) for c, rs in worst.failures]
+
+
 def iterate(frameworks: list[FrameworkAdapter], cell_list: list[Cell], dtypes: tuple[str, ...],
-            devices: tuple[str, ...], examples: int, seed: int) -> Iterator[tuple[Case, list[dict]]]:
-    """Every case of every cell on every framework/device/dtype, case by case.
-    Adapters are told when a loss is finished (``release``), so per-shape caches
-    do not grow with the catalog."""
+            devices: tuple[str, ...], profile: Profile, seed: int) -> Iterator[tuple[Case, list[dict]]]:
+    """Every case of every cell on every framework/device/dtype, case by case, then
+    the profile's worst-case searches. Adapters are told when a loss is finished
+    (``release``), so per-shape caches do not grow with the catalog."""
     for i, cell in enumerate(cell_list):
-        for case in cases_for(cell, examples, seed):
+        for case in cases_for(cell, profile.examples, seed):
             for dtype in dtypes:
                 for adapter in frameworks:
                     for device in devices:
                         yield case, check(case, adapter, device, dtype)
+        for dtype in dtypes:
+            for adapter in frameworks:
+                for device in devices:
+                    yield from searched(cell, adapter, device, dtype, profile, seed)
         if i + 1 == len(cell_list) or cell_list[i + 1].loss != cell.loss:
             for adapter in frameworks:
                 adapter.release()

@@ -20,14 +20,23 @@ class Profile:
     dtypes: tuple[str, ...]
     description: str
     seed: int | None = None
+    search_examples: int = 0                  # cases a worst-case search explores (0: no search)
+    search_shrink: int = 0                    # further checks its shrinking may spend
+    search_dtypes: tuple[str, ...] = ()       # the dtypes searched
 
 
 @lru_cache(maxsize=1)
 def profiles() -> dict[str, Profile]:
     with open(PROFILES_FILE, "rb") as f:
         raw = tomllib.load(f)["profile"]
-    return {name: Profile(name=name, examples=p["examples"], dtypes=tuple(p["dtypes"]),
-                          description=p["description"], seed=p.get("seed")) for name, p in raw.items()}
+    out = {}
+    for name, p in raw.items():
+        found = p.get("search", {})
+        out[name] = Profile(name=name, examples=p["examples"], dtypes=tuple(p["dtypes"]),
+                            description=p["description"], seed=p.get("seed"),
+                            search_examples=found.get("examples", 0), search_shrink=found.get("shrink", 0),
+                            search_dtypes=tuple(found.get("dtypes", ())))
+    return out
 
 
 def get(name: str) -> Profile:
