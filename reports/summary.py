@@ -7,7 +7,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from conformance import documents, engine
+from conformance import documents, engine, search
 from conformance import catalog
 from conformance.case import Case
 from conformance.compare import FAILING
@@ -115,6 +115,28 @@ def accuracy(records: list[dict[str, Any]], baseline: str = "numpy") -> dict[str
         cells[key] = {"worst": max(errs), "median": float(np.median(errs)), "n": len(errs),
                       "vs_baseline": (max(errs) / worst_base if worst_base else None)}
     return {"rows": rows, "frameworks": frameworks, "cells": cells, "baseline": baseline}
+
+
+def worst_inputs(records: list[dict[str, Any]], cases: Mapping[str, Case]) -> list[dict[str, Any]]:
+    """The worst (shrunk) input the targeted search found per cell, framework and dtype,
+    largest error first."""
+    found: dict[tuple, dict[str, Any]] = {}
+    for r in records:
+        if "search" not in r:
+            continue
+        key = (r["loss"], r["variant"], r["reduction"], r["framework"], r["device"], r["dtype"])
+        entry = found.setdefault(key, {"key": key, "stats": r["search"], "case": cases.get(r["case"]),
+                                       "worst_check": r["check"], "outcomes": set()})
+        entry["outcomes"].add(r["outcome"])
+        if search.score([r]) >= entry["stats"]["score"]:
+            entry["worst_check"] = r["check"]
+    out = []
+    for entry in found.values():
+        c = entry["case"]
+        out.append({**entry, "outcome": worst(entry["outcomes"]),
+                    "inputs": {k: _show(v, 8) for k, v in (c.arrays.items() if c else [])},
+                    "params": dict(c.params) if c else {}})
+    return sorted(out, key=lambda e: -e["stats"]["score"])
 
 
 def _show(a: np.ndarray, limit: int = 24) -> str:

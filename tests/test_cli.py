@@ -146,7 +146,7 @@ def test_report_writes_a_self_contained_html_file_with_the_matrix_and_documents(
     remote = [u for u in parser.urls if u.startswith(("http://", "https://", "//"))]
     assert not remote, remote
     assert "url(http" not in text and "@import" not in text
-    assert {"matrix", "documents", "dtype-support", "accuracy"} <= parser.ids
+    assert {"matrix", "documents", "dtype-support", "accuracy"} <= parser.ids   # worst-inputs: searched runs
     assert "cross_entropy" in text and "numpy" in text
 
 
@@ -216,3 +216,17 @@ def test_run_into_a_path_that_is_a_file_exits_2_without_a_traceback(tmp_path, ca
                  "--out", str(target)]) == 2
     err = capsys.readouterr().err
     assert "a-file" in err and "Traceback" not in err
+
+
+def test_a_searching_profile_writes_the_worst_cases_and_the_report_lists_them(tmp_path):
+    out = tmp_path / "searched"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", "--frameworks", "numpy", "--losses", "mse", "--dtypes", "float32",
+                     "--profile", "default", "--out", str(out)]) == 0
+        assert main(["report", str(out)]) == 0
+    searched = [r for r in jsonl(out / "results.jsonl") if r["origin"] == "search"]
+    assert {(r["variant"], r["reduction"]) for r in searched if "search" in r} == \
+        {("plain", red) for red in ("none", "sum", "mean")}
+    parser = Resources()
+    parser.feed((out / "report.html").read_text(encoding="utf-8"))
+    assert "worst-inputs" in parser.ids

@@ -44,3 +44,17 @@ def test_accuracy_ranks_each_framework_against_the_numpy_baseline():
     assert (torch["worst"], torch["median"], torch["n"], torch["vs_baseline"]) == (8.0, 4.5, 2, 4.0)
     jax = table["cells"][("mse", "gradient", "float32", "jax")]
     assert jax["vs_baseline"] is None            # no baseline gradient measured
+
+
+def test_worst_inputs_lists_one_searched_case_per_cell_largest_error_first():
+    stats = lambda score: {"explored": 6, "shrink_checks": 3, "shrunk": True, "score": score}  # noqa: E731
+    records = [rec("torch", "float32", error_eps=2.0, search=stats(2.0), reduction="sum", device="cpu"),
+               rec("torch", "float32", "grad:input", error_eps=1.0, search=stats(2.0), reduction="sum",
+                   device="cpu"),
+               rec("jax", "float32", error_eps=9.0, outcome="mismatch", search=stats(9.0), reduction="sum",
+                   device="cpu"),
+               rec("jax", "float32", error_eps=50.0, reduction="sum", device="cpu")]   # not searched
+    rows = summary.worst_inputs(records, {})
+    assert [(w["key"][3], w["stats"]["score"], w["outcome"]) for w in rows] == [("jax", 9.0, "mismatch"),
+                                                                                ("torch", 2.0, "agree")]
+    assert rows[1]["worst_check"] == "value"
