@@ -12,7 +12,9 @@ import reference
 from adapters.base import Output, Policy, Recipe
 from conformance.case import Case
 from conformance.compare import OUTCOMES
+from conformance.dtypes import round_to
 from conformance.engine import check
+from conformance.tolerance import for_dtype
 from fakes import Fake, case, correct, exact
 
 NOT_YET = {"crash", "timeout"}
@@ -274,3 +276,38 @@ def test_when_every_row_is_ignored_the_mean_is_nan_and_the_gradient_still_exactl
     assert good["grad:input"]["expected"]["data"] == [0.0] * 6 and good["grad:input"]["outcome"] == "agree"
     nan_grads = Fake({"cross_entropy": exact("cross_entropy", after=lambda v, g: (v, {"input": g["input"] * np.nan}))})
     assert records_by_check(nan_grads, c, "cpu", "float32")["grad:input"]["outcome"] == "nonfinite-mismatch"
+
+
+# ------------------------------------------- the bound, end to end on a real loss
+
+CE_LARGE_LOGITS = case("cross_entropy", {"input": [[1.0e4, 1.0e4 - 3.0, -2.0e4], [5.0e3, 5.0e3 + 0.5, 0.0]],
+                                         "target": np.array([1, 0])}, "sum")
+
+
+def off_by(eps_units: float, dtype: str):
+    """The exact value moved by ``eps_units`` * eps(dtype) * the oracle's scale."""
+    arrays = dict(CE_LARGE_LOGITS.arrays) | {"input": round_to(CE_LARGE_LOGITS.arrays["input"], dtype)}
+    ev = reference.evaluate("cross_entropy", arrays, {}, "sum")
+    shift = eps_units * for_dtype(dtype).eps * float(ev.scale)
+    return lambda value, grads: (value + shift, grads)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_a_few_eps_beyond_the_oracles_bound_is_caught_on_a_real_loss(dtype):
+    adapter = Fake({"cross_entropy": exact("cross_entropy", after=off_by(16 + 3, dtype))})
+    assert records_by_check(adapter, CE_LARGE_LOGITS, "cpu", dtype)["value"]["outcome"] == "mismatch"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_the_same_shift_inside_the_bound_agrees(dtype):
+    adapter = Fake({"cross_entropy": exact("cross_entropy", after=off_by(16 - 3, dtype))})
+    assert records_by_check(adapter, CE_LARGE_LOGITS, "cpu", dtype)["value"]["outcome"] == "agree"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_real_cancellation_noise_of_a_naive_low_precision_implementation_agrees(dtype):
+    """The numpy adapter runs the formulas in the dtype itself: log-sum-exp of logits
+    1e4 apart loses everything but the scale's precision, and that is not a finding."""
+    import adapters
+    for r in check(CE_LARGE_LOGITS, adapters.get("numpy"), "cpu", dtype):
+        assert r["outcome"] == "agree", r
