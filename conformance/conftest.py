@@ -59,7 +59,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def run_settings(pytestconfig: pytest.Config) -> tuple[int, int, str]:
+def run_settings(pytestconfig: pytest.Config) -> tuple[str, int]:
+    """(profile name, seed)."""
     profile = profiles.get(pytestconfig.getoption("--profile"))
     seed = pytestconfig.getoption("--seed")
-    return profile.examples, (seed if seed is not None else (profile.seed or 0)), profile.name
+    return profile.name, (seed if seed is not None else (profile.seed or 0))

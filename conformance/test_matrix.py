@@ -8,33 +8,35 @@ from functools import lru_cache
 import pytest
 
 import adapters
-from conformance import engine
+from conformance import engine, profiles
 from conformance.compare import FAILING
 
 
 @lru_cache(maxsize=None)
 def _records(cell: engine.Cell, framework: str, device: str, dtype: str,
-             examples: int, seed: int) -> tuple[tuple[dict, ...], tuple]:
+             profile_name: str, seed: int) -> tuple[tuple[dict, ...], dict, tuple]:
+    """The cell's records (generated cases, then the profile's worst-case search),
+    the cases by id, and whether it ran."""
     adapter = adapters.get(framework)
     reason = adapter.unavailable()
     if reason:
-        return (), ("skip", reason)
+        return (), {}, ("skip", reason)
     if device not in adapter.devices():
-        return (), ("skip", f"{framework} has no {device} device here")
-    cases = engine.cases_for(cell, examples, seed)
-    records = tuple(r for case in cases for r in engine.check(case, adapter, device, dtype))
-    return records, ("ok", "")
+        return (), {}, ("skip", f"{framework} has no {device} device here")
+    profile = profiles.get(profile_name)
+    found = [(c, engine.check(c, adapter, device, dtype)) for c in engine.cases_for(cell, profile.examples, seed)]
+    found += engine.searched(cell, adapter, device, dtype, profile, seed)
+    return tuple(r for _, rs in found for r in rs), {c.id: c for c, _ in found}, ("ok", "")
 
 
-def _verdict(records, status, want_value: bool, cell, framework, dtype, settings) -> None:
-    examples, seed, profile = settings
+def _verdict(records, cases, status, want_value: bool, cell, framework, dtype, settings) -> None:
+    profile, seed = settings
     kind, reason = status
     if kind == "skip":
         pytest.skip(reason)
     mine = [r for r in records if (r["check"] == "value") == want_value]
     if not mine:
         pytest.skip("no gradient checks in this cell (no differentiable argument, or every case refused)")
-    cases = {c.id: c for c in engine.cases_for(cell, examples, seed)}
     failing = [r for r in mine if r["outcome"] in FAILING]
     unexplained = [r for r in failing if not r.get("finding")]
     if unexplained:
@@ -51,10 +53,8 @@ def _verdict(records, status, want_value: bool, cell, framework, dtype, settings
 
 
 def test_forward(cell, framework, device, dtype, run_settings):
-    records, status = _records(cell, framework, device, dtype, *run_settings[:2])
-    _verdict(records, status, True, cell, framework, dtype, run_settings)
+    _verdict(*_records(cell, framework, device, dtype, *run_settings), True, cell, framework, dtype, run_settings)
 
 
 def test_backward(cell, framework, device, dtype, run_settings):
-    records, status = _records(cell, framework, device, dtype, *run_settings[:2])
-    _verdict(records, status, False, cell, framework, dtype, run_settings)
+    _verdict(*_records(cell, framework, device, dtype, *run_settings), False, cell, framework, dtype, run_settings)
