@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Sequence
 
 import adapters
+from adapters.user import AdapterLoadError
+from adapters.user import load as load_adapter
 
 from . import catalog, engine, profiles
 from .compare import FAILING, OUTCOMES
@@ -40,9 +42,18 @@ def _names(text: str | None, known: Sequence[str], what: str, plural: str = "") 
     return names
 
 
-def _frameworks(requested: tuple[str, ...] | None) -> tuple[list, dict[str, str]]:
+def _frameworks(requested: tuple[str, ...] | None, user_specs: Sequence[str] = (),
+                all_builtins: bool = False) -> tuple[list, dict[str, str]]:
+    """The adapters to run: the built-in frameworks asked for (all installed ones when
+    none are named and no --adapter is given, or ``all_builtins``), then the users' adapters."""
     chosen, versions = [], {}
-    for name in requested or tuple(adapters.names()):
+    users = []
+    for spec in user_specs:
+        try:
+            users.append(load_adapter(spec))
+        except AdapterLoadError as exc:
+            raise UsageError(str(exc)) from None
+    for name in requested or (() if users and not all_builtins else tuple(adapters.names())):
         adapter = adapters.get(name)
         reason = adapter.unavailable()
         if reason is None:
@@ -52,6 +63,11 @@ def _frameworks(requested: tuple[str, ...] | None) -> tuple[list, dict[str, str]
             raise UsageError(f"{reason}. Install it (pip install -e '.[{name}]') or leave it out of --frameworks")
         else:
             versions[name] = f"unavailable: {reason}"
+    for adapter in users:
+        if adapter.name in versions:
+            raise UsageError(f"two adapters are named {adapter.name!r}")
+        chosen.append(adapter)
+        versions[adapter.name] = adapter.version()
     return chosen, versions
 
 
@@ -60,7 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     losses = _names(args.losses, list(catalog.catalog()), "loss", "losses")
     dtypes = _names(args.dtypes, list(DTYPES), "dtype") or profile.dtypes
     devices = _names(args.devices, DEVICES, "device") or ("cpu",)
-    chosen, versions = _frameworks(_names(args.frameworks, adapters.names(), "framework"))
+    chosen, versions = _frameworks(_names(args.frameworks, adapters.names(), "framework"), args.adapter or ())
     seed = args.seed if args.seed is not None else (profile.seed or 0)
     cells = engine.cells(losses)
     writer = ResultWriter(Path(args.out), {
@@ -115,7 +131,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    chosen, versions = _frameworks(None)
+    chosen, versions = _frameworks(None, args.adapter or (), all_builtins=True)
     by_name = {a.name: a for a in chosen}
     print(f"{'loss':<18}{'variants':>9}  " + "  ".join(f"{n:<28}" for n in versions))
     for spec in catalog.catalog().values():
@@ -140,6 +156,9 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the conformance matrix and write results")
     run.add_argument("--frameworks", help=f"comma list (default: all installed): {', '.join(adapters.names())}")
+    run.add_argument("--adapter", action="append", metavar="SPEC",
+                     help="your own adapter, module:attribute or path/to/file.py[:attribute] (repeatable); "
+                          "with --adapter only the built-in frameworks named in --frameworks run")
     run.add_argument("--losses", help="comma list of catalog losses (default: all)")
     run.add_argument("--dtypes", help=f"comma list (default: the profile's): {', '.join(DTYPES)}")
     run.add_argument("--devices", help="comma list: cpu, cuda (default: cpu)")
@@ -153,6 +172,7 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", help="HTML file (default: RESULTS/report.html)")
     rep.set_defaults(func=cmd_report)
     lst = sub.add_parser("list", help="print the catalog with each framework's coverage")
+    lst.add_argument("--adapter", action="append", metavar="SPEC", help="add your own adapter's coverage")
     lst.set_defaults(func=cmd_list)
     return p
 
