@@ -22,6 +22,7 @@ from . import catalog, engine, profiles
 from .compare import FAILING, OUTCOMES
 from .dtypes import DTYPES
 from .results import ResultsError, ResultWriter, load
+from .worker import IsolatedAdapter
 
 EXIT_USAGE = 2
 DEVICES = ("cpu", "cuda")
@@ -43,16 +44,18 @@ def _names(text: str | None, known: Sequence[str], what: str, plural: str = "") 
 
 
 def _frameworks(requested: tuple[str, ...] | None, user_specs: Sequence[str] = (),
-                all_builtins: bool = False) -> tuple[list, dict[str, str]]:
+                all_builtins: bool = False) -> tuple[list, dict[str, str], dict[str, str]]:
     """The adapters to run: the built-in frameworks asked for (all installed ones when
-    none are named and no --adapter is given, or ``all_builtins``), then the users' adapters."""
-    chosen, versions = [], {}
+    none are named and no --adapter is given, or ``all_builtins``), then the users' adapters.
+    Returns (adapters, name -> version, user adapter name -> its --adapter spec)."""
+    chosen, versions, specs = [], {}, {}
     users = []
     for spec in user_specs:
         try:
             users.append(load_adapter(spec))
         except AdapterLoadError as exc:
             raise UsageError(str(exc)) from None
+        specs[users[-1].name] = spec
     for name in requested or (() if users and not all_builtins else tuple(adapters.names())):
         adapter = adapters.get(name)
         reason = adapter.unavailable()
@@ -68,7 +71,17 @@ def _frameworks(requested: tuple[str, ...] | None, user_specs: Sequence[str] = (
             raise UsageError(f"two adapters are named {adapter.name!r}")
         chosen.append(adapter)
         versions[adapter.name] = adapter.version()
-    return chosen, versions
+    return chosen, versions, specs
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -76,35 +89,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     losses = _names(args.losses, list(catalog.catalog()), "loss", "losses")
     dtypes = _names(args.dtypes, list(DTYPES), "dtype") or profile.dtypes
     devices = _names(args.devices, DEVICES, "device") or ("cpu",)
-    chosen, versions = _frameworks(_names(args.frameworks, adapters.names(), "framework"), args.adapter or ())
+    chosen, versions, specs = _frameworks(_names(args.frameworks, adapters.names(), "framework"),
+                                          args.adapter or ())
     seed = args.seed if args.seed is not None else (profile.seed or 0)
     cells = engine.cells(losses)
     writer = ResultWriter(Path(args.out), {
         "profile": profile.name, "seed": seed, "dtypes": list(dtypes), "devices": list(devices),
         "frameworks": versions, "losses": sorted({c.loss for c in cells}),
-        "command": " ".join(["python -m conformance", *map(shlex.quote, args.argv)])})
-    counts: collections.Counter = collections.Counter()
-    unexplained = 0
+        "command": " ".join(["python -m conformance", *map(shlex.quote, args.argv)])}, resume=args.resume)
+    checkers = chosen if args.isolation == "none" else [
+        IsolatedAdapter(a.name, user_spec=specs.get(a.name), timeout=args.timeout) for a in chosen]
     start = time.perf_counter()
     loss, done = None, 0
     try:
-        for case, records in engine.iterate(chosen, cells, dtypes, devices, profile, seed):
+        for case, records in engine.iterate(checkers, cells, dtypes, devices, profile, seed, writer.done):
             if case.loss != loss:
                 _progress(loss, done, start)
                 loss, done = case.loss, 0
             writer.add(case, records)
             done += len(records)
-            counts.update((r["framework"], r["outcome"]) for r in records)
-            unexplained += sum(1 for r in records if r["outcome"] in FAILING and not r.get("finding"))
         _progress(loss, done, start)
     finally:
-        writer.close(elapsed_s=round(time.perf_counter() - start, 2),
-                     counts={f"{fw}:{o}": n for (fw, o), n in sorted(counts.items())})
-    _print_summary(counts, Path(args.out), time.perf_counter() - start)
-    failing = sum(n for (fw, o), n in counts.items() if o in FAILING)
-    print(f"{failing} failing check(s): {failing - unexplained} explained by known findings, "
-          f"{unexplained} unexplained")
-    return 1 if args.strict and unexplained else 0
+        for c in checkers:
+            getattr(c, "close", lambda: None)()
+        writer.close(elapsed_s=round(time.perf_counter() - start, 2))
+    _print_summary(writer.counts, Path(args.out), time.perf_counter() - start)
+    failing = sum(n for (fw, o), n in writer.counts.items() if o in FAILING)
+    print(f"{failing} failing check(s): {failing - writer.unexplained} explained by known findings, "
+          f"{writer.unexplained} unexplained")
+    return 1 if args.strict and writer.unexplained else 0
 
 
 def _progress(loss: str | None, checks: int, start: float) -> None:
@@ -131,7 +144,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    chosen, versions = _frameworks(None, args.adapter or (), all_builtins=True)
+    chosen, versions, _ = _frameworks(None, args.adapter or (), all_builtins=True)
     by_name = {a.name: a for a in chosen}
     print(f"{'loss':<18}{'variants':>9}  " + "  ".join(f"{n:<28}" for n in versions))
     for spec in catalog.catalog().values():
@@ -165,6 +178,13 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", default="default", help=f"one of {', '.join(profiles.profiles())}")
     run.add_argument("--seed", type=int, help="seed for the generated cases (default: the profile's, else 0)")
     run.add_argument("--out", default="results", help="results directory (default: results)")
+    run.add_argument("--resume", action="store_true",
+                     help="continue an interrupted run in --out (same options): skip what it already holds")
+    run.add_argument("--isolation", choices=("process", "none"), default="process",
+                     help="run each framework in its own worker process, so a crash or a hang costs one "
+                          "case (default), or in this process")
+    run.add_argument("--timeout", type=_positive_seconds, default=120.0,
+                     help="seconds a case may take in a worker before it is a timeout (default 120)")
     run.add_argument("--strict", action="store_true", help="exit 1 when a check fails that no known finding explains")
     run.set_defaults(func=cmd_run)
     rep = sub.add_parser("report", help="render the HTML report of a results directory")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -211,14 +211,33 @@ def _check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> li
     return records
 
 
-def searched(cell: Cell, adapter: FrameworkAdapter, device: str, dtype: str, profile: Profile,
+class InProcess:
+    """Runs an adapter's checks in this process (the pytest matrix, the tests);
+    ``worker.IsolatedAdapter`` runs them in a worker process instead."""
+
+    def __init__(self, adapter: FrameworkAdapter) -> None:
+        self.adapter, self.name = adapter, adapter.name
+
+    def check(self, case: Case, device: str, dtype: str) -> list[dict[str, Any]]:
+        return check(case, self.adapter, device, dtype)
+
+    def release(self) -> None:
+        self.adapter.release()
+
+
+def as_checker(adapter_or_checker: Any) -> Any:
+    return adapter_or_checker if hasattr(adapter_or_checker, "check") else InProcess(adapter_or_checker)
+
+
+def searched(cell: Cell, adapter: Any, device: str, dtype: str, profile: Profile,
              seed: int) -> list[tuple[Case, list[dict[str, Any]]]]:
     """The worst (shrunk) case a targeted Hypothesis search finds for a generated
     cell on one framework, device and dtype, then any other failing case it met."""
     if cell.reduction is None or not profile.search_examples or dtype not in profile.search_dtypes:
         return []
+    checker = as_checker(adapter)
     worst = search.worst_case(
-        cell.loss, cell.variant, cell.reduction, lambda c: check(c, adapter, device, dtype),
+        cell.loss, cell.variant, cell.reduction, lambda c: checker.check(c, device, dtype),
         examples=profile.search_examples, shrink_budget=profile.search_shrink,
         seed_value=zlib.crc32(f"{seed}:{cell.id}:search".encode()))
     if worst is None:
@@ -229,21 +248,28 @@ def searched(cell: Cell, adapter: FrameworkAdapter, device: str, dtype: str, pro
     return found + [(c, [{**r, "origin": "search"} for r in rs]) for c, rs in worst.failures]
 
 
-def iterate(frameworks: list[FrameworkAdapter], cell_list: list[Cell], dtypes: tuple[str, ...],
-            devices: tuple[str, ...], profile: Profile, seed: int) -> Iterator[tuple[Case, list[dict]]]:
+def iterate(frameworks: list[Any], cell_list: list[Cell], dtypes: tuple[str, ...],
+            devices: tuple[str, ...], profile: Profile, seed: int,
+            done: Callable[[tuple], bool] = lambda key: False) -> Iterator[tuple[Case, list[dict]]]:
     """Every case of every cell on every framework/device/dtype, case by case, then
-    the profile's worst-case searches. Adapters are told when a loss is finished
-    (``release``), so per-shape caches do not grow with the catalog."""
+    the profile's worst-case searches. ``frameworks`` are adapters or checkers
+    (``InProcess``, ``worker.IsolatedAdapter``). ``done`` skips what a resumed run
+    already holds: ``(case id, framework, device, dtype)`` for a check,
+    ``("search", cell id, framework, device, dtype)`` for a search. Adapters are
+    told when a loss is finished (``release``), so per-shape caches do not grow."""
+    checkers = [as_checker(f) for f in frameworks]
     for i, cell in enumerate(cell_list):
         for case in cases_for(cell, profile.examples, seed):
             for dtype in dtypes:
-                for adapter in frameworks:
+                for checker in checkers:
                     for device in devices:
-                        yield case, check(case, adapter, device, dtype)
+                        if not done((case.id, checker.name, device, dtype)):
+                            yield case, checker.check(case, device, dtype)
         for dtype in dtypes:
-            for adapter in frameworks:
+            for checker in checkers:
                 for device in devices:
-                    yield from searched(cell, adapter, device, dtype, profile, seed)
+                    if not done(("search", cell.id, checker.name, device, dtype)):
+                        yield from searched(cell, checker, device, dtype, profile, seed)
         if i + 1 == len(cell_list) or cell_list[i + 1].loss != cell.loss:
-            for adapter in frameworks:
-                adapter.release()
+            for checker in checkers:
+                checker.release()

@@ -5,6 +5,7 @@ produced, so an interrupted run loses nothing already computed.
 """
 from __future__ import annotations
 
+import collections
 import json
 import os
 import platform
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .case import Case
+from .compare import FAILING
 
 SCHEMA = 1
 RUN_FILE, RESULTS_FILE, CASES_FILE = "run.json", "results.jsonl", "cases.jsonl"
@@ -43,15 +45,56 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+RESUME_KEYS = ("profile", "seed", "dtypes", "devices", "losses", "frameworks")
+
+
 class ResultWriter:
-    def __init__(self, directory: Path, meta: dict[str, Any]) -> None:
+    """Appends records and cases as they come and keeps the counts. With
+    ``resume`` it continues the run in ``directory``: the settings must be the
+    same, a line cut short by the interruption is dropped, and ``done`` tells
+    the engine what is already there."""
+
+    def __init__(self, directory: Path, meta: dict[str, Any], *, resume: bool = False) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.meta = {"schema": SCHEMA, "started": now(), "machine": machine(), **meta}
-        write_json_atomic(self.directory / RUN_FILE, self.meta)
-        self._results = open(self.directory / RESULTS_FILE, "w", encoding="utf-8")
-        self._cases = open(self.directory / CASES_FILE, "w", encoding="utf-8")
+        self.counts: collections.Counter = collections.Counter()
+        self.unexplained = 0
+        self._done: set[tuple] = set()
         self._seen: set[str] = set()
+        if resume:
+            previous = self._resume(meta)
+            self.meta = {**previous, **meta, "started": previous["started"], "resumed": now()}
+        else:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self.meta = {"schema": SCHEMA, "started": now(), "machine": machine(), **meta}
+        write_json_atomic(self.directory / RUN_FILE, self.meta)
+        mode = "a" if resume else "w"
+        self._results = open(self.directory / RESULTS_FILE, mode, encoding="utf-8")
+        self._cases = open(self.directory / CASES_FILE, mode, encoding="utf-8")
+
+    def _resume(self, meta: dict[str, Any]) -> dict[str, Any]:
+        previous, records, cases = load(self.directory, tolerate_cut=True)
+        for key in RESUME_KEYS:
+            was, now_ = previous.get(key), meta.get(key)
+            if key == "frameworks":
+                was, now_ = sorted(was or {}), sorted(now_ or {})
+            if was != now_:
+                raise ResultsError(f"cannot resume {self.directory}: {key} was {was!r}, now {now_!r}; "
+                                   f"resume with the same options or write to another --out")
+        for name in (RESULTS_FILE, CASES_FILE):
+            _cut_to_last_line(self.directory / name)
+        for r in records:
+            self._count(r)
+            self._done.add(_done_key(r))
+        self._seen.update(cases)
+        return previous
+
+    def done(self, key: tuple) -> bool:
+        return key in self._done
+
+    def _count(self, r: dict[str, Any]) -> None:
+        self.counts[(r["framework"], r["outcome"])] += 1
+        if r["outcome"] in FAILING and not r.get("finding"):
+            self.unexplained += 1
 
     def add(self, case: Case, records: list[dict[str, Any]]) -> None:
         if case.id not in self._seen:
@@ -60,13 +103,31 @@ class ResultWriter:
             self._cases.flush()
         for r in records:
             self._results.write(json.dumps(r, allow_nan=False, sort_keys=True) + "\n")
+            self._count(r)
         self._results.flush()
 
     def close(self, **summary: Any) -> None:
         self._results.close()
         self._cases.close()
-        self.meta.update(finished=now(), **summary)
+        self.meta.update(finished=now(), counts={f"{fw}:{o}": n for (fw, o), n in sorted(self.counts.items())},
+                         **summary)
         write_json_atomic(self.directory / RUN_FILE, self.meta)
+
+
+def _done_key(r: dict[str, Any]) -> tuple:
+    if "search" in r:
+        cell = "-".join(p for p in (r["loss"], r["variant"], r["reduction"]) if p)
+        return ("search", cell, r["framework"], r["device"], r["dtype"])
+    return (r["case"], r["framework"], r["device"], r["dtype"])
+
+
+def _cut_to_last_line(path: Path) -> None:
+    """Drop a last line that an interruption cut short (no newline at the end)."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        path.write_bytes(data[:data.rfind(b"\n") + 1])
 
 
 RECORD_KEYS = ("case", "loss", "variant", "reduction", "origin", "framework", "device", "dtype",
@@ -83,11 +144,13 @@ def _require(what: str, row: Any, keys: tuple[str, ...]) -> None:
         raise ResultsError(f"{what}: missing {', '.join(missing)}; not written by this suite (schema {SCHEMA})")
 
 
-def _lines(path: Path, keys: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+def _lines(path: Path, keys: tuple[str, ...], tolerate_cut: bool = False) -> Iterator[dict[str, Any]]:
+    """The rows of a JSON Lines file; with ``tolerate_cut`` a last line without its
+    newline (a run killed mid-write) is skipped rather than an error."""
     try:
         with open(path, encoding="utf-8") as f:
             for number, line in enumerate(f, 1):
-                if not line.strip():
+                if not line.strip() or (tolerate_cut and not line.endswith("\n")):
                     continue
                 try:
                     row = json.loads(line)
@@ -100,7 +163,7 @@ def _lines(path: Path, keys: tuple[str, ...]) -> Iterator[dict[str, Any]]:
         raise ResultsError(f"{path}: not UTF-8 text; not a results file") from None
 
 
-def load(directory: Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Case]]:
+def load(directory: Path, tolerate_cut: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Case]]:
     """(run metadata, records, cases by id) of a results directory."""
     directory = Path(directory)
     run_path = directory / RUN_FILE
@@ -116,10 +179,11 @@ def load(directory: Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict[st
         found = meta.get("schema") if isinstance(meta, dict) else type(meta).__name__
         raise ResultsError(f"{run_path}: schema {found!r}, this suite reads schema {SCHEMA}")
     _require(str(run_path), meta, RUN_KEYS)
-    records = list(_lines(directory / RESULTS_FILE, RECORD_KEYS)) if (directory / RESULTS_FILE).exists() else []
+    records = list(_lines(directory / RESULTS_FILE, RECORD_KEYS, tolerate_cut)) \
+        if (directory / RESULTS_FILE).exists() else []
     cases = {}
     if (directory / CASES_FILE).exists():
-        for row in _lines(directory / CASES_FILE, CASE_KEYS):
+        for row in _lines(directory / CASES_FILE, CASE_KEYS, tolerate_cut):
             try:
                 cases[row["id"]] = Case.from_json(row)
             except (KeyError, TypeError, ValueError) as exc:

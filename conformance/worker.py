@@ -1,0 +1,127 @@
+"""One worker process per framework: a crash or a hang costs one case, not the run.
+
+The parent sends a case (JSON) with the device and dtype; the worker runs
+``engine.check`` on its own adapter and sends the records back (JSON over a
+pipe: nothing is unpickled from a file). If the worker dies (abort, segfault,
+out of memory) the case gets a ``crash`` record; if it does not answer within
+``timeout`` seconds it is killed and the case gets a ``timeout`` record. Either
+way a fresh worker is started for the next case and the run carries on.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+from typing import Any
+
+from .case import Case
+
+STOP, CHECK, RELEASE = "stop", "check", "release"
+
+
+def _serve(conn: Any, framework: str, user_spec: str | None) -> None:
+    """The worker's loop (in the child process)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from . import engine
+    adapter = _adapter(framework, user_spec)
+    while True:
+        message = json.loads(conn.recv_bytes())
+        if message["op"] == STOP:
+            return
+        if message["op"] == RELEASE:
+            adapter.release()
+            conn.send_bytes(b"{}")
+            continue
+        case = Case.from_json(message["case"])
+        records = engine.check(case, adapter, message["device"], message["dtype"])
+        conn.send_bytes(json.dumps(records, allow_nan=False).encode())
+
+
+def _adapter(framework: str, user_spec: str | None) -> Any:
+    if user_spec is not None:
+        from adapters.user import load
+        return load(user_spec)
+    import adapters
+    return adapters.get(framework)
+
+
+class IsolatedAdapter:
+    """Stands in for an adapter in the engine's loop: ``check`` and ``release``
+    run in the worker process. ``name``, ``version`` and ``user_spec`` identify it."""
+
+    def __init__(self, name: str, *, user_spec: str | None = None, timeout: float = 120.0) -> None:
+        self.name, self.user_spec, self.timeout = name, user_spec, timeout
+        self._context = multiprocessing.get_context("spawn")
+        self._process: Any = None
+        self._conn: Any = None
+
+    # -- the worker's lifetime ------------------------------------------------------
+    def _start(self) -> None:
+        parent, child = self._context.Pipe()
+        self._process = self._context.Process(target=_serve, args=(child, self.name, self.user_spec),
+                                              name=f"conformance-{self.name}", daemon=True)
+        self._process.start()
+        child.close()
+        self._conn = parent
+
+    def _kill(self) -> None:
+        if self._process is not None:
+            if self._process.is_alive():
+                self._process.kill()
+            self._process.join(5)
+        if self._conn is not None:
+            self._conn.close()
+        self._process = self._conn = None
+
+    def close(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            try:
+                self._conn.send_bytes(json.dumps({"op": STOP}).encode())
+                self._process.join(10)
+            except (OSError, ValueError):
+                pass
+        self._kill()
+
+    # -- what the engine calls -------------------------------------------------------
+    def release(self) -> None:
+        if self._process is not None:
+            self._call({"op": RELEASE})
+
+    def check(self, case: Case, device: str, dtype: str) -> list[dict[str, Any]]:
+        reply = self._call({"op": CHECK, "case": case.to_json(), "device": device, "dtype": dtype})
+        if isinstance(reply, list):
+            return reply
+        outcome, detail = reply
+        base = {"case": case.id, "loss": case.loss, "variant": case.variant, "reduction": case.reduction,
+                "origin": case.origin, "framework": self.name, "device": device, "dtype": dtype}
+        return [{**base, "check": "value", "outcome": outcome, "error_eps": None, "detail": detail,
+                 "finding": None}]
+
+    def _call(self, message: dict[str, Any]) -> Any:
+        """The worker's reply, or (outcome, detail) when it crashed or hung."""
+        if self._process is None or not self._process.is_alive():
+            self._kill()
+            self._start()
+        try:
+            self._conn.send_bytes(json.dumps(message, allow_nan=False).encode())
+            if not self._conn.poll(self.timeout):
+                self._kill()
+                return "timeout", f"no answer within {self.timeout:g} s; the worker was killed"
+            return json.loads(self._conn.recv_bytes())
+        except (EOFError, OSError):
+            self._process.join(5)
+            code = self._process.exitcode
+            self._kill()
+            return "crash", f"the {self.name} worker died ({_describe(code)}) on this case"
+
+
+def _describe(code: int | None) -> str:
+    if code is None:
+        return "no exit code"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
