@@ -13,6 +13,7 @@ ADAPTERS: dict[str, str] = {
 }
 
 _instances: dict[str, FrameworkAdapter] = {}
+_users: dict[str, FrameworkAdapter] = {}
 
 
 class UnknownFramework(ValueError):
@@ -23,7 +24,14 @@ def names() -> list[str]:
     return list(ADAPTERS)
 
 
+def register(adapter: FrameworkAdapter) -> None:
+    """Make a user's adapter (adapters.user.load) reachable by its name."""
+    _users[adapter.name] = adapter
+
+
 def get(name: str) -> FrameworkAdapter:
+    if name in _users:
+        return _users[name]
     if name not in ADAPTERS:
         raise UnknownFramework(f"unknown framework {name!r}; known frameworks: {', '.join(ADAPTERS)}")
     if name not in _instances:

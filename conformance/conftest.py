@@ -12,6 +12,8 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import adapters  # noqa: E402
+from adapters.user import AdapterLoadError  # noqa: E402
+from adapters.user import load as load_adapter  # noqa: E402
 
 from conformance import catalog, engine, profiles  # noqa: E402
 from conformance.dtypes import DTYPES  # noqa: E402
@@ -25,6 +27,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--losses", default=None, help="comma list (default: all)")
     group.addoption("--dtypes", default=None, help="comma list (default: the profile's)")
     group.addoption("--devices", default="cpu", help="comma list (default: cpu)")
+    group.addoption("--adapter", action="append", default=[],
+                    help="your own adapter, module:attribute or file.py[:attribute] (repeatable); "
+                         "with it only the built-in frameworks named in --frameworks run")
 
 
 def _list(value: str | None, default) -> tuple[str, ...]:
@@ -45,12 +50,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if losses and any(name not in known_losses for name in losses):
         raise pytest.UsageError(f"unknown loss(es) {[n for n in losses if n not in known_losses]}; "
                                 f"known: {', '.join(known_losses)}")
-    frameworks = _list(opt("--frameworks"), adapters.names())
+    users = []
+    for spec in opt("--adapter"):
+        try:
+            users.append(load_adapter(spec))
+        except AdapterLoadError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        adapters.register(users[-1])
+    frameworks = _list(opt("--frameworks"), () if users else adapters.names())
     if any(name not in adapters.names() for name in frameworks):
         raise pytest.UsageError(f"unknown framework(s) in {list(frameworks)}; known: {', '.join(adapters.names())}")
+    frameworks += tuple(a.name for a in users)
     params = []
     for cell in engine.cells(losses):
-        for fw in _list(opt("--frameworks"), adapters.names()):
+        for fw in frameworks:
             for device in _list(opt("--devices"), ("cpu",)):
                 for dtype in dtypes:
                     params.append(pytest.param(cell, fw, device, dtype,

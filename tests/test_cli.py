@@ -230,3 +230,12 @@ def test_a_searching_profile_writes_the_worst_cases_and_the_report_lists_them(tm
     parser = Resources()
     parser.feed((out / "report.html").read_text(encoding="utf-8"))
     assert "worst-inputs" in parser.ids
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "soon"])
+def test_a_bad_timeout_exits_2_naming_the_value(value, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--frameworks", "numpy", "--timeout", value, "--out", str(tmp_path / "r")])
+    assert exit_.value.code == 2
+    assert f"got {value!r}" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

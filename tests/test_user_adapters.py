@@ -6,6 +6,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,3 +122,19 @@ def test_a_missing_adapter_file_exits_2(tmp_path, capsys):
 def test_load_error_is_a_value_error_naming_the_expected_form():
     with pytest.raises(AdapterLoadError, match="module:attribute"):
         load("adapters.example_user_adapter:")
+
+
+def _pytest_matrix(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "conformance"),
+                           *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_the_pytest_matrix_takes_adapter_too_and_fails_a_wrong_one(tmp_path):
+    good = _pytest_matrix("--adapter", EXAMPLE, "--losses", "mse")
+    assert good.returncode == 0, good.stdout[-2000:]
+    assert "handwritten" in _pytest_matrix("--adapter", EXAMPLE, "--losses", "mse", "--collect-only").stdout
+    wrong = tmp_path / "wrong.py"
+    wrong.write_text("from wrong_adapters import WRONG\nADAPTER = [w for w in WRONG if w.loss == 'mse'][0]\n")
+    bad = _pytest_matrix("--adapter", str(wrong), "--losses", "mse")
+    assert bad.returncode == 1 and "unexplained failure" in bad.stdout, bad.stdout[-2000:]

@@ -1,0 +1,114 @@
+"""Crashes, hangs, interruptions and repeat runs: a crash or a hang costs one case,
+a killed run loses nothing and --resume finishes it, and the same seed gives the
+same verdicts and the same report."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conformance.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+MISBEHAVING = str(ROOT / "tests" / "data" / "misbehaving_adapter.py")
+
+
+def records(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip()]
+
+
+def run(*args: str) -> int:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return main(["run", *args])
+
+
+def keyed(rs: list[dict]) -> list[tuple]:
+    return sorted((r["case"], r["framework"], r["device"], r["dtype"], r["check"], r["outcome"],
+                   json.dumps(r.get("error_eps"))) for r in rs)
+
+
+def test_a_crashing_and_a_hanging_case_cost_one_case_each_and_the_run_carries_on(tmp_path):
+    out = tmp_path / "r"
+    started = time.perf_counter()
+    assert run("--adapter", MISBEHAVING, "--losses", "mse", "--profile", "quick", "--dtypes", "float64",
+               "--timeout", "1", "--out", str(out)) == 0
+    assert time.perf_counter() - started < 120
+    rs = records(out)
+    cases = {row["id"]: row for row in map(json.loads, (out / "cases.jsonl").read_text().splitlines())}
+    crashed = [r for r in rs if r["outcome"] == "crash"]
+    hung = [r for r in rs if r["outcome"] == "timeout"]
+    assert len(crashed) == 3 and len(hung) == 3                      # one edge case each, three reductions
+    assert all("SIGSEGV" in r["detail"] for r in crashed)
+    assert all("no answer within 1 s" in r["detail"] for r in hung)
+    for r in crashed + hung:                                          # saved for reproduction
+        assert r["case"] in cases
+    assert any("nan" in json.dumps(cases[r["case"]]["arrays"]) for r in crashed)
+    others = [r for r in rs if r["outcome"] not in ("crash", "timeout")]
+    assert len(others) > 50 and {r["outcome"] for r in others} == {"agree"}   # the run went on
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["counts"]["misbehaving:crash"] == 3 and meta["finished"]
+
+
+def test_a_killed_run_loses_nothing_and_resume_finishes_it_like_an_uninterrupted_run(tmp_path):
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    args = ["--frameworks", "numpy", "--losses", "nll", "--profile", "ci"]
+    assert run(*args, "--out", str(full)) == 0
+    third = (full / "results.jsonl").stat().st_size // 3
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "conformance", "run", *args, "--out", str(cut)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = cut / "results.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not results.exists() or results.stat().st_size < third):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    text = results.read_text()
+    complete = text[:text.rfind("\n") + 1]
+    assert 0 < len(complete.splitlines()) < len(records(full))          # killed part-way
+    for line in complete.splitlines():                                 # what was written is whole
+        json.loads(line)
+    with open(results, "a") as f:                                      # and a line cut in half
+        f.write('{"case": "half a li')
+    assert run(*args, "--out", str(cut), "--resume") == 0
+    assert keyed(records(cut)) == keyed(records(full))
+    meta = json.loads((cut / "run.json").read_text())
+    assert sum(meta["counts"].values()) == len(records(full)) and "resumed" in meta
+
+
+def test_resume_with_other_options_or_without_a_run_exits_2(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert run("--frameworks", "numpy", "--losses", "l1", "--profile", "quick", "--out", str(out)) == 0
+    before = (out / "results.jsonl").read_text()
+    assert main(["run", "--frameworks", "numpy", "--losses", "l1", "--profile", "quick", "--seed", "5",
+                 "--out", str(out), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot resume" in err and "seed was 0, now 5" in err
+    assert (out / "results.jsonl").read_text() == before                # nothing touched
+    assert main(["run", "--frameworks", "numpy", "--losses", "l1", "--out", str(tmp_path / "none"),
+                 "--resume"]) == 2
+    assert "holds no run.json" in capsys.readouterr().err
+
+
+def _report_without_times(out: Path) -> str:
+    assert main(["report", str(out)]) == 0
+    html = (out / "report.html").read_text()
+    return re.sub(r"started [^;<]*|finished [^<]*\)|\d+(\.\d+)? s\b", "", html)
+
+
+def test_the_same_seed_and_profile_give_identical_verdicts_and_an_identical_report(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    args = ["--frameworks", "numpy", "--losses", "bce", "--profile", "ci"]
+    assert run(*args, "--out", str(a)) == 0
+    assert run(*args, "--out", str(b), "--isolation", "none") == 0
+    assert (a / "results.jsonl").read_bytes() == (b / "results.jsonl").read_bytes()
+    assert (a / "cases.jsonl").read_bytes() == (b / "cases.jsonl").read_bytes()
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert _report_without_times(a) == _report_without_times(b)
