@@ -78,21 +78,29 @@ def discrepancies(records: list[dict[str, Any]], cases: Mapping[str, Case],
 
 def dtype_support(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Per (loss, framework) and dtype: claimed or not, and whether forward and backward
-    actually ran on valid input (``runs``), were refused (``refused``, with the
-    framework's own error text), or were never tried (no recipe, nothing to differentiate)."""
+    actually ran on valid input: ``runs`` (with how many cases it refused, if any),
+    ``refused`` (every case, with the framework's own error text), or ``not run``
+    (no recipe, nothing to differentiate)."""
     cells: dict[tuple, dict[str, Any]] = {}
     for r in records:
         c = cells.setdefault((r["loss"], r["framework"], r["dtype"]), {
-            "claimed": r.get("claimed"), "forward": "not run", "backward": "not run", "reasons": []})
+            "claimed": r.get("claimed"), "ran": {"forward": 0, "backward": 0},
+            "refused": {"forward": 0, "backward": 0}, "reasons": []})
         stage = "forward" if r["check"] == "value" else "backward"
         if r.get("refused"):
-            c[r["refused"]] = "refused"
+            c["refused"][r["refused"]] += 1
             if r["raised"] not in c["reasons"]:
                 c["reasons"].append(r["raised"])
-        elif "expected" in r and c[stage] == "not run":
-            c[stage] = "runs"
+        elif "expected" in r:
+            c["ran"][stage] += 1
         elif r["outcome"] == "unsupported" and not c["reasons"]:
             c["reasons"].append(r["detail"])
+    for c in cells.values():
+        for stage in ("forward", "backward"):
+            ran, refused = c["ran"][stage], c["refused"][stage]
+            c[stage] = ("runs" if ran else "refused" if refused else "not run") + \
+                (f" ({refused} refused)" if ran and refused else "")
+        c["works"] = c["ran"]["forward"] > 0
     return {"rows": sorted({(k[0], k[1]) for k in cells}, key=lambda lf: (_loss_order(lf[0]), lf[1])),
             "dtypes": sorted({k[2] for k in cells}, key=_dtype_order), "cells": cells}
 
@@ -126,8 +134,10 @@ def worst_inputs(records: list[dict[str, Any]], cases: Mapping[str, Case]) -> li
             continue
         key = (r["loss"], r["variant"], r["reduction"], r["framework"], r["device"], r["dtype"])
         entry = found.setdefault(key, {"key": key, "stats": r["search"], "case": cases.get(r["case"]),
-                                       "worst_check": r["check"], "outcomes": set()})
+                                       "worst_check": r["check"], "outcomes": set(), "findings": set()})
         entry["outcomes"].add(r["outcome"])
+        if r.get("finding"):
+            entry["findings"].add(r["finding"])
         if search.score([r]) >= entry["stats"]["score"]:
             entry["worst_check"] = r["check"]
     out = []

@@ -33,6 +33,15 @@ def test_dtype_support_tells_runs_from_refused_and_keeps_the_frameworks_words():
     assert (bf["forward"], bf["backward"]) == ("runs", "refused")
 
 
+def test_dtype_support_counts_refused_cases_of_a_dtype_that_otherwise_runs():
+    records = [rec("tensorflow", "float32"), rec("tensorflow", "float32"),
+               rec("tensorflow", "float32", outcome="error-mismatch", error_eps=None, refused="forward",
+                   raised="InvalidArgumentError: Invalid reduction dimension")]
+    cell = summary.dtype_support(records)["cells"][("mse", "tensorflow", "float32")]
+    assert cell["forward"] == "runs (1 refused)" and cell["works"]
+    assert cell["reasons"] == ["InvalidArgumentError: Invalid reduction dimension"]
+
+
 def test_accuracy_ranks_each_framework_against_the_numpy_baseline():
     records = [rec("numpy", "float32", error_eps=2.0), rec("numpy", "float32", error_eps=0.5),
                rec("torch", "float32", error_eps=8.0), rec("torch", "float32", error_eps=1.0),
