@@ -102,7 +102,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     loss, done = None, 0
     try:
-        for case, records in engine.iterate(checkers, cells, dtypes, devices, profile, seed, writer.done):
+        for case, records in engine.iterate(checkers, cells, dtypes, devices, profile, seed, writer.done,
+                                              parallel=args.isolation == "process"):
             if case.loss != loss:
                 _progress(loss, done, start)
                 loss, done = case.loss, 0

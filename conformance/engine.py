@@ -6,6 +6,8 @@ row): one (case, framework, device, dtype, check) with its outcome.
 """
 from __future__ import annotations
 
+import queue
+import threading
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -248,28 +250,63 @@ def searched(cell: Cell, adapter: Any, device: str, dtype: str, profile: Profile
     return found + [(c, [{**r, "origin": "search"} for r in rs]) for c, rs in worst.failures]
 
 
+def _cell_work(checker: Any, cell: Cell, dtypes: tuple[str, ...], devices: tuple[str, ...], profile: Profile,
+               seed: int, done: Callable[[tuple], bool], last_of_loss: bool) -> list[tuple[Case, list[dict]]]:
+    """One framework's share of a cell: its cases in every dtype and device, then the
+    searches; ``release`` when the cell is the loss's last."""
+    out = []
+    for case in cases_for(cell, profile.examples, seed):
+        for dtype in dtypes:
+            for device in devices:
+                if not done((case.id, checker.name, device, dtype)):
+                    out.append((case, checker.check(case, device, dtype)))
+    for dtype in dtypes:
+        for device in devices:
+            if not done(("search", cell.id, checker.name, device, dtype)):
+                out += searched(cell, checker, device, dtype, profile, seed)
+    if last_of_loss:
+        checker.release()
+    return out
+
+
 def iterate(frameworks: list[Any], cell_list: list[Cell], dtypes: tuple[str, ...],
             devices: tuple[str, ...], profile: Profile, seed: int,
-            done: Callable[[tuple], bool] = lambda key: False) -> Iterator[tuple[Case, list[dict]]]:
-    """Every case of every cell on every framework/device/dtype, case by case, then
-    the profile's worst-case searches. ``frameworks`` are adapters or checkers
-    (``InProcess``, ``worker.IsolatedAdapter``). ``done`` skips what a resumed run
-    already holds: ``(case id, framework, device, dtype)`` for a check,
-    ``("search", cell id, framework, device, dtype)`` for a search. Adapters are
-    told when a loss is finished (``release``), so per-shape caches do not grow."""
+            done: Callable[[tuple], bool] = lambda key: False,
+            parallel: bool = False) -> Iterator[tuple[Case, list[dict]]]:
+    """Every case of every cell on every framework/device/dtype, then the profile's
+    worst-case searches, cell by cell and framework by framework (always this order,
+    so results are identical however they were computed). ``frameworks`` are adapters
+    or checkers (``InProcess``, ``worker.IsolatedAdapter``); with ``parallel`` (worker
+    processes only) each framework runs ahead in its own thread. ``done`` skips what a
+    resumed run already holds: ``(case id, framework, device, dtype)`` for a check,
+    ``("search", cell id, framework, device, dtype)`` for a search. Adapters are told
+    when a loss is finished (``release``), so per-shape caches do not grow."""
     checkers = [as_checker(f) for f in frameworks]
-    for i, cell in enumerate(cell_list):
-        for case in cases_for(cell, profile.examples, seed):
-            for dtype in dtypes:
-                for checker in checkers:
-                    for device in devices:
-                        if not done((case.id, checker.name, device, dtype)):
-                            yield case, checker.check(case, device, dtype)
-        for dtype in dtypes:
+    last = [i + 1 == len(cell_list) or cell_list[i + 1].loss != cell.loss for i, cell in enumerate(cell_list)]
+    for cell in cell_list:                       # draw every case here, in one thread
+        cases_for(cell, profile.examples, seed)
+
+    def work(checker: Any, i: int) -> list[tuple[Case, list[dict]]]:
+        return _cell_work(checker, cell_list[i], dtypes, devices, profile, seed, done, last[i])
+    if not parallel or len(checkers) < 2:
+        for i in range(len(cell_list)):
             for checker in checkers:
-                for device in devices:
-                    if not done(("search", cell.id, checker.name, device, dtype)):
-                        yield from searched(cell, checker, device, dtype, profile, seed)
-        if i + 1 == len(cell_list) or cell_list[i + 1].loss != cell.loss:
-            for checker in checkers:
-                checker.release()
+                yield from work(checker, i)
+        return
+    streams = {c.name: queue.Queue() for c in checkers}
+
+    def pump(checker: Any) -> None:
+        try:
+            for i in range(len(cell_list)):
+                streams[checker.name].put((None, work(checker, i)))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
+            streams[checker.name].put((exc, None))
+    threads = [threading.Thread(target=pump, args=(c,), name=f"pump-{c.name}", daemon=True) for c in checkers]
+    for t in threads:
+        t.start()
+    for _ in cell_list:
+        for checker in checkers:
+            failure, found = streams[checker.name].get()
+            if failure is not None:
+                raise failure
+            yield from found

@@ -83,7 +83,7 @@ def worst_case(loss: str, variant: str, reduction: str, run_check: Callable[[Cas
         wrapped = seed(seed_value)(settings(
             max_examples=examples, database=None, phases=phases, deadline=None,
             suppress_health_check=list(HealthCheck))(given(strategy)(test)))
-        with strategies.without_local_constants():
+        with strategies.HYPOTHESIS_LOCK, strategies.without_local_constants():
             wrapped()
 
     def explore(case: Case) -> None:

@@ -5,6 +5,7 @@ from the layout, parameters from their domains; a variant fixes what it names.
 """
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
@@ -22,6 +23,9 @@ MAGNITUDES = (1.0, 10.0, 100.0)
 # case; size 1 (broadcast-like) and an odd size are always among them.
 SIDES = (1, 2, 3, 5)
 MAX_SPECIALS = 3
+# Hypothesis runs one test at a time per process: the engine's framework threads
+# (one per worker process) take turns at generation and at the search.
+HYPOTHESIS_LOCK = threading.RLock()
 
 
 def _fill(draw, shape, label: str, bulk, specials) -> np.ndarray:
@@ -173,7 +177,7 @@ def draw_cases(spec: LossSpec, variant: str, reduction: str, *, count: int, seed
     def collect(case: Case) -> None:
         drawn.append(case)
 
-    with without_local_constants():
+    with HYPOTHESIS_LOCK, without_local_constants():
         collect()
     unique = {c.id: c for c in drawn}
     return list(unique.values())
