@@ -115,6 +115,13 @@ class FrameworkAdapter:
         return self._run(self.recipes[case.loss], arrays, dict(case.params), case.reduction,
                          dtype, device, wrt)
 
+    def prepare(self, case: Case, arrays: Mapping[str, np.ndarray], dtype: str, device: str,
+                wrt: tuple[str, ...]) -> Callable[[], Output]:
+        """``run`` split in two: the inputs are converted to the framework's tensors
+        once, and the callable runs forward + backward on them (the bench's floor)."""
+        return self._prepare(self.recipes[case.loss], arrays, dict(case.params), case.reduction,
+                             dtype, device, wrt)
+
     def release(self) -> None:
         """Called when the engine has finished a loss: drop per-shape caches."""
 
@@ -129,7 +136,14 @@ class FrameworkAdapter:
         raise NotImplementedError
 
     def _run(self, recipe: Recipe, arrays, params, reduction, dtype, device, wrt) -> Output:
-        raise NotImplementedError
+        """Implement this, or ``_prepare``."""
+        if type(self)._prepare is FrameworkAdapter._prepare:
+            raise NotImplementedError
+        return self._prepare(recipe, arrays, params, reduction, dtype, device, wrt)()
+
+    def _prepare(self, recipe: Recipe, arrays, params, reduction, dtype, device, wrt) -> Callable[[], Output]:
+        """Convert once, compute in the callable; by default the callable is ``_run``."""
+        return lambda: self._run(recipe, arrays, params, reduction, dtype, device, wrt)
 
 
 def is_probability_target(arrays_or_case) -> bool:

@@ -313,7 +313,7 @@ class JaxAdapter(FrameworkAdapter):
         _compiled.cache_clear()
         self._import().clear_caches()
 
-    def _run(self, recipe, arrays, params, reduction, dtype, device, wrt) -> Output:
+    def _prepare(self, recipe, arrays, params, reduction, dtype, device, wrt) -> Callable[[], Output]:
         jax = self._import()
         jnp = jax.numpy
         dev = jax.devices("gpu" if device == "cuda" else device)[0]
@@ -324,9 +324,13 @@ class JaxAdapter(FrameworkAdapter):
             (diff if floating and name in wrt else const)[name] = x
         native = _ce_native(arrays, params) if recipe.fn is _cross_entropy else None
         traced = {k: jax.device_put(np.asarray(v), dev) for k, v in params.items()}
-        with jax.default_device(dev):
-            (_, out), grads = _compiled(recipe.fn, reduction, native)(diff, const, traced)
+        compiled = _compiled(recipe.fn, reduction, native)
 
         def back(v: Any) -> np.ndarray:
             return np.asarray(v).astype(np.float64)
-        return Output(back(out), {n: back(g) for n, g in grads.items()})
+
+        def call() -> Output:
+            with jax.default_device(dev):
+                (_, out), grads = compiled(diff, const, traced)
+            return Output(back(out), {n: back(g) for n, g in grads.items()})
+        return call

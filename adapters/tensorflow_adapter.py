@@ -290,22 +290,27 @@ class TensorflowAdapter(FrameworkAdapter):
             gpus = tf.config.list_physical_devices("GPU")
         return ("cpu", "cuda") if gpus else ("cpu",)
 
-    def _run(self, recipe: Recipe, arrays: Mapping[str, np.ndarray], params: dict[str, Any],
-             reduction: str, dtype: str, device: str, wrt: tuple[str, ...]) -> Output:
+    def _prepare(self, recipe: Recipe, arrays: Mapping[str, np.ndarray], params: dict[str, Any],
+                 reduction: str, dtype: str, device: str, wrt: tuple[str, ...]) -> Callable[[], Output]:
         tf = self._import()
         tdtype = getattr(tf, dtype)
-        with filtered_stderr(TF_RAISED), tf.device("/GPU:0" if device == "cuda" else "/CPU:0"):
+        place = "/GPU:0" if device == "cuda" else "/CPU:0"
+        with filtered_stderr(TF_RAISED), tf.device(place):
             tensors = {name: (tf.cast(tf.constant(a, tf.float64), tdtype)
                               if np.issubdtype(a.dtype, np.floating) else tf.constant(a, tf.int64))
                        for name, a in arrays.items()}
-            leaves = [n for n in wrt if n in tensors and tensors[n].dtype.is_floating]
-            with tf.GradientTape() as tape:
-                for n in leaves:
-                    tape.watch(tensors[n])
-                out = recipe.fn(tensors, params, reduction)
-                total = tf.reduce_sum(out)
-            gs = tape.gradient(total, [tensors[n] for n in leaves]) if leaves else []
-            grads = {n: (np.zeros(arrays[n].shape) if g is None
-                         else tf.cast(tf.convert_to_tensor(g), tf.float64).numpy())
-                     for n, g in zip(leaves, gs)}
-            return Output(tf.cast(out, tf.float64).numpy(), grads)
+        leaves = [n for n in wrt if n in tensors and tensors[n].dtype.is_floating]
+
+        def call() -> Output:
+            with filtered_stderr(TF_RAISED), tf.device(place):
+                with tf.GradientTape() as tape:
+                    for n in leaves:
+                        tape.watch(tensors[n])
+                    out = recipe.fn(tensors, params, reduction)
+                    total = tf.reduce_sum(out)
+                gs = tape.gradient(total, [tensors[n] for n in leaves]) if leaves else []
+                grads = {n: (np.zeros(arrays[n].shape) if g is None
+                             else tf.cast(tf.convert_to_tensor(g), tf.float64).numpy())
+                         for n, g in zip(leaves, gs)}
+                return Output(tf.cast(out, tf.float64).numpy(), grads)
+        return call

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -73,7 +73,7 @@ class TorchAdapter(FrameworkAdapter):
         torch = self._import()
         return ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
 
-    def _run(self, recipe, arrays, params, reduction, dtype, device, wrt) -> Output:
+    def _prepare(self, recipe, arrays, params, reduction, dtype, device, wrt) -> Callable[[], Output]:
         torch = self._import()
         tdtype = getattr(torch, dtype)
         tensors = {}
@@ -84,14 +84,17 @@ class TorchAdapter(FrameworkAdapter):
             else:
                 t = torch.tensor(a, dtype=torch.int64, device=device)
             tensors[name] = t
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = recipe.fn(tensors, params, reduction)
-        leaves = [tensors[n] for n in wrt if tensors[n].requires_grad]
-        grads = {}
-        if leaves:
-            gs = torch.autograd.grad(out.sum(), leaves, allow_unused=True)
-            for n, g in zip(wrt, gs):
-                grads[n] = (np.zeros(arrays[n].shape) if g is None
-                            else g.detach().to(torch.float64).cpu().numpy())
-        return Output(out.detach().to(torch.float64).cpu().numpy(), grads)
+        leaves = [n for n in wrt if tensors[n].requires_grad]
+
+        def call() -> Output:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out = recipe.fn(tensors, params, reduction)
+            grads = {}
+            if leaves:
+                gs = torch.autograd.grad(out.sum(), [tensors[n] for n in leaves], allow_unused=True)
+                for n, g in zip(leaves, gs):
+                    grads[n] = (np.zeros(arrays[n].shape) if g is None
+                                else g.detach().to(torch.float64).cpu().numpy())
+            return Output(out.detach().to(torch.float64).cpu().numpy(), grads)
+        return call

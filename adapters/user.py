@@ -81,8 +81,10 @@ def _validate(spec: str, adapter: FrameworkAdapter) -> None:
     if unknown:
         raise AdapterLoadError(f"{spec}: recipes for unknown losses {', '.join(map(repr, unknown))}; "
                                f"catalog losses: {', '.join(catalog.catalog())}")
-    missing = [m for m in ("_import", "version", "devices", "_run")
+    missing = [m for m in ("_import", "version", "devices")
                if getattr(type(adapter), m) is getattr(FrameworkAdapter, m)]
+    if type(adapter)._run is FrameworkAdapter._run and type(adapter)._prepare is FrameworkAdapter._prepare:
+        missing.append("_run")
     if missing:
         raise AdapterLoadError(f"{spec}: the adapter does not implement {', '.join(missing)}")
     for method in ("version", "devices"):

@@ -1,4 +1,4 @@
-"""Command line: python -m conformance {run,report,list}.
+"""Command line: python -m conformance {run,report,bench,list}.
 
 Bad input (an unknown loss, framework, dtype, device or profile, an unreadable
 results directory) gets one message naming what was wrong and what is accepted,
@@ -144,6 +144,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from . import bench
+    frameworks = _names(args.frameworks, adapters.names(), "framework") or tuple(adapters.names())
+    dtype = _names(args.dtype, list(DTYPES), "dtype")[0]
+    start = time.perf_counter()
+    rows = bench.run(list(frameworks), dtype, args.repeat)
+    print(bench.table(rows))
+    print(f"{len(bench.bench_cases())} cases per framework, {dtype}, cpu; bench wall time "
+          f"{time.perf_counter() - start:.1f} s")
+    if args.out:
+        from .results import write_json_atomic
+        write_json_atomic(Path(args.out), rows)
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     chosen, versions, _ = _frameworks(None, args.adapter or (), all_builtins=True)
     by_name = {a.name: a for a in chosen}
@@ -192,6 +207,12 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("results", help="a directory written by 'run'")
     rep.add_argument("--out", help="HTML file (default: RESULTS/report.html)")
     rep.set_defaults(func=cmd_report)
+    ben = sub.add_parser("bench", help="time a fixed case set per framework: suite vs the framework's own calls")
+    ben.add_argument("--frameworks", help=f"comma list (default: all): {', '.join(adapters.names())}")
+    ben.add_argument("--dtype", default="float32", help=f"one of {', '.join(DTYPES)} (default float32)")
+    ben.add_argument("--repeat", type=int, default=3, help="passes of the floor loop (default 3)")
+    ben.add_argument("--out", help="also write the figures to this JSON file")
+    ben.set_defaults(func=cmd_bench)
     lst = sub.add_parser("list", help="print the catalog with each framework's coverage")
     lst.add_argument("--adapter", action="append", metavar="SPEC", help="add your own adapter's coverage")
     lst.set_defaults(func=cmd_list)

@@ -89,6 +89,15 @@ def oracle(case: Case, dtype: str) -> Oracle:
     return _oracle_cache[key]
 
 
+def differentiable(case: Case, o: Oracle) -> tuple[str, ...]:
+    """The arguments whose gradient is checked: the catalog's differentiable ones
+    that hold real numbers in this case (none when the oracle refuses the input)."""
+    if o.error is not None:
+        return ()
+    return tuple(n for n in catalog.get(case.loss).differentiable
+                 if n in o.arrays and np.issubdtype(o.arrays[n].dtype, np.floating))
+
+
 def summary(a: Any) -> dict[str, Any]:
     """A JSON-safe, truncated view of an array for records."""
     enc = encode_array(np.asarray(a, dtype=np.float64))
@@ -147,9 +156,7 @@ def _check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> li
     if device not in adapter.devices():
         return [record("value", "unsupported", detail=f"device {device!r} is not available to {adapter.name}")]
     o = oracle(case, dtype)
-    spec = catalog.get(case.loss)
-    wrt = tuple(n for n in spec.differentiable
-                if o.error is None and n in o.arrays and np.issubdtype(o.arrays[n].dtype, np.floating))
+    wrt = differentiable(case, o)
     out, failure, backward_failure = _run(adapter, case, o.arrays, dtype, device, wrt)
     if o.error is not None:
         if failure is not None:

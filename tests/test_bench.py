@@ -1,0 +1,45 @@
+"""python -m conformance bench: figures per framework from a fresh process."""
+from __future__ import annotations
+
+import json
+
+from conformance import bench
+from conformance.cli import main
+
+
+def test_measure_gives_every_figure_and_a_floor_below_the_suite():
+    row = bench.measure("numpy", "float32", repeat=1)
+    assert row["cases"] == len(bench.bench_cases()) > 100
+    for key in ("import_s", "cold_s", "suite_s", "floor_s", "peak_mb"):
+        assert row[key] >= 0, key
+    assert 0 < row["floor_s"] < row["suite_s"]            # the oracle and the compare cost something
+    assert abs(row["ratio"] - row["suite_s"] / row["floor_s"]) < 0.1 * row["ratio"]   # from unrounded times
+    assert row["cases_per_s"] > 0
+
+
+def test_the_bench_command_prints_the_table_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--frameworks", "numpy", "--repeat", "1", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "floor_s" in text and "ratio" in text and "numpy" in text
+    (row,) = json.loads(out.read_text())
+    assert row["framework"] == "numpy" and row["process_s"] > 0
+
+
+def test_prepare_runs_the_same_computation_as_run():
+    import adapters
+    from conformance import engine
+    adapter = adapters.get("numpy")
+    case = bench.bench_cases()[0]
+    o = engine.oracle(case, "float32")
+    wrt = engine.differentiable(case, o)
+    direct, prepared = adapter.run(case, o.arrays, "float32", "cpu", wrt), adapter.prepare(case, o.arrays,
+                                                                                           "float32", "cpu", wrt)()
+    assert (direct.value == prepared.value).all()
+    assert direct.grads.keys() == prepared.grads.keys()
+
+
+def test_an_unknown_framework_or_dtype_exits_2(capsys):
+    assert main(["bench", "--frameworks", "mxnet"]) == 2
+    assert main(["bench", "--dtype", "float8"]) == 2
+    assert "unknown" in capsys.readouterr().err
