@@ -6,6 +6,7 @@ same values. Class indices stay int64.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -31,9 +32,10 @@ class Case:
         if self.origin not in ORIGINS:
             raise ValueError(f"origin must be one of {ORIGINS}, got {self.origin!r}")
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
-        """Content hash of what is evaluated (not of origin or note)."""
+        """Content hash of what is evaluated (not of origin or note); computed once
+        (a case's arrays are never modified after it is made)."""
         payload = {k: v for k, v in self.to_json().items() if k not in ("origin", "note", "id")}
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -94,13 +94,23 @@ def reduce(
         value_scale = np.asarray(total_scale / np.abs(denominator))
         # An argument the loss does not depend on (an ignored row) keeps an exact
         # zero gradient, even when the mean is 0/0 because every row is ignored.
-        grads = {k: (_divide(lo, denominator), _divide(hi, denominator)) for k, (lo, hi) in grads.items()}
+        grads = {k: _divide_bounds(lo, hi, denominator) for k, (lo, hi) in grads.items()}
         grad_scales = {k: s / np.abs(denominator) for k, s in grad_scales.items()}
     return Evaluation(value, value_scale, grads, grad_scales)
 
 
+def _divide_bounds(lo: np.ndarray, hi: np.ndarray, denominator) -> tuple[np.ndarray, np.ndarray]:
+    """Both bounds divided, dividing once when they are one array (a differentiable
+    point): a large gradient is not copied more often than needed."""
+    low = _divide(lo, denominator)
+    return low, (low if hi is lo else _divide(hi, denominator))
+
+
 def _divide(g: np.ndarray, denominator) -> np.ndarray:
-    return np.where(g == 0, np.zeros_like(g), g / denominator)
+    """g / denominator, exactly 0 where g is 0."""
+    out = np.zeros_like(g)
+    np.divide(g, denominator, out=out, where=g != 0)
+    return out
 
 
 def check_same_shape(input: np.ndarray, target: np.ndarray) -> None:

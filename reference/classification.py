@@ -12,6 +12,11 @@ import numpy as np
 
 from ._common import DomainError, Evaluation, check_unit_interval, exact, reduce, times as _times
 
+#: Rows are processed in blocks of about this many elements, so the float64
+#: temporaries of a large vocabulary (4096 x 131072) stay a few tens of MB; only
+#: the outputs (the gradient and its scale) have the input's size.
+CHUNK_ELEMENTS = 1 << 21
+
 
 def _rows(x: np.ndarray) -> tuple[np.ndarray, tuple[int, ...], bool]:
     """(N, C, *) -> ((M, C) rows, the moved shape, whether x was unbatched)."""
@@ -83,20 +88,50 @@ def cross_entropy(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray |
     rows, moved_shape, unbatched = _rows(input)
     m_rows, classes = rows.shape
     w = _weights(weight, classes, rows.dtype)
-    eps_c = label_smoothing / classes if classes else 0.0
     probabilities = np.issubdtype(target.dtype, np.floating) and target.shape == input.shape
     if probabilities:
         check_unit_interval("probability target", target)
-        q = (1.0 - label_smoothing) * _rows(target)[0] + eps_c
-        valid = np.ones(m_rows, dtype=bool)
+        soft, t, valid = _rows(target)[0], None, np.ones(m_rows, dtype=bool)
         denominator = rows.dtype.type(m_rows)
     else:
+        soft = None
         t, valid = _indices(target, moved_shape, unbatched, classes, ignore_index)
+        denominator = np.where(valid, w[t], np.zeros_like(w[t])).sum()
+    terms, scale = np.empty(m_rows, rows.dtype), np.empty(m_rows, rows.dtype)
+    g, gscale = np.empty_like(rows), np.empty_like(rows)
+    g_target = np.empty_like(rows) if probabilities else None
+    g_target_scale = np.empty_like(rows) if probabilities else None
+    step = max(1, CHUNK_ELEMENTS // max(classes, 1))
+    for lo in range(0, m_rows, step):         # row blocks: temporaries stay O(CHUNK_ELEMENTS)
+        b = slice(lo, min(lo + step, m_rows))
+        out = _ce_rows(rows[b], w, label_smoothing, valid[b], None if soft is None else soft[b],
+                       None if t is None else t[b])
+        terms[b], scale[b], g[b], gscale[b] = out[:4]
+        if probabilities:
+            g_target[b], g_target_scale[b] = out[4:]
+    grads = {"input": exact(_unrows(g, moved_shape, unbatched))}
+    grad_scales = {"input": _unrows(gscale, moved_shape, unbatched)}
+    if probabilities:
+        grads["target"] = exact(_unrows(g_target, moved_shape, unbatched))
+        grad_scales["target"] = _unrows(g_target_scale, moved_shape, unbatched)
+    out_shape = moved_shape[:-1][1:] if unbatched else moved_shape[:-1]
+    return reduce(terms.reshape(out_shape), scale.reshape(out_shape), grads, grad_scales,
+                  reduction, denominator)
+
+
+def _ce_rows(rows: np.ndarray, w: np.ndarray, label_smoothing: float, valid: np.ndarray,
+             soft: np.ndarray | None, t: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """Cross-entropy of a block of rows: (terms, scale, grad, grad scale[, target grad,
+    its scale]); ``soft`` holds probability targets, ``t`` class indices."""
+    m_rows, classes = rows.shape
+    eps_c = label_smoothing / classes if classes else 0.0
+    if soft is not None:
+        q = (1.0 - label_smoothing) * soft + eps_c
+    else:
         onehot = np.zeros_like(rows)
         onehot[np.arange(m_rows), t] = 1.0
         q = (1.0 - label_smoothing) * onehot + eps_c
         q = np.where(valid[:, None], q, np.zeros_like(q))
-        denominator = np.where(valid, w[t], np.zeros_like(w[t])).sum()
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         peak = rows.max(axis=1, keepdims=True) if classes else np.zeros((m_rows, 1), rows.dtype)
         peak = np.where(np.isfinite(peak), peak, np.zeros_like(peak))
@@ -121,16 +156,11 @@ def cross_entropy(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray |
         g = s * p - wq
         g = np.where(valid[:, None], g, np.zeros_like(g))
         gscale = np.abs(s) * _times(p, np.abs(shifted) + lse_size) + np.abs(wq)
-        grads = {"input": exact(_unrows(g, moved_shape, unbatched))}
-        grad_scales = {"input": _unrows(gscale, moved_shape, unbatched)}
-        if probabilities:
-            smooth_w = (1.0 - label_smoothing) * w * np.ones_like(rows)
-            grads["target"] = exact(_unrows(-_times(smooth_w, log_p), moved_shape, unbatched))
-            grad_scales["target"] = _unrows(_times(np.abs(smooth_w), np.abs(shifted) + lse_size),
-                                            moved_shape, unbatched)
-    out_shape = moved_shape[:-1][1:] if unbatched else moved_shape[:-1]
-    return reduce(terms.reshape(out_shape), scale.reshape(out_shape), grads, grad_scales,
-                  reduction, denominator)
+        if soft is None:
+            return terms, scale, g, gscale
+        smooth_w = (1.0 - label_smoothing) * w * np.ones_like(rows)
+        return (terms, scale, g, gscale, -_times(smooth_w, log_p),
+                _times(np.abs(smooth_w), np.abs(shifted) + lse_size))
 
 
 def nll(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray | None = None,
