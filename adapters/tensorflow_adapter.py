@@ -198,8 +198,8 @@ def _cross_entropy(a: Tensors, p: Params, r: str) -> Any:
     t, valid = _labels(a, p)
     wt = tf.gather(w, t)  # raises on CPU for an index outside [0, C)
     terms = -(1.0 - ls) * wt * tf.gather(logp, t, batch_dims=1)
-    if ls != 0.0:
-        terms -= ls / classes * tf.reduce_sum(w * logp, axis=-1)
+    if ls != 0.0:   # scale before summing: a sum of C log-probabilities overflows float16
+        terms -= tf.reduce_sum(w * logp * (ls / classes), axis=-1)
     zero = tf.zeros_like(terms)
     terms = tf.where(valid, terms, zero)
     return _reduce(tf.reshape(terms, shape), r, tf.reduce_sum(tf.where(valid, wt, zero)))

@@ -27,6 +27,9 @@ class Case:
     params: Mapping[str, Any] = field(default_factory=dict)
     origin: str = "hypothesis"
     note: str = ""
+    #: arrays made by a seeded generator (conformance/large.py): name -> spec;
+    #: written as the spec, not as the numbers, and rebuilt when read
+    generated: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.origin not in ORIGINS:
@@ -43,7 +46,8 @@ class Case:
     def to_json(self) -> dict[str, Any]:
         return {
             "loss": self.loss, "variant": self.variant, "reduction": self.reduction,
-            "arrays": {k: encode_array(v) for k, v in sorted(self.arrays.items())},
+            "arrays": {k: (_encode_generated(v, self.generated[k]) if k in self.generated else encode_array(v))
+                       for k, v in sorted(self.arrays.items())},
             "params": dict(sorted(self.params.items())),
             "origin": self.origin, "note": self.note,
         }
@@ -55,6 +59,7 @@ class Case:
             arrays={k: decode_array(v) for k, v in data["arrays"].items()},
             params=dict(data.get("params", {})),
             origin=data.get("origin", "corpus"), note=data.get("note", ""),
+            generated={k: v["generator"] for k, v in data["arrays"].items() if "generator" in v},
         )
 
 
@@ -72,8 +77,16 @@ def encode_array(a: np.ndarray) -> dict[str, Any]:
     return {"dtype": kind, "shape": list(a.shape), "data": [_encode_scalar(x) for x in flat]}
 
 
+def _encode_generated(a: np.ndarray, spec: Mapping[str, Any]) -> dict[str, Any]:
+    kind = "int64" if np.issubdtype(a.dtype, np.integer) else "float64"
+    return {"dtype": kind, "shape": list(a.shape), "generator": dict(spec)}
+
+
 def decode_array(d: Mapping[str, Any]) -> np.ndarray:
     if d["dtype"] not in ("int64", "float64"):
         raise ValueError(f"array dtype must be int64 or float64, got {d['dtype']!r}")
+    if "generator" in d:
+        from .large import generate
+        return generate(d["generator"], tuple(d["shape"])).astype(d["dtype"])
     data = [float(x) if isinstance(x, str) else x for x in d["data"]]
     return np.array(data, dtype=d["dtype"]).reshape(d["shape"])

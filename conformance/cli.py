@@ -92,7 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     chosen, versions, specs = _frameworks(_names(args.frameworks, adapters.names(), "framework"),
                                           args.adapter or ())
     seed = args.seed if args.seed is not None else (profile.seed or 0)
-    cells = engine.cells(losses)
+    cells = engine.cells(losses, profile)
     writer = ResultWriter(Path(args.out), {
         "profile": profile.name, "seed": seed, "dtypes": list(dtypes), "devices": list(devices),
         "frameworks": versions, "losses": sorted({c.loss for c in cells}),

@@ -62,7 +62,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         raise pytest.UsageError(f"unknown framework(s) in {list(frameworks)}; known: {', '.join(adapters.names())}")
     frameworks += tuple(a.name for a in users)
     params = []
-    for cell in engine.cells(losses):
+    for cell in engine.cells(losses, profile):
         for fw in frameworks:
             for device in _list(opt("--devices"), ("cpu",)):
                 for dtype in dtypes:

@@ -18,7 +18,7 @@ import numpy as np
 import reference
 from adapters.base import FrameworkAdapter
 
-from . import catalog, documents, edge_cases, findings, search, strategies
+from . import catalog, documents, edge_cases, findings, large, search, strategies
 from .case import Case, encode_array
 from .compare import FAILING, Verdict, judge
 from .dtypes import round_to
@@ -35,19 +35,26 @@ class Cell:
     loss: str
     variant: str
     reduction: str | None = None
+    shapes: tuple[tuple[int, int], ...] = ()   # the LLM-scale cells' (tokens, classes)
 
     @property
     def id(self) -> str:
         return "-".join(p for p in (self.loss, self.variant, self.reduction) if p)
 
 
-def cells(losses: tuple[str, ...] | None = None) -> list[Cell]:
+LARGE = {"large": "cpu", "large_cuda": "cuda"}     # LLM-scale cell variant -> the device it runs on
+
+
+def cells(losses: tuple[str, ...] | None = None, profile: Profile | None = None) -> list[Cell]:
     out = []
     for spec in catalog.catalog().values():
         if losses and spec.name not in losses:
             continue
         out += [Cell(spec.name, v, r) for v in spec.variants for r in spec.reductions]
         out += [Cell(spec.name, "edge"), Cell(spec.name, "document")]
+        if profile is not None and spec.name in profile.large_losses:
+            out += [Cell(spec.name, "large", "mean", profile.large_shapes),
+                    Cell(spec.name, "large_cuda", "mean", profile.large_shapes_cuda)]
     return out
 
 
@@ -57,6 +64,8 @@ def cases_for(cell: Cell, examples: int, seed: int) -> tuple[Case, ...]:
         return tuple(edge_cases.edge_cases(cell.loss))
     if cell.variant == "document":
         return tuple(documents.for_loss(cell.loss))
+    if cell.variant in LARGE:
+        return tuple(large.cases(cell.loss, cell.variant, cell.reduction, cell.shapes, seed))
     cell_seed = zlib.crc32(f"{seed}:{cell.id}".encode())
     return tuple(strategies.draw_cases(catalog.get(cell.loss), cell.variant, cell.reduction,
                                        count=examples, seed_value=cell_seed))
@@ -242,7 +251,8 @@ def searched(cell: Cell, adapter: Any, device: str, dtype: str, profile: Profile
              seed: int) -> list[tuple[Case, list[dict[str, Any]]]]:
     """The worst (shrunk) case a targeted Hypothesis search finds for a generated
     cell on one framework, device and dtype, then any other failing case it met."""
-    if cell.reduction is None or not profile.search_examples or dtype not in profile.search_dtypes:
+    if (cell.variant not in catalog.get(cell.loss).variants or not profile.search_examples
+            or dtype not in profile.search_dtypes):
         return []
     checker = as_checker(adapter)
     worst = search.worst_case(
@@ -262,6 +272,7 @@ def _cell_work(checker: Any, cell: Cell, dtypes: tuple[str, ...], devices: tuple
     """One framework's share of a cell: its cases in every dtype and device, then the
     searches; ``release`` when the cell is the loss's last."""
     out = []
+    devices = tuple(d for d in devices if LARGE.get(cell.variant, d) == d)
     for case in cases_for(cell, profile.examples, seed):
         for dtype in dtypes:
             for device in devices:

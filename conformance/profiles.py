@@ -23,6 +23,9 @@ class Profile:
     search_examples: int = 0                  # cases a worst-case search explores (0: no search)
     search_shrink: int = 0                    # further checks its shrinking may spend
     search_dtypes: tuple[str, ...] = ()       # the dtypes searched
+    large_losses: tuple[str, ...] = ()        # losses also checked at LLM-scale shapes (conformance/large.py)
+    large_shapes: tuple[tuple[int, int], ...] = ()        # (tokens, classes) on CPU: scaled down
+    large_shapes_cuda: tuple[tuple[int, int], ...] = ()   # on a GPU: full size
 
 
 @lru_cache(maxsize=1)
@@ -31,11 +34,14 @@ def profiles() -> dict[str, Profile]:
         raw = tomllib.load(f)["profile"]
     out = {}
     for name, p in raw.items():
-        found = p.get("search", {})
+        found, large = p.get("search", {}), p.get("large", {})
         out[name] = Profile(name=name, examples=p["examples"], dtypes=tuple(p["dtypes"]),
                             description=p["description"], seed=p.get("seed"),
                             search_examples=found.get("examples", 0), search_shrink=found.get("shrink", 0),
-                            search_dtypes=tuple(found.get("dtypes", ())))
+                            search_dtypes=tuple(found.get("dtypes", ())),
+                            large_losses=tuple(large.get("losses", ())),
+                            large_shapes=tuple(tuple(x) for x in large.get("shapes", ())),
+                            large_shapes_cuda=tuple(tuple(x) for x in large.get("shapes_cuda", ())))
     return out
 
 

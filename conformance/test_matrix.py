@@ -23,6 +23,8 @@ def _records(cell: engine.Cell, framework: str, device: str, dtype: str,
         return (), {}, ("skip", reason)
     if device not in adapter.devices():
         return (), {}, ("skip", f"{framework} has no {device} device here")
+    if engine.LARGE.get(cell.variant, device) != device:
+        return (), {}, ("skip", f"{cell.variant} cases run on {engine.LARGE[cell.variant]} only")
     profile = profiles.get(profile_name)
     found = [(c, engine.check(c, adapter, device, dtype)) for c in engine.cases_for(cell, profile.examples, seed)]
     found += engine.searched(cell, adapter, device, dtype, profile, seed)

@@ -30,6 +30,7 @@ def render(meta: Mapping[str, Any], records: list[dict[str, Any]], cases: Mappin
         documents=summary.document_table(records),
         support=summary.dtype_support(records), accuracy=summary.accuracy(records),
         worst_inputs=summary.worst_inputs(records, cases),
+        by_size=summary.accuracy_by_size(records, cases),
         tolerances=[for_dtype(d) for d in dtypes],
         catalog=catalog.catalog(), findings=findings(), total=len(records))
 

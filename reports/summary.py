@@ -125,6 +125,23 @@ def accuracy(records: list[dict[str, Any]], baseline: str = "numpy") -> dict[str
     return {"rows": rows, "frameworks": frameworks, "cells": cells, "baseline": baseline}
 
 
+def accuracy_by_size(records: list[dict[str, Any]], cases: Mapping[str, Case]) -> dict[str, Any]:
+    """Worst error of the LLM-scale cases per (loss, shape, check) and (framework, dtype):
+    how accuracy holds up as the vocabulary grows."""
+    worst_at: dict[tuple, float] = {}
+    for r in records:
+        case = cases.get(r["case"])
+        if case is None or r["variant"] not in engine.LARGE or not isinstance(r.get("error_eps"), (int, float)):
+            continue
+        kind = "value" if r["check"] == "value" else "gradient"
+        key = (r["loss"], tuple(case.arrays["input"].shape), kind, r["framework"], r["dtype"])
+        worst_at[key] = max(worst_at.get(key, 0.0), float(r["error_eps"]))
+    rows = sorted({k[:3] for k in worst_at}, key=lambda k: (_loss_order(k[0]), k[1][1], k[1][0], k[2]))
+    columns = sorted({k[3:] for k in worst_at}, key=lambda c: (c[0], _dtype_order(c[1])))
+    cells = {k: {"error": e, "agrees": e <= for_dtype(k[4]).k} for k, e in worst_at.items()}
+    return {"rows": rows, "columns": columns, "cells": cells}
+
+
 def worst_inputs(records: list[dict[str, Any]], cases: Mapping[str, Case]) -> list[dict[str, Any]]:
     """The worst (shrunk) input the targeted search found per cell, framework and dtype,
     largest error first."""

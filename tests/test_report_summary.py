@@ -67,3 +67,21 @@ def test_worst_inputs_lists_one_searched_case_per_cell_largest_error_first():
     assert [(w["key"][3], w["stats"]["score"], w["outcome"]) for w in rows] == [("jax", 9.0, "mismatch"),
                                                                                 ("torch", 2.0, "agree")]
     assert rows[1]["worst_check"] == "value"
+
+
+def test_accuracy_by_size_groups_the_llm_scale_cases_by_shape():
+    import numpy as np
+    from conformance.case import Case
+    big = Case("cross_entropy", "large", "mean", {"input": np.zeros((4, 8)), "target": np.zeros(4, np.int64)})
+    small = Case("cross_entropy", "large", "mean", {"input": np.zeros((2, 8)), "target": np.zeros(2, np.int64)})
+    records = [{**rec("torch", "float32", error_eps=3.0, case=big.id), "loss": "cross_entropy", "variant": "large"},
+               {**rec("torch", "float32", "grad:input", error_eps=30.0, case=big.id, outcome="mismatch"),
+                "loss": "cross_entropy", "variant": "large"},
+               {**rec("torch", "float32", error_eps=1.0, case=small.id), "loss": "cross_entropy", "variant": "large"},
+               {**rec("torch", "float32", error_eps=99.0), "loss": "cross_entropy", "variant": "plain"}]
+    table = summary.accuracy_by_size(records, {big.id: big, small.id: small})
+    assert table["rows"] == [("cross_entropy", (2, 8), "value"), ("cross_entropy", (4, 8), "gradient"),
+                             ("cross_entropy", (4, 8), "value")]
+    assert table["cells"][("cross_entropy", (4, 8), "gradient", "torch", "float32")] == {"error": 30.0,
+                                                                                        "agrees": False}
+    assert table["columns"] == [("torch", "float32")]

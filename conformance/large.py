@@ -1,0 +1,53 @@
+"""LLM-scale cases: cross-entropy at the shapes people train with (thousands of
+tokens, vocabularies of 32k-256k), with ignored tokens and label smoothing.
+
+Their arrays are too large to write out, so a case records how they were made
+(``Case.generated``: a seeded generator per array) and ``cases.jsonl`` holds the
+recipe, not millions of numbers; ``generate`` rebuilds them bit for bit.
+The shapes come from the profile: ``large.shapes`` on CPU (scaled down) and
+``large.shapes_cuda`` on a GPU (full size).
+"""
+from __future__ import annotations
+
+import zlib
+from typing import Any, Mapping
+
+import numpy as np
+
+from .case import Case
+
+IGNORE_INDEX = -100
+# (logit scale, label smoothing): moderate logits; large logits with smoothing
+FLAVOURS = ((2.0, 0.0), (8.0, 0.1))
+
+
+def generate(spec: Mapping[str, Any], shape: tuple[int, ...]) -> np.ndarray:
+    """The array a generator spec describes (ValueError for a malformed spec)."""
+    kind, seed = spec.get("kind"), spec.get("seed")
+    if not isinstance(seed, int) or not all(isinstance(n, int) and n >= 0 for n in shape):
+        raise ValueError(f"generated array needs an int seed and a shape of sizes, got {dict(spec)!r}")
+    rng = np.random.default_rng(seed)
+    if kind == "normal":
+        return rng.normal(0.0, float(spec["scale"]), shape)
+    if kind == "classes":
+        classes, ignored = int(spec["classes"]), float(spec.get("ignored", 0.0))
+        t = rng.integers(0, classes, shape)
+        return np.where(rng.random(shape) < ignored, int(spec.get("ignore_index", IGNORE_INDEX)), t)
+    raise ValueError(f"unknown generator kind {kind!r}; known: normal, classes")
+
+
+def cases(loss: str, variant: str, reduction: str, shapes: tuple[tuple[int, int], ...], seed: int) -> list[Case]:
+    out = []
+    for tokens, vocab in shapes:
+        for scale, smoothing in FLAVOURS:
+            base = zlib.crc32(f"{seed}:{loss}:{tokens}x{vocab}:{scale}".encode())
+            specs = {"input": {"kind": "normal", "seed": base, "scale": scale},
+                     "target": {"kind": "classes", "seed": base + 1, "classes": vocab, "ignored": 0.1,
+                                "ignore_index": IGNORE_INDEX}}
+            arrays = {"input": generate(specs["input"], (tokens, vocab)),
+                      "target": generate(specs["target"], (tokens,))}
+            params = {"ignore_index": IGNORE_INDEX, "label_smoothing": smoothing}
+            out.append(Case(loss, variant, reduction, arrays, params, origin="hypothesis",
+                            note=f"{tokens} tokens x {vocab} classes, logits N(0, {scale:g}), "
+                                 f"10% ignored, label smoothing {smoothing:g}", generated=specs))
+    return out
