@@ -122,6 +122,11 @@ class FrameworkAdapter:
         return self._prepare(self.recipes[case.loss], arrays, dict(case.params), case.reduction,
                              dtype, device, wrt)
 
+    def environment(self) -> dict[str, Any]:
+        """What a reader of the results needs to know about the run's numerics:
+        devices, GPU model and CUDA version, reduced-precision modes (recorded in run.json)."""
+        return {"devices": list(self.devices())}
+
     def release(self) -> None:
         """Called when the engine has finished a loss: drop per-shape caches."""
 

@@ -286,6 +286,7 @@ class JaxAdapter(FrameworkAdapter):
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # share the GPU
         jax, _, _ = _jax()
         jax.config.update("jax_enable_x64", True)
+        jax.config.update("jax_default_matmul_precision", "highest")   # no TF32 / bf16 passes on GPUs
         cache = os.environ.get("LOSS_CONFORMANCE_JAX_CACHE", os.path.join(".cache", "jax"))
         if cache and jax.config.jax_compilation_cache_dir is None:
             # Re-runs (make test, then make report) load compiled losses from disk.
@@ -306,6 +307,12 @@ class JaxAdapter(FrameworkAdapter):
         except RuntimeError:
             gpus = []
         return ("cpu", "cuda") if gpus else ("cpu",)
+
+    def environment(self) -> dict[str, Any]:
+        jax = self._import()
+        return {"devices": list(self.devices()), "backend": jax.default_backend(),
+                "jax_devices": [str(d) for d in jax.devices()],
+                "default_matmul_precision": str(jax.config.jax_default_matmul_precision)}
 
     def release(self) -> None:
         """Compiled executables are ~5 MB each on CPU and a loss's shapes rarely recur

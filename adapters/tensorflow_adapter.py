@@ -277,7 +277,16 @@ class TensorflowAdapter(FrameworkAdapter):
     policies_by_loss = POLICIES
 
     def _import(self) -> Any:
-        return _tf()
+        tf = _tf()
+        tf.config.experimental.enable_tensor_float_32_execution(False)   # full float32 on GPUs
+        return tf
+
+    def environment(self) -> dict[str, Any]:
+        tf = self._import()
+        return {"devices": list(self.devices()),
+                "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+                "tf32": tf.config.experimental.tensor_float_32_execution_enabled(),
+                "cuda_build": tf.sysconfig.get_build_info().get("cuda_version")}
 
     def version(self) -> str:
         tf, keras = _modules()

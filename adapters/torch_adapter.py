@@ -63,7 +63,20 @@ class TorchAdapter(FrameworkAdapter):
 
     def _import(self) -> Any:
         import torch
+        # Full float32 on GPUs: no TF32 in matmuls or convolutions (recorded in environment()).
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.set_float32_matmul_precision("highest")
         return torch
+
+    def environment(self) -> dict[str, Any]:
+        torch = self._import()
+        env = {"devices": list(self.devices()), "cuda_build": torch.version.cuda,
+               "tf32_matmul": torch.backends.cuda.matmul.allow_tf32, "tf32_cudnn": torch.backends.cudnn.allow_tf32,
+               "float32_matmul_precision": torch.get_float32_matmul_precision()}
+        if torch.cuda.is_available():
+            env["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        return env
 
     def version(self) -> str:
         return self._import().__version__

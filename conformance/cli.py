@@ -74,6 +74,13 @@ def _frameworks(requested: tuple[str, ...] | None, user_specs: Sequence[str] = (
     return chosen, versions, specs
 
 
+def _environment(adapter) -> dict:
+    try:
+        return adapter.environment()
+    except Exception as exc:  # noqa: BLE001 - metadata must not stop a run
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
 def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -88,14 +95,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     profile = profiles.get(args.profile)
     losses = _names(args.losses, list(catalog.catalog()), "loss", "losses")
     dtypes = _names(args.dtypes, list(DTYPES), "dtype") or profile.dtypes
-    devices = _names(args.devices, DEVICES, "device") or ("cpu",)
+    devices = _names(args.devices, DEVICES, "device")
     chosen, versions, specs = _frameworks(_names(args.frameworks, adapters.names(), "framework"),
                                           args.adapter or ())
+    # default: the CPU, and CUDA when any chosen framework sees a GPU
+    devices = devices or tuple(d for d in DEVICES if d == "cpu" or any(d in a.devices() for a in chosen))
     seed = args.seed if args.seed is not None else (profile.seed or 0)
     cells = engine.cells(losses, profile)
     writer = ResultWriter(Path(args.out), {
         "profile": profile.name, "seed": seed, "dtypes": list(dtypes), "devices": list(devices),
         "frameworks": versions, "losses": sorted({c.loss for c in cells}),
+        "environment": {a.name: _environment(a) for a in chosen},
         "command": " ".join(["python -m conformance", *map(shlex.quote, args.argv)])}, resume=args.resume)
     checkers = chosen if args.isolation == "none" else [
         IsolatedAdapter(a.name, user_spec=specs.get(a.name), timeout=args.timeout) for a in chosen]
@@ -190,7 +200,7 @@ def parser() -> argparse.ArgumentParser:
                           "with --adapter only the built-in frameworks named in --frameworks run")
     run.add_argument("--losses", help="comma list of catalog losses (default: all)")
     run.add_argument("--dtypes", help=f"comma list (default: the profile's): {', '.join(DTYPES)}")
-    run.add_argument("--devices", help="comma list: cpu, cuda (default: cpu)")
+    run.add_argument("--devices", help="comma list: cpu, cuda (default: cpu, and cuda when a framework sees a GPU)")
     run.add_argument("--profile", default="default", help=f"one of {', '.join(profiles.profiles())}")
     run.add_argument("--seed", type=int, help="seed for the generated cases (default: the profile's, else 0)")
     run.add_argument("--out", default="results", help="results directory (default: results)")

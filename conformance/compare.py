@@ -22,8 +22,8 @@ from .dtypes import round_to
 from .tolerance import Tolerance
 
 OUTCOMES = ("agree", "documented", "mismatch", "nonfinite-mismatch", "error-mismatch",
-            "crash", "timeout", "unsupported")
-FAILING = ("mismatch", "nonfinite-mismatch", "error-mismatch", "crash", "timeout")
+            "device-mismatch", "crash", "timeout", "unsupported")
+FAILING = ("mismatch", "nonfinite-mismatch", "error-mismatch", "device-mismatch", "crash", "timeout")
 
 
 @dataclass(frozen=True)

@@ -226,7 +226,35 @@ def _check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> li
         records.append(record(name, verdict.outcome, verdict.error_eps, verdict.detail, **extra))
     if backward_failure is not None:
         records += [refused(f"grad:{n}", "backward", backward_failure) for n in wrt]
+    if device != "cpu" and "cpu" in adapter.devices():
+        records += _against_cpu(adapter, case, o, dtype, device, wrt, out, backward_failure, record, tol)
     return records
+
+
+def _against_cpu(adapter: FrameworkAdapter, case: Case, o: Oracle, dtype: str, device: str, wrt: tuple[str, ...],
+                 out: Any, backward_failure: str | None, record: Callable[..., dict], tol: Any) -> list[dict]:
+    """The same framework on the CPU, same inputs: a ``device-mismatch`` record per
+    check where the device's result differs from the CPU's beyond the tolerance
+    (with the oracle's scale), or where only one of them refuses."""
+    cpu, cpu_failure, cpu_backward_failure = _run(adapter, case, o.arrays, dtype, "cpu", wrt)
+    if cpu_failure is not None:
+        return [record("device:value", "device-mismatch", detail=f"the cpu refuses what {device} computes",
+                       raised=cpu_failure)]
+    if (cpu_backward_failure is None) != (backward_failure is None):
+        return [record("device:grad", "device-mismatch",
+                       detail=f"the backward is refused on {'cpu' if backward_failure is None else device} only",
+                       raised=cpu_backward_failure or backward_failure)]
+    ev = o.evaluation
+    pairs = [("value", cpu.value, out.value, ev.scale)]
+    if backward_failure is None:
+        pairs += [(f"grad:{n}", cpu.grads.get(n), out.grads.get(n), ev.grad_scales[n]) for n in wrt]
+    found = []
+    for name, on_cpu, on_device, scale in pairs:
+        verdict = judge(on_cpu, on_cpu, scale, on_device, tol)
+        if verdict.outcome != "agree":
+            found.append(record(f"device:{name}", "device-mismatch", verdict.error_eps,
+                                f"{device} vs cpu: {verdict.detail}", cpu=summary(on_cpu), actual=summary(on_device)))
+    return found
 
 
 class InProcess:

@@ -15,7 +15,7 @@ from conformance.dtypes import DTYPES
 from conformance.findings import by_id
 from conformance.tolerance import for_dtype
 
-SEVERITY = ("agree", "unsupported", "documented", "mismatch", "nonfinite-mismatch",
+SEVERITY = ("agree", "unsupported", "documented", "device-mismatch", "mismatch", "nonfinite-mismatch",
             "error-mismatch", "timeout", "crash")
 
 

@@ -71,6 +71,28 @@ def unsupported_when_smoothed(c: Case) -> str | None:
     return "label smoothing is not implemented" if c.params.get("label_smoothing") else None
 
 
+class TwoDevices(Fake):
+    """cpu: the exact formulas; cuda: the same, then ``on_cuda`` edits (value, grads)."""
+
+    def __init__(self, recipes, on_cuda) -> None:
+        super().__init__(recipes, devices=("cpu", "cuda"))
+        self.on_cuda = on_cuda
+
+    def _run(self, recipe, arrays, params, reduction, dtype, device, wrt) -> Output:
+        out = super()._run(recipe, arrays, params, reduction, dtype, device, wrt)
+        if device != "cuda":
+            return out
+        value, grads = self.on_cuda(out.value, dict(out.grads))
+        return Output(value, grads)
+
+
+def apart_on_cuda() -> TwoDevices:
+    """Within the oracle's tolerance on each device (cpu -10, cuda +10 eps of the oracle's
+    scale), 20 apart from each other: beyond k = 16."""
+    step = 10 * 2.0**-23 * float(reference.evaluate("mse", MSE.arrays, {}, "mean").scale)
+    return TwoDevices({"mse": exact("mse", after=lambda v, g: (v - step, g))}, lambda v, g: (v + 2 * step, g))
+
+
 # (id, adapter, case, device, dtype, check, outcome)
 SCENARIOS = [
     ("a_correct_adapter_agrees", correct("mse"), MSE, "cpu", "float32", "value", "agree"),
@@ -100,6 +122,8 @@ SCENARIOS = [
     ("a_recipe_declaring_the_case_unsupported_is_unsupported",
      Fake({"cross_entropy": Recipe(exact("cross_entropy").fn, "fake.ce", unsupported=unsupported_when_smoothed)}),
      CE_SMOOTHED, "cpu", "float32", "value", "unsupported"),
+    ("a_gpu_result_apart_from_the_cpu_result_is_a_device_mismatch", apart_on_cuda(), MSE, "cuda", "float32",
+     "device:value", "device-mismatch"),
     ("a_device_the_adapter_lacks_is_unsupported", correct("mse"), MSE, "cuda", "float32", "value", "unsupported"),
     ("a_leak_into_an_ignored_row_gradient_is_a_mismatch",
      Fake({"cross_entropy": exact("cross_entropy", after=leak_into_row(1, 1e-3))}),
@@ -312,3 +336,26 @@ def test_real_cancellation_noise_of_a_naive_low_precision_implementation_agrees(
     import adapters
     for r in check(CE_LARGE_LOGITS, adapters.get("numpy"), "cpu", dtype):
         assert r["outcome"] == "agree", r
+
+
+# ------------------------------------------------------------- a second device
+
+def test_a_device_that_agrees_with_the_cpu_adds_no_record():
+    adapter = TwoDevices({"mse": exact("mse")}, lambda v, g: (v, g))
+    assert {r["check"] for r in check(MSE, adapter, "cuda", "float32")} == {"value", "grad:input", "grad:target"}
+
+
+def test_a_device_differing_from_the_cpu_beyond_tolerance_is_a_device_mismatch():
+    """Each side within the oracle's tolerance, but 2 x 12 eps apart: only the device
+    comparison catches it."""
+    by_check = records_by_check(apart_on_cuda(), MSE, "cuda", "float32")
+    assert by_check["value"]["outcome"] == "agree"
+    assert by_check["device:value"]["outcome"] == "device-mismatch"
+    assert "cuda vs cpu" in by_check["device:value"]["detail"] and by_check["device:value"]["cpu"]
+    assert "device:grad:input" not in by_check
+
+
+def test_a_device_only_run_without_a_cpu_is_not_compared():
+    adapter = TwoDevices({"mse": exact("mse")}, lambda v, g: (v * 2, g))
+    adapter._devices = ("cuda",)
+    assert not [r for r in check(MSE, adapter, "cuda", "float32") if r["check"].startswith("device:")]
