@@ -239,3 +239,30 @@ def test_a_bad_timeout_exits_2_naming_the_value(value, tmp_path, capsys):
     assert exit_.value.code == 2
     assert f"got {value!r}" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+TWO_DEVICE_ADAPTER = """
+from adapters.example_user_adapter import HandWrittenNumpy
+class TwoDevices(HandWrittenNumpy):
+    name = "twodevices"
+    def devices(self):
+        return ("cpu", "cuda")          # a pretend GPU that computes what the CPU does
+ADAPTER = TwoDevices()
+"""
+
+
+def test_devices_default_to_the_cpu_and_to_cuda_when_a_framework_sees_a_gpu(tmp_path):
+    cpu_only, both = tmp_path / "cpu", tmp_path / "both"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", "--frameworks", "numpy", "--losses", "mse", "--profile", "quick",
+                     "--out", str(cpu_only)]) == 0
+        path = tmp_path / "two.py"
+        path.write_text(TWO_DEVICE_ADAPTER)
+        assert main(["run", "--adapter", str(path), "--losses", "mse", "--profile", "quick", "--isolation", "none",
+                     "--out", str(both)]) == 0
+    assert json.loads((cpu_only / "run.json").read_text())["devices"] == ["cpu"]
+    meta = json.loads((both / "run.json").read_text())
+    assert meta["devices"] == ["cpu", "cuda"] and meta["environment"]["twodevices"]["devices"] == ["cpu", "cuda"]
+    records = jsonl(both / "results.jsonl")
+    assert {r["device"] for r in records} == {"cpu", "cuda"}
+    assert not [r for r in records if r["outcome"] == "device-mismatch"]    # the same numbers on both
