@@ -46,7 +46,7 @@ def measure(framework: str, dtype: str, repeat: int) -> dict[str, Any]:
     cases = [c for c in bench_cases() if adapter.support(c).kind != "unsupported"]
 
     def suite_pass() -> float:
-        engine._oracle_cache.clear()
+        engine.clear_oracle_cache()
         t = time.perf_counter()
         for c in cases:
             engine.check(c, adapter, "cpu", dtype)

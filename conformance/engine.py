@@ -6,6 +6,7 @@ row): one (case, framework, device, dtype, check) with its outcome.
 """
 from __future__ import annotations
 
+import collections
 import queue
 import threading
 import zlib
@@ -87,15 +88,39 @@ def _evaluate(case: Case, arrays, policies=None) -> tuple[reference.Evaluation |
         return None, str(exc), exc.value_dependent
 
 
-_oracle_cache: dict[tuple[str, str], Oracle] = {}
+ORACLE_CACHE_BYTES = 512 << 20     # the frameworks of one cell share an evaluation; LLM-scale ones are big
+_oracle_cache: collections.OrderedDict[tuple[str, str], tuple[Oracle, int]] = collections.OrderedDict()
+_cached_bytes = [0]
 
 
 def oracle(case: Case, dtype: str) -> Oracle:
+    """The oracle's evaluation of a case in a dtype, kept in a cache of bounded size
+    (least recently used first out)."""
     key = (case.id, dtype)
-    if key not in _oracle_cache:
-        arrays = {k: round_to(v, dtype) for k, v in case.arrays.items()}
-        _oracle_cache[key] = Oracle(arrays, *_evaluate(case, arrays))
-    return _oracle_cache[key]
+    if key in _oracle_cache:
+        _oracle_cache.move_to_end(key)
+        return _oracle_cache[key][0]
+    arrays = {k: round_to(v, dtype) for k, v in case.arrays.items()}
+    found = Oracle(arrays, *_evaluate(case, arrays))
+    _oracle_cache[key] = (found, _nbytes(found))
+    _cached_bytes[0] += _oracle_cache[key][1]
+    while _cached_bytes[0] > ORACLE_CACHE_BYTES and len(_oracle_cache) > 1:
+        _cached_bytes[0] -= _oracle_cache.popitem(last=False)[1][1]
+    return found
+
+
+def clear_oracle_cache() -> None:
+    _oracle_cache.clear()
+    _cached_bytes[0] = 0
+
+
+def _nbytes(o: Oracle) -> int:
+    ev = o.evaluation
+    arrays = list(o.arrays.values())
+    if ev is not None:
+        arrays += [ev.value, ev.scale, *ev.grad_scales.values()]
+        arrays += [b for lo, hi in ev.grads.values() for b in ((lo,) if lo is hi else (lo, hi))]
+    return sum(np.asarray(a).nbytes for a in arrays)
 
 
 def differentiable(case: Case, o: Oracle) -> tuple[str, ...]:

@@ -48,3 +48,15 @@ def test_a_large_cell_is_checked_end_to_end_at_a_small_shape():
                               0, lambda key: False, False)
     assert len(found) == 2 and all(c.variant == "large" for c, _ in found)        # cuda skipped
     assert {r["outcome"] for _, rs in found for r in rs} == {"agree"}
+
+
+def test_the_oracle_cache_stays_within_its_byte_budget(monkeypatch):
+    from conformance.case import Case
+    engine.clear_oracle_cache()
+    monkeypatch.setattr(engine, "ORACLE_CACHE_BYTES", 200_000)
+    for seed in range(12):
+        x = np.random.default_rng(seed).normal(size=(50, 40))
+        engine.oracle(Case("mse", "plain", "none", {"input": x, "target": x * 0.5}), "float32")
+    sizes = [size for _, size in engine._oracle_cache.values()]
+    assert 1 <= len(sizes) < 12 and sum(sizes) <= 200_000 and engine._cached_bytes[0] == sum(sizes)
+    engine.clear_oracle_cache()
