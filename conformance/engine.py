@@ -172,9 +172,14 @@ def check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> lis
     return records
 
 
+def record_base(case: Case, framework: str, device: str, dtype: str) -> dict[str, Any]:
+    """The fields every record of a (case, framework, device, dtype) starts with."""
+    return {"case": case.id, "loss": case.loss, "variant": case.variant, "reduction": case.reduction,
+            "origin": case.origin, "framework": framework, "device": device, "dtype": dtype}
+
+
 def _check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> list[dict[str, Any]]:
-    base = {"case": case.id, "loss": case.loss, "variant": case.variant, "reduction": case.reduction,
-            "origin": case.origin, "framework": adapter.name, "device": device, "dtype": dtype}
+    base = record_base(case, adapter.name, device, dtype)
     tol = for_dtype(dtype)
     support = adapter.support(case)
     base.update(support=support.kind, api=support.api, k=tol.k, claimed=dtype in adapter.claimed_dtypes(case.loss))

@@ -69,12 +69,10 @@ def worst_case(loss: str, variant: str, reduction: str, run_check: Callable[[Cas
     spec = catalog.get(loss)
     strategy = strategies.cases(spec, variant, reduction)
     memo: dict[str, tuple[Case, list[dict[str, Any]], float]] = {}
-    budget = {"left": shrink_budget, "used": 0}
+    left = shrink_budget
 
-    def checked(case: Case, allow_new: bool = True) -> tuple[Case, list[dict[str, Any]], float] | None:
+    def checked(case: Case) -> tuple[Case, list[dict[str, Any]], float]:
         if case.id not in memo:
-            if not allow_new:
-                return None
             records = run_check(case)
             memo[case.id] = (case, records, score(records))
         return memo[case.id]
@@ -102,11 +100,11 @@ def worst_case(loss: str, variant: str, reduction: str, run_check: Callable[[Cas
     failing: list[tuple[Case, list[dict[str, Any]], float]] = []
 
     def replay(case: Case) -> None:
+        nonlocal left
         if case.id not in memo:
-            if budget["left"] == 0:
+            if left == 0:
                 raise _StopShrinking
-            budget["left"] -= 1
-            budget["used"] += 1
+            left -= 1
         entry = checked(case)
         target(entry[2], label="error in eps")
         if entry[2] >= threshold:
@@ -118,7 +116,7 @@ def worst_case(loss: str, variant: str, reduction: str, run_check: Callable[[Cas
     except (_ReachedWorst, _StopShrinking, Flaky):
         pass
     case, records, value = failing[-1] if failing else worst
-    return Worst(_as_found(case, value, explored), records, value, explored, budget["used"], bool(failing),
+    return Worst(_as_found(case, value, explored), records, value, explored, shrink_budget - left, bool(failing),
                  [f for f in failures if f[0].id != case.id])
 
 

@@ -16,6 +16,7 @@ import signal
 from typing import Any
 
 from .case import Case
+from .engine import record_base
 
 STOP, CHECK, RELEASE = "stop", "check", "release"
 
@@ -93,9 +94,7 @@ class IsolatedAdapter:
         if isinstance(reply, list):
             return reply
         outcome, detail = reply
-        base = {"case": case.id, "loss": case.loss, "variant": case.variant, "reduction": case.reduction,
-                "origin": case.origin, "framework": self.name, "device": device, "dtype": dtype}
-        return [{**base, "check": "value", "outcome": outcome, "error_eps": None, "detail": detail,
+        return [{**record_base(case, self.name, device, dtype), "check": "value", "outcome": outcome, "error_eps": None, "detail": detail,
                  "finding": None}]
 
     def _call(self, message: dict[str, Any]) -> Any:
