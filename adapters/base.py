@@ -63,6 +63,9 @@ class Recipe:
     kind: str | Callable[[Case], str] = "native"
     unsupported: Callable[[Case], str | None] | None = None
     dtypes: tuple[str, ...] | None = None     # claimed dtypes, when narrower than the adapter's
+    #: parameters a compiling adapter (JAX) must compile in rather than trace
+    #: (used in Python control flow); flags and strings always are
+    static: tuple[str, ...] = ()
 
     def support(self, case: Case) -> Support:
         reason = self.unsupported(case) if self.unsupported else None

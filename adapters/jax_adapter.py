@@ -36,58 +36,9 @@ OPTAX = "https://optax.readthedocs.io/en/latest/api/"
 SHARP_BITS = ("https://docs.jax.dev/en/latest/notebooks/Common_Gotchas_in_JAX.html"
               "#out-of-bounds-indexing")
 
-Arrays = Mapping[str, Any]      # name -> jax.Array
-Params = Mapping[str, Any]
-
-
-def _jax() -> tuple[Any, Any, Any]:
-    """(jax, jax.numpy, optax), imported on first use."""
-    import jax
-    import jax.numpy as jnp
-    import optax
-    return jax, jnp, optax
-
-
-def _reduce(terms: Any, reduction: str, denominator: Any = None) -> Any:
-    """'none' | 'sum' | 'mean' (divided by ``denominator`` when given: weighted means)."""
-    _, jnp, _ = _jax()
-    if reduction == "none":
-        return terms
-    if reduction == "sum":
-        return jnp.sum(terms)
-    if reduction == "mean":
-        return jnp.mean(terms) if denominator is None else jnp.sum(terms) / denominator
-    raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {reduction!r}")
-
-
-def _times(coef: Any, arg: Any, fn: Callable[[Any], Any] | None = None) -> Any:
-    """coef * fn(arg) (fn defaults to the identity) with 0 * fn(anything) = 0 (the
-    entropy's 0 log 0 = 0, a zero weight silencing an infinite term) and the exact
-    derivatives: d/dcoef = fn(arg) even where coef = 0 (the usual double jnp.where
-    gives 0 there), d/darg = coef * fn'(arg), 0 where coef = 0 (no 0 * inf)."""
-    return _coef_times(fn or _identity)(coef, arg)
-
-
-def _identity(v: Any) -> Any:
-    return v
-
-
-@functools.cache
-def _coef_times(fn: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
-    jax, jnp, _ = _jax()
-
-    @jax.custom_jvp
-    def f(coef: Any, arg: Any) -> Any:
-        zero = coef == 0
-        return jnp.where(zero, 0.0, coef * fn(jnp.where(zero, 1.0, arg)))
-
-    @f.defjvp
-    def f_jvp(primals: Any, tangents: Any) -> Any:
-        (coef, arg), (d_coef, d_arg) = primals, tangents
-        zero = coef == 0
-        _, d_fn = jax.jvp(fn, (jnp.where(zero, 1.0, arg),), (d_arg,))
-        return f(coef, arg), d_coef * fn(arg) + jnp.where(zero, 0.0, coef * d_fn)
-    return f
+from .jax_ops import Arrays, Params, difference as _difference, jax_modules as _jax, reduce as _reduce
+from .jax_ops import times as _times
+from .jax_recipes import RECIPES as FAMILY_RECIPES
 
 
 # -- regression: L1, MSE, SmoothL1, Huber ------------------------------------
@@ -96,13 +47,6 @@ def _coef_times(fn: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
 # smooth_l1(beta) = huber(delta=beta) / beta, and beta = 0 is L1 (torch's definition).
 # The composed ones refuse unequal shapes as optax's own losses do
 # (chex.assert_equal_shape), rather than letting jnp broadcast (3, 1) against (3,).
-
-
-def _difference(a: Arrays) -> Any:
-    x, y = a["input"], a["target"]
-    if x.shape != y.shape:
-        raise ValueError(f"Shape mismatch: got {x.shape} and {y.shape} (optax convention)")
-    return x - y
 
 
 def _l1(a: Arrays, p: Params, r: str) -> Any:
@@ -259,13 +203,19 @@ RECIPES = {
 }
 
 
+RECIPES = {**RECIPES, **FAMILY_RECIPES}
+
+
 @functools.cache
-def _compiled(fn: Callable[..., Any], reduction: str, native: bool | None) -> Callable[..., Any]:
+def _compiled(fn: Callable[..., Any], reduction: str, native: bool | None,
+              static: tuple[tuple[str, Any], ...] = ()) -> Callable[..., Any]:
     """jit(value_and_grad) of sum(loss) for one recipe, reduction and (cross-entropy)
-    native-or-composed choice; parameters are traced."""
+    native-or-composed choice; numeric parameters are traced, the ``static`` ones
+    (flags, names, and those a recipe lists) are compiled in."""
     jax, jnp, _ = _jax()
 
     def total(diff: dict[str, Any], const: dict[str, Any], params: dict[str, Any]) -> tuple[Any, Any]:
+        params = {**params, **dict(static)}
         if native is not None:
             params = {**params, "_native": native}
         out = fn({**const, **diff}, params, reduction)
@@ -330,8 +280,10 @@ class JaxAdapter(FrameworkAdapter):
             x = jax.device_put(a.astype(jnp.dtype(dtype) if floating else np.int64), dev)
             (diff if floating and name in wrt else const)[name] = x
         native = _ce_native(arrays, params) if recipe.fn is _cross_entropy else None
-        traced = {k: jax.device_put(np.asarray(v), dev) for k, v in params.items()}
-        compiled = _compiled(recipe.fn, reduction, native)
+        fixed = {k for k, v in params.items() if isinstance(v, (bool, str)) or k in recipe.static}
+        static = tuple(sorted((k, params[k]) for k in fixed))
+        traced = {k: jax.device_put(np.asarray(v), dev) for k, v in params.items() if k not in fixed}
+        compiled = _compiled(recipe.fn, reduction, native, static)
 
         def back(v: Any) -> np.ndarray:
             return np.asarray(v).astype(np.float64)

@@ -21,40 +21,11 @@ from conformance.dtypes import numpy_dtype
 
 from .base import FrameworkAdapter, Output, Policy, Recipe, is_probability_target
 from .native_logs import GPU_PROBE, TF_RAISED, filtered_stderr
+from .tensorflow_recipes import POLICIES as FAMILY_POLICIES, RECIPES as FAMILY_RECIPES
+from .tf_ops import Params, Tensors, modules as _modules, reduce as _reduce, tf as _tf
 
 TF_DOCS = "https://www.tensorflow.org/api_docs/python/"
 KERAS_DOCS = "https://keras.io/api/"
-Tensors = Mapping[str, Any]
-Params = Mapping[str, Any]
-
-
-@functools.cache
-def _modules() -> tuple[Any, Any]:
-    """(tensorflow, keras), imported on first use with the log noise silenced."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    with filtered_stderr():
-        import keras
-        import tensorflow as tf
-    return tf, keras
-
-
-def _tf() -> Any:
-    return _modules()[0]
-
-
-def _reduce(terms: Any, reduction: str, denominator: Any = None) -> Any:
-    """'none': the terms; 'sum': their total; 'mean': total / denominator (default: count)."""
-    tf = _tf()
-    if reduction == "none":
-        return terms
-    if reduction not in ("sum", "mean"):
-        raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {reduction!r}")
-    if reduction == "sum":
-        return tf.reduce_sum(terms)
-    if denominator is None:
-        return tf.reduce_mean(terms)  # empty: 0/0 = NaN
-    return tf.reduce_sum(terms) / denominator
 
 
 # -- regression ----------------------------------------------------------------
@@ -269,6 +240,10 @@ POLICIES = {
         summary="probabilities clipped to [1e-7, 1 - 1e-7] (as the dtype holds them) before the logs; "
                 "the clip's gradient is 0 outside the interval"),
 }
+
+
+RECIPES = {**RECIPES, **FAMILY_RECIPES}
+POLICIES = {**POLICIES, **FAMILY_POLICIES}
 
 
 class TensorflowAdapter(FrameworkAdapter):

@@ -1,4 +1,5 @@
-"""PyTorch: every loss of the documents is native in torch.nn.functional."""
+"""PyTorch: every loss of the documents is native in torch.nn.functional; the other
+families' recipes are in adapters/torch_recipes/."""
 from __future__ import annotations
 
 import functools
@@ -8,6 +9,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .base import FrameworkAdapter, Output, Policy, Recipe
+from .torch_recipes import POLICIES as FAMILY_POLICIES, RECIPES as FAMILY_RECIPES
 
 DOCS = "https://pytorch.org/docs/stable/generated/"
 
@@ -54,6 +56,10 @@ POLICIES = {
                  "grad * (x - y) / max((1 - x) * x, EPSILON))",
         summary="log clamped at -100; backward divides by max(x(1-x), 1e-12)"),
 }
+
+
+RECIPES = {**RECIPES, **FAMILY_RECIPES}
+POLICIES = {**POLICIES, **FAMILY_POLICIES}
 
 
 class TorchAdapter(FrameworkAdapter):

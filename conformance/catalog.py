@@ -1,4 +1,5 @@
-"""LossSpec: one catalog entry, loaded from data/catalog.toml."""
+"""LossSpec: one catalog entry, loaded from data/catalog.toml and data/catalog/*.toml
+(one file per loss family)."""
 from __future__ import annotations
 
 import tomllib
@@ -8,7 +9,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 CATALOG_FILE = Path(__file__).with_name("data") / "catalog.toml"
-REDUCTIONS = ("none", "sum", "mean")
+CATALOG_DIR = Path(__file__).with_name("data") / "catalog"
+#: "batchmean" is KL divergence's sum / batch size (torch.nn.KLDivLoss)
+REDUCTIONS = ("none", "sum", "mean", "batchmean")
+LAYOUTS = ("elementwise", "classification", "shaped", "ctc")
+#: variant settings that are neither a parameter nor an argument
+VARIANT_KEYS = ("spatial", "batch")
 
 
 class UnknownLoss(ValueError):
@@ -18,10 +24,11 @@ class UnknownLoss(ValueError):
 @dataclass(frozen=True)
 class Parameter:
     name: str
-    kind: str  # "float" | "int"
-    default: float | int
+    kind: str  # "float" | "int" | "bool" | "choice"
+    default: Any
     min: float | None = None
     max: float | None = None
+    values: tuple[Any, ...] = ()   # the choices of a "choice" parameter
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,10 @@ class LossSpec:
     parameters: Mapping[str, Parameter]
     variants: Mapping[str, Mapping[str, Any]]
     docs: tuple[str, ...] = field(default=())
+    #: layout "shaped": argument -> shape, dimension letters separated by spaces
+    #: ("N C"); "" is a scalar. ``dims``: letter -> the sizes to draw from.
+    shapes: Mapping[str, str] = field(default_factory=dict)
+    dims: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     def variant(self, name: str) -> Mapping[str, Any]:
         try:
@@ -46,27 +57,48 @@ class LossSpec:
 
 
 def _spec(name: str, raw: Mapping[str, Any]) -> LossSpec:
-    params = {p: Parameter(name=p, **d) for p, d in raw.get("parameters", {}).items()}
+    params = {}
+    for p, d in raw.get("parameters", {}).items():
+        d = dict(d)
+        if "values" in d:
+            d["values"] = tuple(d["values"])
+        params[p] = Parameter(name=p, **d)
+    if raw["layout"] not in LAYOUTS:
+        raise ValueError(f"catalog: {name}: unknown layout {raw['layout']!r}; known: {', '.join(LAYOUTS)}")
     for r in raw["reductions"]:
         if r not in REDUCTIONS:
             raise ValueError(f"catalog: {name}: unknown reduction {r!r}")
+    # an argument is a role, or a table {role, shape} (layout "shaped")
+    arguments = {a: (v if isinstance(v, str) else v["role"]) for a, v in raw["arguments"].items()}
+    shapes = {a: v["shape"] for a, v in raw["arguments"].items() if not isinstance(v, str) and "shape" in v}
     for v, settings in raw["variants"].items():
         for key in settings:
-            if key not in params and key not in raw["arguments"] and key not in ("target", "spatial"):
+            if key not in params and key not in arguments and key not in VARIANT_KEYS:
                 raise ValueError(f"catalog: {name}.{v}: {key!r} is neither a parameter nor an argument")
     return LossSpec(
         name=name, family=raw["family"], layout=raw["layout"], summary=raw["summary"],
-        arguments=dict(raw["arguments"]), differentiable=tuple(raw["differentiable"]),
+        arguments=arguments, differentiable=tuple(raw["differentiable"]),
         reductions=tuple(raw["reductions"]), parameters=params,
         variants={k: dict(v) for k, v in raw["variants"].items()}, docs=tuple(raw.get("docs", ())),
+        shapes=shapes, dims={k: tuple(v) for k, v in raw.get("dims", {}).items()},
     )
+
+
+def _files() -> list[Path]:
+    return [CATALOG_FILE, *sorted(CATALOG_DIR.glob("*.toml"))]
 
 
 @lru_cache(maxsize=1)
 def catalog() -> dict[str, LossSpec]:
-    with open(CATALOG_FILE, "rb") as f:
-        raw = tomllib.load(f)
-    return {name: _spec(name, entry) for name, entry in raw["loss"].items()}
+    specs: dict[str, LossSpec] = {}
+    for path in _files():
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+        for name, entry in raw.get("loss", {}).items():
+            if name in specs:
+                raise ValueError(f"catalog: loss {name!r} is defined twice ({path.name})")
+            specs[name] = _spec(name, entry)
+    return specs
 
 
 def get(name: str) -> LossSpec:

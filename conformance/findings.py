@@ -18,6 +18,7 @@ from .case import Case
 from .dtypes import round_to
 
 FINDINGS_FILE = Path(__file__).with_name("data") / "findings.toml"
+FINDINGS_DIR = Path(__file__).with_name("data") / "findings"     # one file per loss family
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,10 @@ class Finding:
         case, a finding that needs it explains nothing."""
         if case is None or "at" not in record:
             return False
-        x = round_to(np.asarray(case.arrays["input"], dtype=np.float64), record["dtype"])
+        first = case.arrays.get("input", next(iter(case.arrays.values()), None))
+        if first is None:
+            return False
+        x = round_to(np.asarray(first, dtype=np.float64), record["dtype"])
         at = tuple(record["at"])
         try:
             values = x.ravel() if at == () else np.asarray([x[at]])
@@ -65,8 +69,10 @@ class Finding:
 
 @lru_cache(maxsize=1)
 def findings() -> tuple[Finding, ...]:
-    with open(FINDINGS_FILE, "rb") as f:
-        raw = tomllib.load(f).get("finding", [])
+    raw = []
+    for path in [FINDINGS_FILE, *sorted(FINDINGS_DIR.glob("*.toml"))]:
+        with open(path, "rb") as f:
+            raw += tomllib.load(f).get("finding", [])
     out = []
     for row in raw:
         row = dict(row)

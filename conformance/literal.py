@@ -13,14 +13,14 @@ def _dtype_of(value: Any) -> str:
     return "int64" if flat and all(isinstance(v, int) and not isinstance(v, bool) for v in flat) else "float64"
 
 
-def arrays(entry: Mapping[str, Any]) -> dict[str, np.ndarray]:
+def arrays(entry: Mapping[str, Any], keys: tuple[str, ...] = ARRAY_KEYS) -> dict[str, np.ndarray]:
     """Arrays of an entry: TOML integers stay int64 (class indices), the rest float64.
 
     ``shapes`` reshapes an array, ``dtypes`` forces one (an empty ``[]`` has no type).
     """
     shapes, dtypes = entry.get("shapes", {}), entry.get("dtypes", {})
     out = {}
-    for key in ARRAY_KEYS:
+    for key in dict.fromkeys((*keys, "target")):
         if key not in entry:
             continue
         dtype = dtypes.get(key, _dtype_of(entry[key]))

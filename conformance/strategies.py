@@ -72,6 +72,10 @@ def _param(draw, spec: LossSpec, name: str, setting: Any, classes: int) -> Any:
         return setting
     if name == "ignore_index":
         return draw(st.one_of(st.integers(0, classes - 1), st.sampled_from([-100, -1])), label=name)
+    if p.kind == "bool":
+        return draw(st.booleans(), label=name)
+    if p.kind == "choice":
+        return draw(st.sampled_from(p.values), label=name)
     if p.kind == "float":
         return draw(st.floats(p.min, p.max, width=32), label=name)
     return draw(st.integers(p.min, p.max), label=name)
@@ -123,6 +127,17 @@ def _classification(draw, spec: LossSpec, settings: Mapping[str, Any]) -> tuple[
     return arrays, classes
 
 
+def _layout(name: str):
+    """The strategy of a layout that has a module of its own: (arrays, classes)."""
+    if name == "shaped":
+        from .shaped import arrays
+    elif name == "ctc":
+        from .ctc_cases import arrays
+    else:
+        raise InvalidArgument(f"no strategy for layout {name!r}")
+    return arrays
+
+
 @st.composite
 def cases(draw, spec: LossSpec, variant: str, reduction: str) -> Case:
     """Cases of ``spec`` in ``variant`` with ``reduction``."""
@@ -131,11 +146,13 @@ def cases(draw, spec: LossSpec, variant: str, reduction: str) -> Case:
     settings = spec.variant(variant)
     if spec.layout == "elementwise":
         arrays, classes = draw(_elementwise(spec, settings)), 0
-    else:
+    elif spec.layout == "classification":
         arrays, classes = draw(_classification(spec, settings))
+    else:
+        arrays, classes = draw(_layout(spec.layout)(spec, settings))
     params = {name: _param(draw, spec, name, settings[name], classes)
               for name in spec.parameters if name in settings}
-    if "ignore_index" in params and classes:
+    if "ignore_index" in params and classes and "target" in arrays:
         # make ignored rows likely: put the ignored index into some targets
         t = arrays["target"]
         mask = _fill(draw, t.shape, "ignored rows", lambda rng, sh: rng.random(sh) < 0.3,

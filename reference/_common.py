@@ -80,8 +80,10 @@ def reduce(
     """
     if reduction == "none":
         return Evaluation(terms, scale, dict(grads), dict(grad_scales))
+    if reduction == "batchmean":     # torch.nn.KLDivLoss: the sum over the batch size
+        reduction, denominator = "mean", terms.dtype.type(terms.shape[0] if terms.ndim else 1)
     if reduction not in ("sum", "mean"):
-        raise DomainError(f"reduction must be 'none', 'sum' or 'mean', got {reduction!r}")
+        raise DomainError(f"reduction must be 'none', 'sum', 'mean' or 'batchmean', got {reduction!r}")
     factor = summation_factor(terms.size)
     total = terms.sum()
     total_scale = np.abs(scale).sum() * factor

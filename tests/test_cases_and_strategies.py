@@ -186,6 +186,11 @@ def test_every_drawn_case_honours_its_variant(drawn):
         spec, settings = catalog.get(loss), catalog.get(loss).variant(variant)
         for c in cases:
             where = f"{loss}-{variant} case {c.id}"
+            if spec.layout == "shaped":
+                assert_shaped(spec, settings, c, where)
+                continue
+            if spec.layout not in ("elementwise", "classification"):
+                continue   # a layout of its own is checked by its family's tests
             x, t = c.arrays["input"], c.arrays["target"]
             assert ("weight" in c.arrays) == bool(settings.get("weight")), where
             assert ("pos_weight" in c.arrays) == bool(settings.get("pos_weight")), where
@@ -219,6 +224,32 @@ def test_every_drawn_case_honours_its_variant(drawn):
                 assert t.dtype == np.int64 and t.shape == x.shape[:1] + x.shape[2:], where
 
 
+def assert_shaped(spec, settings, c, where):
+    """Every argument of a "shaped" loss has its catalog shape, one size per letter,
+    and values of its role."""
+    sizes: dict[str, int] = {}
+    for name, a in c.arrays.items():
+        letters = [x for x in spec.shapes.get(name, "").split()
+                   if not (x == "N" and settings.get("batch") is False)]
+        assert a.ndim == len(letters), f"{where}: {name} has shape {a.shape}, expected {letters}"
+        for letter, size in zip(letters, a.shape):
+            assert sizes.setdefault(letter, size) == size, f"{where}: {letter} differs between arguments"
+        role = settings.get(name) if isinstance(settings.get(name), str) else spec.arguments[name]
+        if role in ("class_indices", "multilabel_indices"):
+            assert a.dtype == np.int64, where
+        else:
+            assert a.dtype == np.float64, where
+        if role == "sign_target":
+            assert np.all(np.isin(a, (-1.0, 1.0))), where
+        if role in ("positive", "class_weights", "element_weights"):
+            assert np.all(a > 0), where
+        if role in ("probabilities", "probability_rows"):
+            assert np.all((a >= 0) & (a <= 1)), where
+    for name in spec.arguments:
+        if spec.arguments[name] in ("class_weights", "element_weights"):
+            assert (name in c.arrays) == bool(settings.get(name)), where
+
+
 def test_ignore_index_variants_actually_ignore_some_rows(drawn):
     for (loss, variant, _), cases in drawn.items():
         if catalog.get(loss).variant(variant).get("ignore_index") == "draw":
@@ -228,7 +259,7 @@ def test_ignore_index_variants_actually_ignore_some_rows(drawn):
 
 def test_log_probability_inputs_are_normalised_rows(drawn):
     for (loss, _, _), cases in drawn.items():
-        if catalog.get(loss).arguments["input"] == "log_probabilities":
+        if catalog.get(loss).arguments.get("input") == "log_probabilities" and catalog.get(loss).layout != "shaped":
             for c in cases:
                 sums = np.exp(c.arrays["input"]).sum(axis=1)
                 np.testing.assert_allclose(sums, 1.0, rtol=1e-9, err_msg=c.id)

@@ -139,7 +139,7 @@ def test_huber_refuses_delta_that_is_not_positive(delta):
         ev("huber", {"input": np.ones(2), "target": np.zeros(2)}, {"delta": delta})
 
 
-@pytest.mark.parametrize("reduction", ["avg", "batchmean", "", "Mean"])
+@pytest.mark.parametrize("reduction", ["avg", "batch_mean", "", "Mean"])
 def test_unknown_reduction_is_refused(reduction):
     with pytest.raises(DomainError):
         ev("mse", {"input": np.ones(2), "target": np.zeros(2)}, reduction=reduction)

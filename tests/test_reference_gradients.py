@@ -13,41 +13,10 @@ import pytest
 
 import reference
 
+from oracle_checks import RTOL, assert_gradient_matches_differences, richardson, summed  # noqa: F401
+
 REDUCTIONS = ("none", "sum", "mean")
 SEEDS = range(3)
-RTOL = 1e-6
-
-
-def summed(loss, arrays, params, reduction, policies=None) -> float:
-    return float(np.sum(reference.evaluate(loss, arrays, params, reduction, policies).value))
-
-
-def richardson(f, x: np.ndarray) -> np.ndarray:
-    """df/dx entrywise: (4 D(h/2) - D(h)) / 3 with D the central difference."""
-    out = np.empty_like(x)
-    for idx in np.ndindex(x.shape):
-        def central(h):
-            up, down = x.copy(), x.copy()
-            up[idx] += h
-            down[idx] -= h
-            return (f(up) - f(down)) / (up[idx] - down[idx])
-        h = 2.0 ** -10 * (1 + abs(x[idx]))
-        out[idx] = (4 * central(h / 2) - central(h)) / 3
-    return out
-
-
-def assert_gradient_matches_differences(loss, arrays, params, reduction, wrt, policies=None):
-    ev = reference.evaluate(loss, arrays, params, reduction, policies)
-    for name in wrt:
-        lo, hi = ev.grads[name]
-        assert np.array_equal(lo, hi), f"{name}: bounds differ at a differentiable point"
-        assert lo.shape == arrays[name].shape
-
-        def f(v, name=name):
-            return summed(loss, arrays | {name: v}, params, reduction, policies)
-        fd = richardson(f, arrays[name])
-        atol = RTOL * 1e-3 * max(1.0, float(np.max(np.abs(lo))))
-        np.testing.assert_allclose(lo, fd, rtol=RTOL, atol=atol, err_msg=f"d/d{name} of {loss} {params}")
 
 
 # ---------------------------------------------------------------- points away from kinks

@@ -18,54 +18,10 @@ from hypothesis.extra import numpy as hnp
 
 import reference
 
-EPS = 2.0 ** -52
-K = 64
-TINY = 2.0 ** -1022
-DPS = 50
+from oracle_checks import DPS, EPS, K, TINY, F, assert_round_off, magnitude, mp_array  # noqa: F401
+
 REDUCTIONS = ("none", "sum", "mean")
 SETTINGS = settings(max_examples=40, deadline=None)
-
-
-def F(x) -> mp.mpf:
-    """The exact value of a float64 (mpf conversion of a binary float is exact)."""
-    return mp.mpf(float(x))
-
-
-def assert_round_off(ev, terms: np.ndarray, floors: np.ndarray, reduction: str, denominator=None):
-    """``terms``/``floors``: object arrays of mpf (exact unreduced loss, magnitude of its summands)."""
-    with mp.workdps(DPS):
-        if reduction == "none":
-            assert ev.value.shape == terms.shape
-            pairs = list(zip(ev.value.ravel(), terms.ravel(), floors.ravel()))
-        else:
-            assert ev.value.shape == ()
-            total, floor = mp.fsum(terms.ravel()), mp.fsum(floors.ravel())
-            if reduction == "mean":
-                den = mp.mpf(terms.size) if denominator is None else denominator
-                if den == 0:  # a mean over nothing is 0/0
-                    assert np.isnan(ev.value), f"mean over no counted rows gave {ev.value!r}, not NaN"
-                    return
-                total, floor = total / den, floor / abs(den)
-            pairs = [(ev.value[()], total, floor)]
-        for got, want, floor in pairs:
-            got = float(got)
-            assert math.isfinite(got), f"oracle gave {got!r}, exact is {mp.nstr(want, 17)}"
-            err = abs(F(got) - want)
-            bound = K * EPS * (abs(want) + floor) + TINY
-            assert err <= bound, (f"oracle {got!r} vs exact {mp.nstr(want, 25)}: "
-                                  f"error {mp.nstr(err, 3)} > bound {mp.nstr(bound, 3)}")
-
-
-def mp_array(shape, fn):
-    out = np.empty(shape, dtype=object)
-    for idx in np.ndindex(shape):
-        out[idx] = fn(idx)
-    return out
-
-
-def magnitude(terms: np.ndarray) -> np.ndarray:
-    """|t| elementwise, kept an object array (np.abs of a 0-d one is a scalar)."""
-    return mp_array(terms.shape, lambda i: abs(terms[i]))
 
 
 # ---------------------------------------------------------------- regression
