@@ -170,22 +170,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from . import coverage
+    for name in args.losses:
+        catalog.get(name)                      # an unknown name: one message, exit 2
     chosen, versions, _ = _frameworks(None, args.adapter or (), all_builtins=True)
-    by_name = {a.name: a for a in chosen}
-    print(f"{'loss':<18}{'variants':>9}  " + "  ".join(f"{n:<28}" for n in versions))
-    for spec in catalog.catalog().values():
-        cells = []
-        for name in versions:
-            adapter = by_name.get(name)
-            if adapter is None:
-                cells.append("(not installed)")
-                continue
-            kinds = collections.Counter()
-            for variant in spec.variants:
-                probe = engine.cases_for(engine.Cell(spec.name, variant, spec.reductions[-1]), 1, 0)
-                kinds.update(adapter.support(c).kind for c in probe)
-            cells.append(", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
-        print(f"{spec.name:<18}{len(spec.variants):>9}  " + "  ".join(f"{c:<28}" for c in cells))
+    unavailable = {n: v for n, v in versions.items() if v.startswith("unavailable")}
+    found = coverage.entries(chosen, args.losses or None)
+    if args.losses:
+        print(coverage.details(found))
+        return 0
+    print(coverage.render(coverage.table(found, list(versions), unavailable), ["loss", "variants", *versions]))
+    print()
+    print(coverage.totals(found, [a.name for a in chosen]))
     return 0
 
 
@@ -223,7 +219,9 @@ def parser() -> argparse.ArgumentParser:
     ben.add_argument("--repeat", type=int, default=3, help="passes of the floor loop (default 3)")
     ben.add_argument("--out", help="also write the figures to this JSON file")
     ben.set_defaults(func=cmd_bench)
-    lst = sub.add_parser("list", help="print the catalog with each framework's coverage")
+    lst = sub.add_parser("list", help="print the catalog with each framework's coverage; with loss "
+                                      "names, what each framework calls for each variant (or why not)")
+    lst.add_argument("losses", nargs="*", metavar="LOSS", help="losses to show in detail")
     lst.add_argument("--adapter", action="append", metavar="SPEC", help="add your own adapter's coverage")
     lst.set_defaults(func=cmd_list)
     return p

@@ -202,11 +202,27 @@ def test_list_prints_every_catalog_loss_with_its_variant_count(monkeypatch, caps
     # Only numpy: listing every installed framework imports TensorFlow, JAX and torch (~15 s).
     monkeypatch.setattr(adapters, "names", lambda: ["numpy"])
     assert main(["list"]) == 0
-    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:] if line.strip()}
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split() for line in out.split("\n\n")[0].splitlines()[1:]}
     for spec in catalog.catalog().values():
         assert spec.name in rows, spec.name
-        assert rows[spec.name][1] == str(len(spec.variants))
-        assert rows[spec.name][2:] == ["composed", str(len(spec.variants))]
+        assert rows[spec.name][1:] == [str(len(spec.variants)), "composed"]
+    assert f"numpy: {len(catalog.catalog())} losses: 0 native" in out
+
+
+def test_list_with_a_loss_name_prints_each_variants_api(monkeypatch, capsys):
+    monkeypatch.setattr(adapters, "names", lambda: ["numpy"])
+    assert main(["list", "nll"]) == 0
+    out = capsys.readouterr().out
+    for variant in catalog.get("nll").variants:
+        for reduction in catalog.get("nll").reductions:
+            assert f"  {variant} / {reduction} " in out
+    assert "reference.nll in the test dtype" in out
+
+
+def test_list_with_an_unknown_loss_exits_2(capsys):
+    assert main(["list", "nope"]) == 2
+    assert "unknown loss 'nope'" in capsys.readouterr().err
 
 
 def test_run_into_a_path_that_is_a_file_exits_2_without_a_traceback(tmp_path, capsys):
