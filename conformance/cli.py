@@ -17,6 +17,7 @@ from typing import Sequence
 import adapters
 from adapters.user import AdapterLoadError
 from adapters.user import load as load_adapter
+from reports.gate import BaselineError
 
 from . import catalog, engine, profiles
 from .compare import FAILING, OUTCOMES
@@ -185,6 +186,66 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cells_of(path: str, ignore: tuple[str, ...] = ()) -> tuple[dict, dict]:
+    """(header, cells) of a results directory or a baseline file."""
+    from reports import gate
+    if Path(path).is_dir():
+        meta, records, _ = load(Path(path))
+        return meta, gate.cells(records, ignore)
+    data = gate.load_baseline(Path(path))
+    if not ignore:
+        return data, data["cells"]
+    merged: dict = {}
+    for key, stat in data["cells"].items():
+        k = tuple(None if f in ignore else v for f, v in zip(gate.KEY_FIELDS, key))
+        into = merged.setdefault(k, gate.CellStat())
+        into.outcomes.update(stat.outcomes)
+        into.worst_error_eps = max(into.worst_error_eps, stat.worst_error_eps)
+    return data, merged
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from reports import gate
+    meta, records, _ = load(Path(args.results))
+    data = gate.baseline(records, meta)
+    from .results import write_json_atomic
+    write_json_atomic(Path(args.out), data)
+    print(f"baseline of {len(data['cells'])} cells written to {Path(args.out).resolve()}")
+    return 0
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    from reports import gate
+    base, before = _cells_of(args.baseline)
+    if not Path(args.results).is_dir():
+        raise UsageError(f"{args.results} is not a results directory (from 'python -m conformance run')")
+    meta, after = _cells_of(args.results)
+    if args.factor <= 1:
+        raise UsageError(f"--factor must be > 1, got {args.factor}")
+    worse, better = gate.compare(before, after, args.factor)
+    print(f"baseline: {args.baseline} ({', '.join(f'{k} {v}' for k, v in base.get('frameworks', {}).items())})")
+    print(f"run:      {args.results} ({', '.join(f'{k} {v}' for k, v in meta.get('frameworks', {}).items())})")
+    for title, changes in (("regressions", worse), ("improvements", better)):
+        print(f"{len(changes)} {title}" + (":" if changes else ""))
+        for c in changes[:args.limit]:
+            print("  " + c.line())
+        if len(changes) > args.limit:
+            print(f"  ... and {len(changes) - args.limit} more")
+    print("gate: FAIL" if worse else "gate: pass")
+    return 1 if worse else 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from reports import gate
+    ignore = ("device",) if args.ignore_device else ()
+    (_, a), (_, b) = _cells_of(args.a, ignore), _cells_of(args.b, ignore)
+    rows = gate.diff_rows(a, b, args.all)
+    from .coverage import render
+    print(render(rows, ["cell", "A outcomes", "A worst eps", "B outcomes", "B worst eps"]))
+    print(f"{len(rows)} of {len(set(a) | set(b))} cells shown" + ("" if args.all else " (those that differ)"))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m conformance",
                                 description="Differential conformance suite for loss functions.")
@@ -224,6 +285,22 @@ def parser() -> argparse.ArgumentParser:
     lst.add_argument("losses", nargs="*", metavar="LOSS", help="losses to show in detail")
     lst.add_argument("--adapter", action="append", metavar="SPEC", help="add your own adapter's coverage")
     lst.set_defaults(func=cmd_list)
+    base = sub.add_parser("baseline", help="write a baseline file from a results directory")
+    base.add_argument("results")
+    base.add_argument("--out", required=True, help="baseline JSON file to write")
+    base.set_defaults(func=cmd_baseline)
+    gate = sub.add_parser("gate", help="exit 1 when a run is worse than a baseline in any cell")
+    gate.add_argument("--baseline", required=True, help="baseline JSON (from 'baseline') or a results directory")
+    gate.add_argument("results", help="results directory of the run to judge")
+    gate.add_argument("--factor", type=float, default=2.0, help="worst-error growth that counts (default 2)")
+    gate.add_argument("--limit", type=int, default=50, help="changes listed per kind (default 50)")
+    gate.set_defaults(func=cmd_gate)
+    diff = sub.add_parser("diff", help="two runs (results directories or baselines) side by side")
+    diff.add_argument("a")
+    diff.add_argument("b")
+    diff.add_argument("--ignore-device", action="store_true", help="compare cells across devices (CPU vs GPU)")
+    diff.add_argument("--all", action="store_true", help="every cell, not only those that differ")
+    diff.set_defaults(func=cmd_diff)
     return p
 
 
@@ -233,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = argv
     try:
         return args.func(args)
-    except (UsageError, ResultsError, profiles.UnknownProfile, catalog.UnknownLoss) as exc:
+    except (UsageError, ResultsError, BaselineError, profiles.UnknownProfile, catalog.UnknownLoss) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:  # an --out that is a file, an unreadable directory ...

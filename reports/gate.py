@@ -1,0 +1,135 @@
+"""Baselines, the regression gate and the diff of two runs.
+
+A *cell* is one (loss, variant, reduction, framework, device, dtype, check); its
+statistics are how many checks ended in each outcome and the worst error in eps.
+A baseline is those statistics written to a JSON file (with the versions and the
+profile it came from). The gate compares a run against a baseline:
+
+* a **regression** is an outcome other than ``agree`` that the cell did not have
+  in the baseline (a new ``mismatch``, a new ``crash``...), a worst error grown by
+  more than ``factor`` (measured from at least 1 eps, so 0 -> 0.4 eps is noise, not
+  a regression), or a baseline cell the run did not check;
+* an **improvement** is a non-``agree`` outcome that is gone, or a worst error
+  shrunk by more than ``factor``.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+SCHEMA = "loss-conformance-baseline/1"
+KEY_FIELDS = ("loss", "variant", "reduction", "framework", "device", "dtype", "check")
+DEFAULT_FACTOR = 2.0
+ERROR_FLOOR_EPS = 1.0
+
+
+class BaselineError(ValueError):
+    """A baseline file that cannot be used: what is wrong and what to do."""
+
+
+@dataclass
+class CellStat:
+    outcomes: collections.Counter = field(default_factory=collections.Counter)
+    worst_error_eps: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"outcomes": dict(sorted(self.outcomes.items())), "worst_error_eps": self.worst_error_eps}
+
+
+def cells(records: Iterable[Mapping[str, Any]], ignore: tuple[str, ...] = ()) -> dict[tuple, CellStat]:
+    """Statistics per cell; ``ignore`` drops key fields (e.g. "device" to set a CPU
+    run beside a GPU run)."""
+    out: dict[tuple, CellStat] = collections.defaultdict(CellStat)
+    for r in records:
+        stat = out[tuple(None if f in ignore else r[f] for f in KEY_FIELDS)]
+        stat.outcomes[r["outcome"]] += 1
+        err = r.get("error_eps")
+        if isinstance(err, (int, float)) and math.isfinite(err):
+            stat.worst_error_eps = max(stat.worst_error_eps, float(err))
+    return dict(out)
+
+
+def baseline(records: Iterable[Mapping[str, Any]], run: Mapping[str, Any]) -> dict[str, Any]:
+    return {"schema": SCHEMA, "frameworks": run.get("frameworks", {}), "profile": run.get("profile"),
+            "seed": run.get("seed"),
+            "cells": [dict(zip(KEY_FIELDS, key)) | stat.to_json()
+                      for key, stat in sorted(cells(records).items(), key=lambda kv: str(kv[0]))]}
+
+
+def load_baseline(path: Path) -> dict[str, Any]:
+    """The baseline's header and cells, or BaselineError saying what is wrong."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise BaselineError(f"baseline {path} does not exist; write one with "
+                            "'python -m conformance baseline RESULTS --out FILE'") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BaselineError(f"baseline {path} is not readable JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise BaselineError(f"baseline {path} has schema {found!r}, expected {SCHEMA!r}: "
+                            "regenerate it with this version of the suite")
+    stats = {}
+    for i, row in enumerate(data.get("cells") or []):
+        try:
+            key = tuple(row[f] for f in KEY_FIELDS)
+            outcomes = collections.Counter({str(k): int(v) for k, v in row["outcomes"].items()})
+            stats[key] = CellStat(outcomes, float(row["worst_error_eps"]))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise BaselineError(f"baseline {path}: cell {i} is malformed ({type(exc).__name__}: {exc}); "
+                                f"each cell needs {', '.join(KEY_FIELDS)}, outcomes, worst_error_eps") from None
+    if not stats:
+        raise BaselineError(f"baseline {path} has no cells: a gate against it would pass anything")
+    return {**{k: v for k, v in data.items() if k != "cells"}, "cells": stats}
+
+
+@dataclass(frozen=True)
+class Change:
+    key: tuple
+    what: str            # a sentence for the list
+
+    def line(self) -> str:
+        return " ".join(str(k) for k in self.key if k is not None) + ": " + self.what
+
+
+def compare(before: Mapping[tuple, CellStat], after: Mapping[tuple, CellStat],
+            factor: float = DEFAULT_FACTOR) -> tuple[list[Change], list[Change]]:
+    """(regressions, improvements) of ``after`` against ``before``."""
+    worse, better = [], []
+    for key, old in before.items():
+        new = after.get(key)
+        if new is None:
+            worse.append(Change(key, "not checked in this run (the baseline has it)"))
+            continue
+        for outcome in sorted(set(new.outcomes) - set(old.outcomes) - {"agree"}):
+            worse.append(Change(key, f"new outcome {outcome} ({new.outcomes[outcome]} check(s))"))
+        for outcome in sorted(set(old.outcomes) - set(new.outcomes) - {"agree"}):
+            better.append(Change(key, f"{outcome} is gone ({old.outcomes[outcome]} check(s) before)"))
+        was, now = max(old.worst_error_eps, ERROR_FLOOR_EPS), max(new.worst_error_eps, ERROR_FLOOR_EPS)
+        if now > factor * was:
+            worse.append(Change(key, f"worst error grew {old.worst_error_eps:.3g} -> {new.worst_error_eps:.3g} eps"))
+        elif was > factor * now:
+            better.append(Change(key, f"worst error shrank {old.worst_error_eps:.3g} -> {new.worst_error_eps:.3g} eps"))
+    return worse, better
+
+
+def diff_rows(a: Mapping[tuple, CellStat], b: Mapping[tuple, CellStat], everything: bool = False) -> list[list[str]]:
+    """Side by side: key, outcomes and worst error in A and in B (cells that differ,
+    or all with ``everything``)."""
+    def text(stat: CellStat | None) -> tuple[str, str]:
+        if stat is None:
+            return "-", "-"
+        return ", ".join(f"{k} {v}" for k, v in sorted(stat.outcomes.items())), f"{stat.worst_error_eps:.3g}"
+    rows = []
+    for key in sorted(set(a) | set(b), key=str):
+        left, right = text(a.get(key)), text(b.get(key))
+        changed = (a.get(key) is None or b.get(key) is None
+                   or set(a[key].outcomes) != set(b[key].outcomes)
+                   or not math.isclose(a[key].worst_error_eps, b[key].worst_error_eps, rel_tol=0.5, abs_tol=0.5))
+        if everything or changed:
+            rows.append([" ".join(str(k) for k in key if k is not None), *left, *right])
+    return rows

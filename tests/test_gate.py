@@ -1,0 +1,109 @@
+"""The regression gate: it passes an unchanged rerun, fails a planted regression (a real
+run of a broken implementation under the baseline's name), shows improvements, and
+refuses a baseline it cannot use with one clear message (exit 2), never a pass."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conformance.cli import main
+from reports import gate
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = str(ROOT / "adapters" / "example_user_adapter.py")
+RUN = ["run", "--profile", "quick", "--seed", "7", "--losses", "mse,bce_with_logits", "--isolation", "none"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """A baseline run of the hand-written example adapter, an identical rerun, and a run
+    of the same adapter "upgraded" with a bug (mse's gradient loses its factor 2)."""
+    root = tmp_path_factory.mktemp("gate")
+    upgraded = root / "upgraded.py"
+    upgraded.write_text("from wrong_adapters import WRONG\n"
+                        "W = [w for w in WRONG if w.name == 'mse_gradient_without_the_2'][0]\n"
+                        "ADAPTER = type('Upgraded', (W,), {'name': 'handwritten'})\n")
+    out = {}
+    for name, adapter in (("before", EXAMPLE), ("again", EXAMPLE), ("upgraded", str(upgraded))):
+        out[name] = root / name
+        assert main([*RUN, "--adapter", adapter, "--out", str(out[name])]) in (0, 1)
+    out["baseline"] = root / "baseline.json"
+    assert main(["baseline", str(out["before"]), "--out", str(out["baseline"])]) == 0
+    return out
+
+
+def test_an_unchanged_rerun_passes_the_gate(runs, capsys):
+    assert main(["gate", "--baseline", str(runs["baseline"]), str(runs["again"])]) == 0
+    out = capsys.readouterr().out
+    assert "0 regressions" in out and "gate: pass" in out
+
+
+def test_a_planted_regression_fails_the_gate_and_names_the_cell(runs, capsys):
+    assert main(["gate", "--baseline", str(runs["baseline"]), str(runs["upgraded"])]) == 1
+    out = capsys.readouterr().out
+    assert "gate: FAIL" in out
+    assert "mse plain mean handwritten cpu float64 grad:input: new outcome mismatch" in out
+    assert "bce_with_logits" not in out.split("regressions")[1].split("improvements")[0]
+
+
+def test_the_gate_shows_improvements_the_other_way_round(runs, capsys):
+    worse = runs["baseline"].with_name("worse.json")
+    assert main(["baseline", str(runs["upgraded"]), "--out", str(worse)]) == 0
+    assert main(["gate", "--baseline", str(worse), str(runs["before"])]) == 0
+    out = capsys.readouterr().out
+    assert "0 regressions" in out and "mismatch is gone" in out
+
+
+def test_error_growth_beyond_the_factor_is_a_regression_and_small_noise_is_not():
+    key = ("mse", "plain", "mean", "torch", "cpu", "float32", "value")
+    before = {key: gate.CellStat(gate.collections.Counter(agree=3), 0.5)}
+    noise = {key: gate.CellStat(gate.collections.Counter(agree=3), 1.9)}
+    grown = {key: gate.CellStat(gate.collections.Counter(agree=3), 6.0)}
+    assert gate.compare(before, noise) == ([], [])
+    worse, _ = gate.compare(before, grown, factor=2.0)
+    assert [c.what for c in worse] == ["worst error grew 0.5 -> 6 eps"]
+    assert gate.compare(before, {}, factor=2.0)[0][0].what.startswith("not checked")
+
+
+@pytest.mark.parametrize("content,message", [
+    (None, "does not exist"),
+    ("{not json", "not readable JSON"),
+    ('{"schema": "other/9", "cells": []}', "schema 'other/9'"),
+    ('[1, 2]', "schema 'list'"),
+    ('{"schema": "loss-conformance-baseline/1", "cells": []}', "has no cells"),
+    ('{"schema": "loss-conformance-baseline/1", "cells": [{"loss": "mse"}]}', "cell 0 is malformed"),
+    ('{"schema": "loss-conformance-baseline/1", "cells": [{"loss": "mse", "variant": "plain", '
+     '"reduction": "mean", "framework": "torch", "device": "cpu", "dtype": "float32", '
+     '"check": "value", "outcomes": {"agree": "many"}, "worst_error_eps": 0}]}', "cell 0 is malformed"),
+])
+def test_a_baseline_that_cannot_be_used_exits_2_with_one_message(runs, tmp_path, capsys, content, message):
+    path = tmp_path / "baseline.json"
+    if content is not None:
+        path.write_text(content)
+    assert main(["gate", "--baseline", str(path), str(runs["again"])]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_gate_on_something_that_is_not_a_results_directory_exits_2(runs, capsys):
+    assert main(["gate", "--baseline", str(runs["baseline"]), str(runs["baseline"])]) == 2
+    assert "not a results directory" in capsys.readouterr().err
+
+
+def test_diff_lists_the_cells_that_differ_side_by_side(runs, capsys):
+    assert main(["diff", str(runs["before"]), str(runs["upgraded"])]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("mse plain mean handwritten cpu float64 grad:input")]
+    assert rows and "mismatch" in rows[0].split("agree", 1)[1]
+    assert main(["diff", str(runs["before"]), str(runs["again"])]) == 0
+    assert "0 of" in capsys.readouterr().out
+
+
+def test_a_baseline_round_trips_and_records_versions(runs):
+    data = json.loads(runs["baseline"].read_text())
+    assert data["schema"] == gate.SCHEMA and "handwritten" in data["frameworks"]
+    loaded = gate.load_baseline(runs["baseline"])
+    meta_cells = gate.cells(json.loads(line) for line in (runs["before"] / "results.jsonl").read_text().splitlines())
+    assert {k: v.to_json() for k, v in loaded["cells"].items()} == {k: v.to_json() for k, v in meta_cells.items()}
