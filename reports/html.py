@@ -25,7 +25,7 @@ def render(meta: Mapping[str, Any], records: list[dict[str, Any]], cases: Mappin
                              autoescape=True, undefined=jinja2.StrictUndefined)
     dtypes = sorted({r["dtype"] for r in records})
     return env.get_template("report.html.j2").render(
-        meta=meta, matrix=summary.matrix(records, cases),
+        meta=meta, matrix=summary.matrix(records, cases), coverage=summary.coverage(records),
         discrepancies=summary.discrepancies(records, cases),
         documents=summary.document_table(records),
         support=summary.dtype_support(records), accuracy=summary.accuracy(records),

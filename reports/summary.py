@@ -41,6 +41,26 @@ def matrix(records: list[dict[str, Any]], cases: Mapping[str, Case]) -> dict[str
             "frameworks": sorted({c[0] for c in columns})}
 
 
+def coverage(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Loss x framework: how the framework covered it in this run (native / composed /
+    unsupported, counted over variant x reduction) and the APIs it called."""
+    kinds: dict[tuple, set] = collections.defaultdict(set)
+    apis: dict[tuple, set] = collections.defaultdict(set)
+    for r in records:
+        kinds[(r["loss"], r["framework"])].add((r["variant"], r["reduction"], r.get("support", "")))
+        if r.get("api"):
+            apis[(r["loss"], r["framework"])].add(r["api"])
+    losses = sorted({k[0] for k in kinds}, key=_loss_order)
+    frameworks = sorted({k[1] for k in kinds})
+    cells = {}
+    for key, found in kinds.items():
+        counts = collections.Counter(kind for _, _, kind in found)
+        main = max(counts, key=lambda k: (counts[k], k))
+        text = main if len(counts) == 1 else ", ".join(f"{k} {n}" for k, n in sorted(counts.items()))
+        cells[key] = {"text": text, "kind": main, "apis": sorted(apis[key])}
+    return {"losses": losses, "frameworks": frameworks, "cells": cells}
+
+
 def _dtype_order(dtype: str) -> int:
     return list(DTYPES).index(dtype) if dtype in DTYPES else len(DTYPES)
 

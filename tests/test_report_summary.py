@@ -85,3 +85,18 @@ def test_accuracy_by_size_groups_the_llm_scale_cases_by_shape():
     assert table["cells"][("cross_entropy", (4, 8), "gradient", "torch", "float32")] == {"error": 30.0,
                                                                                         "agrees": False}
     assert table["columns"] == [("torch", "float32")]
+
+
+def test_coverage_counts_native_and_composed_per_variant_and_reduction_and_keeps_the_apis():
+    def ce(variant, reduction, support, api, check="value"):
+        return {"loss": "cross_entropy", "framework": "jax", "variant": variant, "reduction": reduction,
+                "support": support, "api": api, "check": check}
+    records = [ce("plain", "mean", "native", "optax.ce"), ce("plain", "mean", "native", "optax.ce", "grad:input"),
+               ce("weight", "mean", "composed", "composed: w"), ce("weight", "sum", "composed", "composed: w"),
+               ce("plain", "sum", "native", "optax.ce")]
+    cov = summary.coverage(records)
+    cell = cov["cells"][("cross_entropy", "jax")]
+    assert cell["text"] == "composed 2, native 2" and cell["kind"] == "native"
+    assert cell["apis"] == ["composed: w", "optax.ce"]
+    only = summary.coverage(records[:2])["cells"][("cross_entropy", "jax")]
+    assert only["text"] == "native"
