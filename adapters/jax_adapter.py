@@ -38,7 +38,7 @@ SHARP_BITS = ("https://docs.jax.dev/en/latest/notebooks/Common_Gotchas_in_JAX.ht
 
 from .jax_ops import Arrays, Params, difference as _difference, jax_modules as _jax, reduce as _reduce
 from .jax_ops import times as _times
-from .jax_recipes import RECIPES as FAMILY_RECIPES
+from .jax_recipes import POLICIES as FAMILY_POLICIES, RECIPES as FAMILY_RECIPES
 
 
 # -- regression: L1, MSE, SmoothL1, Huber ------------------------------------
@@ -226,7 +226,7 @@ def _compiled(fn: Callable[..., Any], reduction: str, native: bool | None,
 class JaxAdapter(FrameworkAdapter):
     name = "jax"
     recipes = RECIPES
-    policies_by_loss: Mapping[str, Policy] = {}
+    policies_by_loss: Mapping[str, Policy] = FAMILY_POLICIES
     unchecked_values = Policy(
         knobs={}, citation=SHARP_BITS,
         summary="JAX does not raise on invalid values (out-of-range indices, probabilities "
@@ -282,7 +282,9 @@ class JaxAdapter(FrameworkAdapter):
         native = _ce_native(arrays, params) if recipe.fn is _cross_entropy else None
         fixed = {k for k, v in params.items() if isinstance(v, (bool, str)) or k in recipe.static}
         static = tuple(sorted((k, params[k]) for k in fixed))
-        traced = {k: jax.device_put(np.asarray(v), dev) for k, v in params.items() if k not in fixed}
+        # Python numbers: jit traces them weakly typed, so a float parameter does not
+        # promote a float32/float16 computation to float64 (an np.float64 array would).
+        traced = {k: v for k, v in params.items() if k not in fixed}
         compiled = _compiled(recipe.fn, reduction, native, static)
 
         def back(v: Any) -> np.ndarray:

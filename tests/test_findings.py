@@ -54,3 +54,9 @@ def test_the_reproducer_still_reproduces(finding):
         pytest.skip(f"{finding.framework} is not installed")
     failure = _outcomes(finding.framework)[finding.id]
     assert not failure, f"{finding.id} no longer reproduces:\n{failure}"
+
+
+def test_finding_ids_are_unique_across_the_findings_files():
+    ids = [f.id for f in findings()]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    assert not twice, f"finding ids used twice: {twice}"
