@@ -23,7 +23,7 @@ report: $(STAMP)
 	$(BIN)/python -m conformance report $(OUT)
 
 ## The project's own tests (oracle vs mpmath, strategies, compare, CLI, report)
-## plus the pytest conformance matrix on the quick profile.
+## plus the pytest conformance matrix on the smoke profile (every cell, float32).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 

@@ -21,7 +21,7 @@ from conformance.dtypes import DTYPES  # noqa: E402
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance")
-    group.addoption("--profile", default="quick", help="case profile for the matrix (default: quick)")
+    group.addoption("--profile", default="smoke", help="case profile for the matrix (default: smoke)")
     group.addoption("--seed", type=int, default=None, help="seed for generated cases")
     group.addoption("--frameworks", default=None, help="comma list (default: all)")
     group.addoption("--losses", default=None, help="comma list (default: all)")
