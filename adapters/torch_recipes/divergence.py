@@ -6,21 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..base import Policy, Recipe
-from ..torch_ops import Params, Tensors, functional as F, torch_module
+from ..torch_ops import functional as F, Params, reduce as _reduce, Tensors, torch_module
 
 DOCS = "https://pytorch.org/docs/stable/generated/"
-
-
-def _reduce(terms: Any, r: str) -> Any:
-    if r == "none":
-        return terms
-    if r == "sum":
-        return terms.sum()
-    if r == "mean":
-        return terms.mean()
-    if r == "batchmean":          # torch.nn.KLDivLoss: sum / the size of the first dimension
-        return terms.sum() / (terms.shape[0] if terms.dim() else 1)
-    raise ValueError(f"reduction must be 'none', 'sum', 'mean' or 'batchmean', got {r!r}")
 
 
 def _generalized_kl(a: Tensors, p: Params, r: str) -> Any:

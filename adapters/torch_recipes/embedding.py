@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..base import Policy, Recipe
-from ..torch_ops import Params, Tensors, functional as F, torch_module
+from ..torch_ops import functional as F, Params, reduce as _reduce, Tensors, torch_module
 
 DOCS = "https://pytorch.org/docs/stable/generated/"
 #: F.cosine_similarity: x1 . x2 / (max(||x1||, eps) max(||x2||, eps)), eps = 1e-8
@@ -21,16 +21,6 @@ PAIRWISE_SHIFT = 1e-6
 PAIRWISE_CITATION = (DOCS + "torch.nn.PairwiseDistance.html ('dist(x, y) = ||x - y + eps e||_p, where e "
                      "is the vector of ones', eps: Default 1e-6); torch.nn.TripletMarginLoss.html ('a small "
                      "constant eps is added for numerical stability')")
-
-
-def _reduce(terms: Any, r: str) -> Any:
-    if r == "none":
-        return terms
-    if r == "sum":
-        return terms.sum()
-    if r == "mean":
-        return terms.mean()
-    raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {r!r}")
 
 
 def _same_shapes(**tensors: Any) -> None:

@@ -12,13 +12,7 @@ import functools
 from typing import Any
 
 from ..base import Recipe
-from ..torch_ops import Params, Tensors, functional as F, torch_module
-
-
-def _reduce(terms: Any, r: str) -> Any:
-    if r == "none":
-        return terms
-    return terms.sum() if r == "sum" else terms.mean()
+from ..torch_ops import functional as F, Params, reduce as _reduce, Tensors, torch_module
 
 
 def _check_unit(name: str, t: Any) -> None:

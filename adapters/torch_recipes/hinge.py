@@ -12,17 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..base import Recipe
-from ..torch_ops import Params, Tensors, torch_module
-
-
-def _reduce(terms: Any, r: str) -> Any:
-    if r == "none":
-        return terms
-    if r == "sum":
-        return terms.sum()
-    if r == "mean":
-        return terms.mean()        # empty: 0/0 = NaN
-    raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {r!r}")
+from ..torch_ops import Params, reduce as _reduce, Tensors, torch_module
 
 
 def _same_shapes(a: Tensors) -> tuple[Any, Any]:

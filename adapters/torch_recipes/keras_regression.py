@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from ..base import Recipe
-from ..torch_ops import Params, Tensors, torch_module
+from ..torch_ops import Params, reduce as _reduce, Tensors, torch_module
 
 
 def _pair(a: Tensors) -> tuple[Any, Any]:
@@ -16,16 +16,6 @@ def _pair(a: Tensors) -> tuple[Any, Any]:
     if x.shape != y.shape:
         raise ValueError(f"input shape {tuple(x.shape)} and target shape {tuple(y.shape)} differ")
     return x, y
-
-
-def _reduce(terms: Any, r: str) -> Any:
-    if r == "none":
-        return terms
-    if r == "sum":
-        return terms.sum()
-    if r == "mean":
-        return terms.mean()
-    raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {r!r}")
 
 
 def _log_cosh(a: Tensors, p: Params, r: str) -> Any:

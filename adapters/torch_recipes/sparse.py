@@ -12,19 +12,9 @@ import functools
 from typing import Any
 
 from ..base import Recipe
-from ..torch_ops import Params, Tensors, torch_module
+from ..torch_ops import Params, reduce as _reduce, Tensors, torch_module
 
 INF = float("inf")
-
-
-def _reduce(terms: Any, r: str) -> Any:
-    if r == "none":
-        return terms
-    if r == "sum":
-        return terms.sum()
-    if r == "mean":
-        return terms.mean()          # empty: 0/0 = NaN
-    raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {r!r}")
 
 
 def _sparse_plus(z: Any) -> Any:
