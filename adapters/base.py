@@ -162,3 +162,12 @@ def is_probability_target(arrays_or_case) -> bool:
     arrays = arrays_or_case.arrays if isinstance(arrays_or_case, Case) else arrays_or_case
     t, x = arrays["target"], arrays["input"]
     return not np.issubdtype(t.dtype, np.integer) and tuple(t.shape) == tuple(x.shape)
+
+
+def require_same_shapes(*arrays: Any) -> None:
+    """Refuse arguments of different shapes, as the mathematics does (composed recipes
+    must not let NumPy-style broadcasting pair a (3, 1) input with a (3,) target).
+    Works on NumPy, torch, TF and (traced) JAX arrays."""
+    shapes = [tuple(a.shape) for a in arrays]
+    if len(set(shapes)) > 1:
+        raise ValueError(f"shapes differ: {', '.join(map(str, shapes))}")

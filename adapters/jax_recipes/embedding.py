@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..base import Policy, Recipe
+from ..base import Policy, Recipe, require_same_shapes
 from ..jax_ops import Arrays, Params, jax_modules, reduce
 
 OPTAX = "https://optax.readthedocs.io/en/latest/api/losses.html"
@@ -23,12 +23,6 @@ def _param(p: Params, name: str, default: float, like: Any) -> Any:
     """A traced parameter in the inputs' dtype, as a Python float (weakly typed) would
     be: a float64 array would promote a float16 computation to float64."""
     return jax_modules()[1].asarray(p.get(name, default), like.dtype)
-
-
-def _same_shapes(**arrays: Any) -> None:
-    shapes = {name: tuple(x.shape) for name, x in arrays.items()}
-    if len(set(shapes.values())) > 1:
-        raise ValueError(f"shapes differ: {shapes}")
 
 
 def p_norm(v: Any, p: Any) -> Any:
@@ -50,7 +44,7 @@ def _cosine_distance(x: Any, y: Any) -> Any:
 def _triplet(a: Arrays, p: Params, r: str, dist: Any) -> Any:
     _, jnp, _ = jax_modules()
     anchor, positive, negative = a["anchor"], a["positive"], a["negative"]
-    _same_shapes(anchor=anchor, positive=positive, negative=negative)
+    require_same_shapes(anchor, positive, negative)
     dn = dist(anchor, negative)
     if p.get("swap", False):
         dn = jnp.minimum(dn, dist(positive, negative))
@@ -76,7 +70,7 @@ def _triplet_with_distance(a: Arrays, p: Params, r: str) -> Any:
 def _cosine_embedding(a: Arrays, p: Params, r: str) -> Any:
     _, jnp, optax = jax_modules()
     x1, x2, y = a["input1"], a["input2"], a["target"]
-    _same_shapes(input1=x1, input2=x2)
+    require_same_shapes(x1, x2)
     if x1.ndim not in (1, 2) or y.shape != x1.shape[:-1]:
         raise ValueError(f"inputs (N, D) with target (N,), or (D,) with (), expected; got {x1.shape}, {y.shape}")
     cos = optax.losses.cosine_similarity(x1, x2)

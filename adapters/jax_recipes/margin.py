@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..base import Recipe
+from ..base import Recipe, require_same_shapes
 from ..jax_ops import Arrays, Params, jax_modules, reduce, times
 
 
@@ -20,36 +20,31 @@ def _param(p: Params, name: str, default: float, like: Any) -> Any:
     return jnp.asarray(p.get(name, default)).astype(like.dtype)
 
 
-def _same_shapes(*arrays: Any) -> None:
-    if len({a.shape for a in arrays}) > 1:
-        raise ValueError(f"shapes differ: {', '.join(str(a.shape) for a in arrays)}")
-
-
 def _margin_ranking(a: Arrays, p: Params, r: str) -> Any:
     _, jnp, _ = jax_modules()
     x1, x2, y = a["input1"], a["input2"], a["target"]
-    _same_shapes(x1, x2, y)
+    require_same_shapes(x1, x2, y)
     return reduce(jnp.maximum(0.0, -y * (x1 - x2) + _param(p, "margin", 0.0, x1)), r)
 
 
 def _hinge_embedding(a: Arrays, p: Params, r: str) -> Any:
     _, jnp, _ = jax_modules()
     x, y = a["input"], a["target"]
-    _same_shapes(x, y)
+    require_same_shapes(x, y)
     return reduce(jnp.where(y == 1, x, jnp.maximum(0.0, _param(p, "margin", 1.0, x) - x)), r)
 
 
 def _soft_margin(a: Arrays, p: Params, r: str) -> Any:
     jax, _, _ = jax_modules()
     x, y = a["input"], a["target"]
-    _same_shapes(x, y)
+    require_same_shapes(x, y)
     return reduce(jax.nn.softplus(-y * x), r)
 
 
 def _multilabel_soft_margin(a: Arrays, p: Params, r: str) -> Any:
     jax, jnp, _ = jax_modules()
     x, y = a["input"], a["target"]
-    _same_shapes(x, y)
+    require_same_shapes(x, y)
     if x.ndim not in (1, 2):
         raise ValueError(f"input must have shape (C,) or (N, C), got {x.shape}")
     classes = x.shape[-1]

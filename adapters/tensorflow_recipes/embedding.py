@@ -15,16 +15,10 @@ import numpy as np
 
 from conformance.dtypes import numpy_dtype
 
-from ..base import Policy, Recipe
+from ..base import Policy, Recipe, require_same_shapes
 from ..tf_ops import Params, Tensors, modules, reduce, tf
 
 KERAS = "https://keras.io/api/losses/regression_losses/#cosinesimilarity-class"
-
-
-def _same_shapes(**tensors: Any) -> None:
-    shapes = {name: tuple(t.shape) for name, t in tensors.items()}
-    if len(set(shapes.values())) > 1:
-        raise ValueError(f"shapes differ: {shapes}")
 
 
 def p_norm(v: Any, p: float) -> Any:
@@ -55,7 +49,7 @@ def cosine(x: Any, y: Any) -> Any:
 
 
 def _check_vectors(**tensors: Any) -> None:
-    _same_shapes(**tensors)
+    require_same_shapes(*tensors.values())
     rank = next(iter(tensors.values())).shape.rank
     if rank not in (1, 2):
         raise ValueError(f"vectors of shape (N, D) or (D,) expected, got rank {rank}")

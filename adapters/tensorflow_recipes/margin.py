@@ -9,13 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..base import Recipe
+from ..base import Recipe, require_same_shapes
 from ..tf_ops import Params, Tensors, reduce, tf
-
-
-def _same_shapes(*tensors: Any) -> None:
-    if len({tuple(t.shape) for t in tensors}) > 1:
-        raise ValueError(f"shapes differ: {', '.join(str(tuple(t.shape)) for t in tensors)}")
 
 
 def _refuse_if(bad: Any, message: str) -> None:
@@ -25,14 +20,14 @@ def _refuse_if(bad: Any, message: str) -> None:
 
 def _margin_ranking(a: Tensors, p: Params, r: str) -> Any:
     x1, x2, y = a["input1"], a["input2"], a["target"]
-    _same_shapes(x1, x2, y)
+    require_same_shapes(x1, x2, y)
     return reduce(tf().maximum(tf().zeros_like(x1), -y * (x1 - x2) + float(p.get("margin", 0.0))), r)
 
 
 def _hinge_embedding(a: Tensors, p: Params, r: str) -> Any:
     tf_ = tf()
     x, y = a["input"], a["target"]
-    _same_shapes(x, y)
+    require_same_shapes(x, y)
     _refuse_if((y != 1) & (y != -1), "hinge_embedding: target must contain 1 or -1")
     hinge = tf_.maximum(tf_.zeros_like(x), float(p.get("margin", 1.0)) - x)
     return reduce(tf_.where(y == 1, x, hinge), r)
@@ -40,7 +35,7 @@ def _hinge_embedding(a: Tensors, p: Params, r: str) -> Any:
 
 def _soft_margin(a: Tensors, p: Params, r: str) -> Any:
     x, y = a["input"], a["target"]
-    _same_shapes(x, y)
+    require_same_shapes(x, y)
     return reduce(tf().math.softplus(-y * x), r)
 
 
@@ -64,7 +59,7 @@ def _times(coef: Any, value: Any) -> Any:
 def _multilabel_soft_margin(a: Tensors, p: Params, r: str) -> Any:
     tf_ = tf()
     x, y = a["input"], a["target"]
-    _same_shapes(x, y)
+    require_same_shapes(x, y)
     if x.shape.rank not in (1, 2):
         raise ValueError(f"input must have shape (C,) or (N, C), got {tuple(x.shape)}")
     classes = x.shape[-1]

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..base import Policy, Recipe
+from ..base import Policy, Recipe, require_same_shapes
 from ..torch_ops import functional as F, Params, reduce as _reduce, Tensors, torch_module
 
 DOCS = "https://pytorch.org/docs/stable/generated/"
@@ -23,19 +23,13 @@ PAIRWISE_CITATION = (DOCS + "torch.nn.PairwiseDistance.html ('dist(x, y) = ||x -
                      "constant eps is added for numerical stability')")
 
 
-def _same_shapes(**tensors: Any) -> None:
-    shapes = {name: tuple(t.shape) for name, t in tensors.items()}
-    if len(set(shapes.values())) > 1:
-        raise ValueError(f"shapes differ: {shapes}")
-
-
 def _cosine_distance(x: Any, y: Any) -> Any:
     return 1.0 - F().cosine_similarity(x, y, dim=-1)
 
 
 def _cosine_similarity(a: Tensors, p: Params, r: str) -> Any:
     x, y = a["input"], a["target"]
-    _same_shapes(input=x, target=y)
+    require_same_shapes(x, y)
     offset = 1.0 if p.get("form", "negative") == "distance" else 0.0
     return _reduce(offset - F().cosine_similarity(x, y, dim=-1), r)
 
