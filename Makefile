@@ -24,12 +24,14 @@ report: $(STAMP)
 
 ## The project's own tests (oracle vs mpmath, strategies, compare, CLI, report)
 ## plus the pytest conformance matrix on the smoke profile (every cell, float32).
+## JUnit XML for CI: $(OUT)/junit.xml
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --junitxml=$(OUT)/junit.xml
 
 ## The pytest matrix alone, on a chosen profile: make matrix PROFILE=default
+## JUnit XML for CI (one testcase per loss variant, framework, device, dtype and direction): $(OUT)/junit-matrix.xml
 matrix: $(STAMP)
-	$(BIN)/python -m pytest conformance -q --profile $(PROFILE)
+	$(BIN)/python -m pytest conformance -q --profile $(PROFILE) --junitxml=$(OUT)/junit-matrix.xml
 
 freeze: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable > constraints.txt

@@ -81,19 +81,23 @@ def discrepancies(records: list[dict[str, Any]], cases: Mapping[str, Case],
                     r.get("finding") or "")].append(r)
     out = []
     for key, rs in sorted(groups.items(), key=lambda kv: (SEVERITY.index(kv[0][4]) * -1, kv[0])):
-        examples = []
-        for r in rs[:per_group]:
-            case = cases.get(r["case"])
-            examples.append({"record": r, "note": case.note if case else "",
-                             "params": dict(case.params) if case else {},
-                             "inputs": {k: _show(v) for k, v in (case.arrays.items() if case else [])},
-                             "expected": _show_enc(r.get("expected")),
-                             "policy_expected": _show_enc(r.get("policy_expected")),
-                             "actual": _show_enc(r.get("actual"))})
+        examples = [example(r, cases) for r in rs[:per_group]]
         out.append({"framework": key[0], "loss": key[1], "variant": key[2], "check": key[3],
                     "outcome": key[4], "count": len(rs), "dtypes": sorted({r["dtype"] for r in rs}),
                     "finding": by_id(key[5]), "citation": rs[0].get("citation", ""), "examples": examples})
     return out
+
+
+def example(r: dict[str, Any], cases: Mapping[str, Case], limit: int = 24) -> dict[str, Any]:
+    """One record shown in full: its case's inputs and parameters, the oracle's value, the
+    documented policy's value and the framework's value (arrays as text)."""
+    case = cases.get(r["case"])
+    return {"record": r, "note": case.note if case else "",
+            "params": dict(case.params) if case else {},
+            "inputs": {k: _show(v, limit) for k, v in (case.arrays.items() if case else [])},
+            "expected": _show_enc(r.get("expected")),
+            "policy_expected": _show_enc(r.get("policy_expected")),
+            "actual": _show_enc(r.get("actual"))}
 
 
 def dtype_support(records: list[dict[str, Any]]) -> dict[str, Any]:
