@@ -1,4 +1,4 @@
-"""Command line: python -m conformance {run,report,bench,list}.
+"""Command line: python -m conformance {run,report,bench,list,baseline,gate,diff,corpus,merge}.
 
 Bad input (an unknown loss, framework, dtype, device or profile, an unreadable
 results directory) gets one message naming what was wrong and what is accepted,
@@ -19,7 +19,7 @@ from adapters.user import AdapterLoadError
 from adapters.user import load as load_adapter
 from reports.gate import BaselineError
 
-from . import catalog, engine, profiles
+from . import catalog, corpus, engine, profiles, search, shards
 from .compare import FAILING, OUTCOMES
 from .dtypes import DTYPES
 from .results import ResultsError, ResultWriter, load
@@ -103,9 +103,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     devices = devices or tuple(d for d in DEVICES if d == "cpu" or any(d in a.devices() for a in chosen))
     seed = args.seed if args.seed is not None else (profile.seed or 0)
     cells = engine.cells(losses, profile)
+    shard = shards.parse(args.shard) if args.shard else None
+    if shard:
+        cells = shards.select(cells, *shard)
     writer = ResultWriter(Path(args.out), {
         "profile": profile.name, "seed": seed, "dtypes": list(dtypes), "devices": list(devices),
-        "frameworks": versions, "losses": sorted({c.loss for c in cells}),
+        "frameworks": versions, "losses": sorted({c.loss for c in cells}), "corpus": corpus.identity(),
+        "hypothesis_database": (search.example_database_path() if profile.database else None),
+        **({"shard": {"index": shard[0], "count": shard[1]}} if shard else {}),
         "environment": {a.name: _environment(a) for a in chosen},
         "command": " ".join(["python -m conformance", *map(shlex.quote, args.argv)])}, resume=args.resume)
     checkers = chosen if args.isolation == "none" else [
@@ -147,12 +152,17 @@ def _print_summary(counts: collections.Counter, out: Path, elapsed: float) -> No
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from reports.html import write_report
+    from reports.outputs import write_all
     meta, records, cases = load(Path(args.results))
     out = Path(args.out) if args.out else Path(args.results) / "report.html"
-    write_report(meta, records, cases, out)
-    print(f"report written to {out.resolve()}")
-    return 0
+    failed = 0
+    for written in write_all(meta, records, cases, out):
+        if written.error:
+            failed += 1
+            print(f"error: {written.what} not written to {written.path}: {written.error}", file=sys.stderr)
+        else:
+            print(f"{written.what} written to {written.path.resolve()}")
+    return EXIT_USAGE if failed else 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -222,6 +232,12 @@ def cmd_gate(args: argparse.Namespace) -> int:
     meta, after = _cells_of(args.results)
     if args.factor <= 1:
         raise UsageError(f"--factor must be > 1, got {args.factor}")
+    differences = gate.incompatible(base, meta)
+    if differences and not args.allow_other_settings:
+        raise BaselineError(f"baseline {args.baseline} was taken with other settings than {args.results} "
+                            f"({'; '.join(differences)}): the cells would be compared on different inputs. "
+                            "Rerun with the baseline's profile and seed, regenerate the baseline "
+                            "('python -m conformance baseline'), or pass --allow-other-settings")
     worse, better = gate.compare(before, after, args.factor)
     print(f"baseline: {args.baseline} ({', '.join(f'{k} {v}' for k, v in base.get('frameworks', {}).items())})")
     print(f"run:      {args.results} ({', '.join(f'{k} {v}' for k, v in meta.get('frameworks', {}).items())})")
@@ -243,6 +259,32 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from .coverage import render
     print(render(rows, ["cell", "A outcomes", "A worst eps", "B outcomes", "B worst eps"]))
     print(f"{len(rows)} of {len(set(a) | set(b))} cells shown" + ("" if args.all else " (those that differ)"))
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    meta = shards.merge([Path(d) for d in args.shards], Path(args.out), partial=args.partial)
+    total = sum(meta["counts"].values())
+    print(f"{len(meta['shards'])} shard(s), {total} records merged into {Path(args.out).resolve()}"
+          + (f"; missing shard(s) {meta['missing_shards']}" if meta["missing_shards"] else ""))
+    report = parser().parse_args(["report", str(args.out)])
+    report.argv = ["report", str(args.out)]
+    return report.func(report)
+
+
+def cmd_corpus(args: argparse.Namespace) -> int:
+    if args.action == "add":
+        if not args.results:
+            raise UsageError("corpus add needs a results directory: python -m conformance corpus add RESULTS")
+        _, records, found = load(Path(args.results))
+        picked = corpus.counterexamples(records, found)
+        added = corpus.add(picked)
+        for loss, n in added.items():
+            print(f"  {loss:<28} +{n}")
+        print(f"{sum(added.values())} new case(s) added to {corpus.CORPUS_DIR} "
+              f"({len(picked)} counterexample(s) in {args.results}, the rest already there)")
+    ident = corpus.identity()
+    print(f"corpus format {ident['format']}: {ident['cases']} case(s), digest {ident['digest']}")
     return 0
 
 
@@ -268,11 +310,14 @@ def parser() -> argparse.ArgumentParser:
                           "case (default), or in this process")
     run.add_argument("--timeout", type=_positive_seconds, default=120.0,
                      help="seconds a case may take in a worker before it is a timeout (default 120)")
+    run.add_argument("--shard", metavar="K/N",
+                     help="run only the K-th of N deterministic parts (whole losses); join them with 'merge'")
     run.add_argument("--strict", action="store_true", help="exit 1 when a check fails that no known finding explains")
     run.set_defaults(func=cmd_run)
-    rep = sub.add_parser("report", help="render the HTML report of a results directory")
+    rep = sub.add_parser("report", help="render the HTML report of a results directory, with results.csv, "
+                                        "results.parquet and summary.md (Markdown) beside it")
     rep.add_argument("results", help="a directory written by 'run'")
-    rep.add_argument("--out", help="HTML file (default: RESULTS/report.html)")
+    rep.add_argument("--out", help="HTML file (default: RESULTS/report.html); the other outputs go in its folder")
     rep.set_defaults(func=cmd_report)
     ben = sub.add_parser("bench", help="time a fixed case set per framework: suite vs the framework's own calls")
     ben.add_argument("--frameworks", help=f"comma list (default: all): {', '.join(adapters.names())}")
@@ -294,7 +339,18 @@ def parser() -> argparse.ArgumentParser:
     gate.add_argument("results", help="results directory of the run to judge")
     gate.add_argument("--factor", type=float, default=2.0, help="worst-error growth that counts (default 2)")
     gate.add_argument("--limit", type=int, default=50, help="changes listed per kind (default 50)")
+    gate.add_argument("--allow-other-settings", action="store_true",
+                      help="compare even when profile, seed or corpus differ from the baseline's")
     gate.set_defaults(func=cmd_gate)
+    mer = sub.add_parser("merge", help="join the results of 'run --shard K/N' parts into one run and report")
+    mer.add_argument("shards", nargs="+", metavar="RESULTS", help="the shards' results directories")
+    mer.add_argument("--out", required=True, help="results directory to write (the report goes inside)")
+    mer.add_argument("--partial", action="store_true", help="merge even when some shards are missing")
+    mer.set_defaults(func=cmd_merge)
+    cor = sub.add_parser("corpus", help="the replay corpus: 'show' it, or 'add' a run's shrunk counterexamples")
+    cor.add_argument("action", choices=("show", "add"))
+    cor.add_argument("results", nargs="?", help="results directory (for add)")
+    cor.set_defaults(func=cmd_corpus)
     diff = sub.add_parser("diff", help="two runs (results directories or baselines) side by side")
     diff.add_argument("a")
     diff.add_argument("b")
@@ -310,7 +366,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = argv
     try:
         return args.func(args)
-    except (UsageError, ResultsError, BaselineError, profiles.UnknownProfile, catalog.UnknownLoss) as exc:
+    except (UsageError, ResultsError, BaselineError, corpus.CorpusError, shards.ShardError, profiles.UnknownProfile,
+            catalog.UnknownLoss) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:  # an --out that is a file, an unreadable directory ...

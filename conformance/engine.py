@@ -19,7 +19,7 @@ import numpy as np
 import reference
 from adapters.base import FrameworkAdapter
 
-from . import catalog, documents, edge_cases, findings, large, search, strategies
+from . import catalog, corpus, documents, edge_cases, findings, large, search, strategies
 from .case import Case, encode_array
 from .compare import FAILING, Verdict, judge
 from .dtypes import round_to
@@ -51,8 +51,10 @@ def cells(losses: tuple[str, ...] | None = None, profile: Profile | None = None)
     for spec in catalog.catalog().values():
         if losses and spec.name not in losses:
             continue
-        out += [Cell(spec.name, v, r) for v in spec.variants for r in spec.reductions]
+        # what is replayed (the corpus, edge cases, documents) comes before what is explored
+        out += [Cell(spec.name, "corpus")] if corpus.cases(spec.name) else []
         out += [Cell(spec.name, "edge"), Cell(spec.name, "document")]
+        out += [Cell(spec.name, v, r) for v in spec.variants for r in spec.reductions]
         if profile is not None and spec.name in profile.large_losses:
             out += [Cell(spec.name, "large", "mean", profile.large_shapes),
                     Cell(spec.name, "large_cuda", "mean", profile.large_shapes_cuda)]
@@ -61,6 +63,8 @@ def cells(losses: tuple[str, ...] | None = None, profile: Profile | None = None)
 
 @lru_cache(maxsize=None)
 def cases_for(cell: Cell, examples: int, seed: int) -> tuple[Case, ...]:
+    if cell.variant == "corpus":
+        return corpus.cases(cell.loss)
     if cell.variant == "edge":
         return tuple(edge_cases.edge_cases(cell.loss))
     if cell.variant == "document":
@@ -316,7 +320,9 @@ def searched(cell: Cell, adapter: Any, device: str, dtype: str, profile: Profile
     worst = search.worst_case(
         cell.loss, cell.variant, cell.reduction, lambda c: checker.check(c, device, dtype),
         examples=profile.search_examples, shrink_budget=profile.search_shrink,
-        seed_value=zlib.crc32(f"{seed}:{cell.id}:search".encode()))
+        seed_value=zlib.crc32(f"{seed}:{cell.id}:search".encode()),
+        database=search.example_database() if profile.database else None,
+        database_key=f"{cell.id}:{checker.name}:{device}:{dtype}:{seed}")
     if worst is None:
         return []
     stats = {"explored": worst.explored, "shrink_checks": worst.shrink_checks, "shrunk": worst.shrunk,

@@ -26,6 +26,7 @@ class Profile:
     large_losses: tuple[str, ...] = ()        # losses also checked at LLM-scale shapes (conformance/large.py)
     large_shapes: tuple[tuple[int, int], ...] = ()        # (tokens, classes) on CPU: scaled down
     large_shapes_cuda: tuple[tuple[int, int], ...] = ()   # on a GPU: full size
+    database: bool = False                    # keep Hypothesis's example database between runs
 
 
 @lru_cache(maxsize=1)
@@ -41,7 +42,8 @@ def profiles() -> dict[str, Profile]:
                             search_dtypes=tuple(found.get("dtypes", ())),
                             large_losses=tuple(large.get("losses", ())),
                             large_shapes=tuple(tuple(x) for x in large.get("shapes", ())),
-                            large_shapes_cuda=tuple(tuple(x) for x in large.get("shapes_cuda", ())))
+                            large_shapes_cuda=tuple(tuple(x) for x in large.get("shapes_cuda", ())),
+                            database=bool(p.get("database", False)))
     return out
 
 

@@ -45,7 +45,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
-RESUME_KEYS = ("profile", "seed", "dtypes", "devices", "losses", "frameworks")
+RESUME_KEYS = ("profile", "seed", "dtypes", "devices", "losses", "frameworks", "corpus", "shard")
 
 
 class ResultWriter:

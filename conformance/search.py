@@ -13,16 +13,28 @@ For one (loss, variant, reduction) on one framework, device and dtype:
    ``shrink_budget`` new checks: past it the search stops and keeps the last
    failing case, which the shrinker only ever replaces by a simpler one.
 
-Deterministic for a seed, like ``strategies.draw_cases``.
+Deterministic for a seed, like ``strategies.draw_cases`` — unless a profile
+keeps Hypothesis's example database between runs (``database = true``): then
+each search first checks the worst cases that earlier searches of the same
+cell, framework, device and dtype kept there (as serialised cases, so they
+replay exactly whatever the strategies draw now), and a worst case once found
+is not lost to a new seed. The database lives in
+``.hypothesis/examples`` (``CONFORMANCE_HYPOTHESIS_DB`` moves it; ``none``
+turns it off). The ``ci`` profile keeps none: it is derandomised, and what it
+must replay is in the committed corpus.
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import os
+
 from hypothesis import HealthCheck, Phase, given, seed, settings, target
+from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 from hypothesis.errors import Flaky
 
 from . import catalog, strategies
@@ -30,6 +42,19 @@ from .case import Case
 from .compare import FAILING
 
 SCORE_CAP = 1e300       # hypothesis.target needs a finite score
+KEEP = 4                # worst cases kept per cell, framework, device and dtype
+DATABASE_ENV, DATABASE_DEFAULT = "CONFORMANCE_HYPOTHESIS_DB", ".hypothesis/examples"
+
+
+def example_database_path() -> str | None:
+    where = os.environ.get(DATABASE_ENV, DATABASE_DEFAULT)
+    return None if where.lower() == "none" else where
+
+
+def example_database() -> ExampleDatabase | None:
+    """Hypothesis's example database, kept between runs (None when switched off)."""
+    where = example_database_path()
+    return None if where is None else DirectoryBasedExampleDatabase(where)
 
 
 @dataclass(frozen=True)
@@ -64,8 +89,12 @@ class _StopShrinking(BaseException):
 
 
 def worst_case(loss: str, variant: str, reduction: str, run_check: Callable[[Case], list[dict[str, Any]]],
-               *, examples: int, seed_value: int, shrink_budget: int = 40) -> Worst | None:
-    """The worst (shrunk) case for ``run_check`` (one framework, device, dtype)."""
+               *, examples: int, seed_value: int, shrink_budget: int = 40,
+               database: ExampleDatabase | None = None, database_key: str = "") -> Worst | None:
+    """The worst (shrunk) case for ``run_check`` (one framework, device, dtype).
+    With a ``database`` (Hypothesis's example database), the worst case is kept
+    under ``database_key`` (one per cell, framework, device and dtype) and the
+    next search checks what was kept before it explores."""
     spec = catalog.get(loss)
     strategy = strategies.cases(spec, variant, reduction)
     memo: dict[str, tuple[Case, list[dict[str, Any]], float]] = {}
@@ -87,6 +116,10 @@ def worst_case(loss: str, variant: str, reduction: str, run_check: Callable[[Cas
     def explore(case: Case) -> None:
         target(checked(case)[2], label="error in eps")
 
+    key = f"loss-conformance/{database_key}".encode()
+    kept = _kept(database, key, loss)
+    for case in kept:                     # what earlier searches of this cell found, first
+        checked(case)
     run(explore, [Phase.generate, Phase.target])
     if not memo:
         return None
@@ -116,8 +149,34 @@ def worst_case(loss: str, variant: str, reduction: str, run_check: Callable[[Cas
     except (_ReachedWorst, _StopShrinking, Flaky):
         pass
     case, records, value = failing[-1] if failing else worst
+    _keep(database, key, kept, case)
     return Worst(_as_found(case, value, explored), records, value, explored, shrink_budget - left, bool(failing),
                  [f for f in failures if f[0].id != case.id])
+
+
+def _kept(database: ExampleDatabase | None, key: bytes, loss: str) -> list[Case]:
+    """The worst cases earlier searches under ``key`` kept (unreadable entries are dropped)."""
+    found = []
+    for value in sorted(database.fetch(key)) if database is not None else ():
+        try:
+            case = Case.from_json(json.loads(value))
+        except (ValueError, KeyError, TypeError):
+            database.delete(key, value)
+            continue
+        if case.loss == loss:
+            found.append(dataclasses.replace(case, origin="search"))
+    return found
+
+
+def _keep(database: ExampleDatabase | None, key: bytes, kept: list[Case], worst: Case) -> None:
+    """Keep this search's worst case for the next one (the ``KEEP`` latest)."""
+    if database is None:
+        return
+    value = json.dumps(worst.to_json(), sort_keys=True, allow_nan=False).encode()
+    database.save(key, value)
+    for old in kept[:max(0, len(kept) + 1 - KEEP)]:
+        if old.id != worst.id:
+            database.delete(key, json.dumps(old.to_json(), sort_keys=True, allow_nan=False).encode())
 
 
 def _as_found(case: Case, value: float, explored: int) -> Case:

@@ -53,9 +53,15 @@ def cells(records: Iterable[Mapping[str, Any]], ignore: tuple[str, ...] = ()) ->
     return dict(out)
 
 
+#: run settings that must be equal for a gate to compare like with like: the
+#: same profile and seed draw the same generated cases, the same corpus replays
+#: the same counterexamples
+SETTINGS = ("profile", "seed", "corpus")
+
+
 def baseline(records: Iterable[Mapping[str, Any]], run: Mapping[str, Any]) -> dict[str, Any]:
-    return {"schema": SCHEMA, "frameworks": run.get("frameworks", {}), "profile": run.get("profile"),
-            "seed": run.get("seed"),
+    return {"schema": SCHEMA, "frameworks": run.get("frameworks", {}),
+            **{k: run.get(k) for k in SETTINGS}, "dtypes": run.get("dtypes"), "devices": run.get("devices"),
             "cells": [dict(zip(KEY_FIELDS, key)) | stat.to_json()
                       for key, stat in sorted(cells(records).items(), key=lambda kv: str(kv[0]))]}
 
@@ -85,6 +91,11 @@ def load_baseline(path: Path) -> dict[str, Any]:
     if not stats:
         raise BaselineError(f"baseline {path} has no cells: a gate against it would pass anything")
     return {**{k: v for k, v in data.items() if k != "cells"}, "cells": stats}
+
+
+def incompatible(base: Mapping[str, Any], run: Mapping[str, Any]) -> list[str]:
+    """The settings in which a run differs from its baseline (empty: comparable)."""
+    return [f"{k}: baseline {base.get(k)!r}, run {run.get(k)!r}" for k in SETTINGS if base.get(k) != run.get(k)]
 
 
 @dataclass(frozen=True)

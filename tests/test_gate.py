@@ -107,3 +107,17 @@ def test_a_baseline_round_trips_and_records_versions(runs):
     loaded = gate.load_baseline(runs["baseline"])
     meta_cells = gate.cells(json.loads(line) for line in (runs["before"] / "results.jsonl").read_text().splitlines())
     assert {k: v.to_json() for k, v in loaded["cells"].items()} == {k: v.to_json() for k, v in meta_cells.items()}
+
+
+def test_a_baseline_taken_with_other_settings_is_refused_unless_allowed(runs, capsys, tmp_path):
+    data = json.loads(runs["baseline"].read_text())
+    other = tmp_path / "other-seed.json"
+    other.write_text(json.dumps({**data, "seed": data["seed"] + 1}))
+    assert main(["gate", "--baseline", str(other), str(runs["again"])]) == 2
+    err = capsys.readouterr().err
+    assert "seed: baseline 8, run 7" in err and "--allow-other-settings" in err
+    assert main(["gate", "--baseline", str(other), str(runs["again"]), "--allow-other-settings"]) == 0
+    stale = tmp_path / "other-corpus.json"
+    stale.write_text(json.dumps({**data, "corpus": {**data["corpus"], "digest": "0" * 16}}))
+    assert main(["gate", "--baseline", str(stale), str(runs["again"])]) == 2
+    assert "corpus: baseline" in capsys.readouterr().err
