@@ -99,7 +99,7 @@ def test_every_result_line_has_the_documented_keys_and_values(results):
         assert r["loss"] in ("l1", "cross_entropy") and r["dtype"] in ("float64", "float32")
         assert r["outcome"] in OUTCOMES and isinstance(r["detail"], str)
         assert r["error_eps"] is None or r["error_eps"] == "inf" or isinstance(r["error_eps"], (int, float))
-    assert {r["origin"] for r in records} == {"hypothesis", "edge", "document"}
+    assert {r["origin"] for r in records} == {"corpus", "hypothesis", "edge", "document"}
     assert {r["variant"] for r in records if r["loss"] == "cross_entropy"} >= \
         set(catalog.get("cross_entropy").variants) | {"edge", "document"}
 
