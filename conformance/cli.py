@@ -162,6 +162,9 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(f"error: {written.what} not written to {written.path}: {written.error}", file=sys.stderr)
         else:
             print(f"{written.what} written to {written.path.resolve()}")
+    if not args.no_reproducers:
+        from reports.reproducers import write_beside
+        print(write_beside(out, Path(args.results), meta, records, cases))
     return EXIT_USAGE if failed else 0
 
 
@@ -218,8 +221,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     from reports import gate
     meta, records, _ = load(Path(args.results))
     data = gate.baseline(records, meta)
-    from .results import write_json_atomic
-    write_json_atomic(Path(args.out), data)
+    gate.write_baseline(Path(args.out), data)
     print(f"baseline of {len(data['cells'])} cells written to {Path(args.out).resolve()}")
     return 0
 
@@ -318,6 +320,9 @@ def parser() -> argparse.ArgumentParser:
                                         "results.parquet and summary.md (Markdown) beside it")
     rep.add_argument("results", help="a directory written by 'run'")
     rep.add_argument("--out", help="HTML file (default: RESULTS/report.html); the other outputs go in its folder")
+    rep.add_argument("--no-reproducers", action="store_true",
+                     help="do not write reproducers/ beside the report (per discrepancy: a standalone script, its "
+                          "inputs and a draft bug report; writing and checking the scripts imports the frameworks)")
     rep.set_defaults(func=cmd_report)
     ben = sub.add_parser("bench", help="time a fixed case set per framework: suite vs the framework's own calls")
     ben.add_argument("--frameworks", help=f"comma list (default: all): {', '.join(adapters.names())}")
@@ -332,7 +337,7 @@ def parser() -> argparse.ArgumentParser:
     lst.set_defaults(func=cmd_list)
     base = sub.add_parser("baseline", help="write a baseline file from a results directory")
     base.add_argument("results")
-    base.add_argument("--out", required=True, help="baseline JSON file to write")
+    base.add_argument("--out", required=True, help="baseline JSON file to write (gzip-compressed if it ends in .gz)")
     base.set_defaults(func=cmd_baseline)
     gate = sub.add_parser("gate", help="exit 1 when a run is worse than a baseline in any cell")
     gate.add_argument("--baseline", required=True, help="baseline JSON (from 'baseline') or a results directory")

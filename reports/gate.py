@@ -15,8 +15,11 @@ profile it came from). The gate compares a run against a baseline:
 from __future__ import annotations
 
 import collections
+import gzip
 import json
 import math
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -55,25 +58,49 @@ def cells(records: Iterable[Mapping[str, Any]], ignore: tuple[str, ...] = ()) ->
 
 #: run settings that must be equal for a gate to compare like with like: the
 #: same profile and seed draw the same generated cases, the same corpus replays
-#: the same counterexamples
-SETTINGS = ("profile", "seed", "corpus")
+#: the same counterexamples, and an example database (kept worst cases from
+#: earlier runs) would add inputs the other run never saw
+SETTINGS = ("profile", "seed", "corpus", "hypothesis_database")
+
+
+def _setting(run: Mapping[str, Any], key: str) -> Any:
+    # the database's place differs between machines; whether there was one matters
+    return bool(run.get(key)) if key == "hypothesis_database" else run.get(key)
 
 
 def baseline(records: Iterable[Mapping[str, Any]], run: Mapping[str, Any]) -> dict[str, Any]:
     return {"schema": SCHEMA, "frameworks": run.get("frameworks", {}),
-            **{k: run.get(k) for k in SETTINGS}, "dtypes": run.get("dtypes"), "devices": run.get("devices"),
+            **{k: _setting(run, k) for k in SETTINGS}, "dtypes": run.get("dtypes"), "devices": run.get("devices"),
             "cells": [dict(zip(KEY_FIELDS, key)) | stat.to_json()
                       for key, stat in sorted(cells(records).items(), key=lambda kv: str(kv[0]))]}
+
+
+def write_baseline(path: Path, data: Mapping[str, Any]) -> None:
+    """The header, then one cell per line (a readable diff when a baseline is
+    regenerated); gzip-compressed when ``path`` ends in ``.gz``. Written to a
+    temporary file and renamed: never half a baseline."""
+    header = {k: v for k, v in data.items() if k != "cells"}
+    text = json.dumps(header, sort_keys=True)[:-1] + ', "cells": [\n' + ",\n".join(
+        json.dumps({**c, "worst_error_eps": float(f"{c['worst_error_eps']:.4g}")}, sort_keys=True)
+        for c in data["cells"]) + "\n]}\n"
+    raw = gzip.compress(text.encode(), mtime=0) if str(path).endswith(".gz") else text.encode()
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as f:
+        f.write(raw)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
 
 
 def load_baseline(path: Path) -> dict[str, Any]:
     """The baseline's header and cells, or BaselineError saying what is wrong."""
     try:
-        data = json.loads(Path(path).read_text())
+        raw = Path(path).read_bytes()
+        data = json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
     except FileNotFoundError:
         raise BaselineError(f"baseline {path} does not exist; write one with "
                             "'python -m conformance baseline RESULTS --out FILE'") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BaselineError(f"baseline {path} is not readable JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
@@ -95,7 +122,8 @@ def load_baseline(path: Path) -> dict[str, Any]:
 
 def incompatible(base: Mapping[str, Any], run: Mapping[str, Any]) -> list[str]:
     """The settings in which a run differs from its baseline (empty: comparable)."""
-    return [f"{k}: baseline {base.get(k)!r}, run {run.get(k)!r}" for k in SETTINGS if base.get(k) != run.get(k)]
+    return [f"{k}: baseline {_setting(base, k)!r}, run {_setting(run, k)!r}"
+            for k in SETTINGS if _setting(base, k) != _setting(run, k)]
 
 
 @dataclass(frozen=True)
