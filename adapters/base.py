@@ -11,6 +11,8 @@ the framework's tensors and returns the (reduced) loss tensor.
 """
 from __future__ import annotations
 
+import functools
+import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -102,7 +104,9 @@ class FrameworkAdapter:
         recipe = self.recipes.get(case.loss)
         if recipe is None:
             return Support("unsupported", "", f"{self.name} has no recipe for {case.loss}")
-        return recipe.support(case)
+        found = recipe.support(case)
+        missing = missing_api(found.api) if found.kind == "native" else None
+        return Support("unsupported", found.api, missing) if missing else found
 
     def claimed_dtypes(self, loss: str) -> tuple[str, ...]:
         recipe = self.recipes.get(loss)
@@ -152,6 +156,33 @@ class FrameworkAdapter:
     def _prepare(self, recipe: Recipe, arrays, params, reduction, dtype, device, wrt) -> Callable[[], Output]:
         """Convert once, compute in the callable; by default the callable is ``_run``."""
         return lambda: self._run(recipe, arrays, params, reduction, dtype, device, wrt)
+
+
+_MODULE_ALIASES = {"tf": "tensorflow"}
+
+
+@functools.cache
+def missing_api(api: str) -> str | None:
+    """Why a native recipe's ``api`` (a dotted name such as
+    ``optax.losses.dice_loss``) does not exist in the installed version, or None
+    when it does (or is not a plain dotted name). An older framework without the
+    function is ``unsupported`` with this reason, not a refusal of valid input."""
+    parts = api.split(".")
+    if len(parts) < 2 or not all(p.isidentifier() for p in parts):
+        return None
+    try:
+        obj = importlib.import_module(_MODULE_ALIASES.get(parts[0], parts[0]))
+    except ImportError:
+        return None                        # the framework itself: unavailable() says why
+    version = getattr(obj, "__version__", "?")
+    for i, part in enumerate(parts[1:], 1):
+        if not hasattr(obj, part):
+            try:
+                importlib.import_module(".".join([obj.__name__, part]))
+            except ImportError:
+                return f"{'.'.join(parts[:i + 1])} does not exist in {parts[0]} {version}"
+        obj = getattr(obj, part)
+    return None
 
 
 def is_probability_target(arrays_or_case) -> bool:

@@ -11,6 +11,12 @@ profile it came from). The gate compares a run against a baseline:
   a regression), or a baseline cell the run did not check;
 * an **improvement** is a non-``agree`` outcome that is gone, or a worst error
   shrunk by more than ``factor``.
+
+Cells hold the checks made on the same inputs in every run — generated cases
+(same profile and seed), the corpus, edge cases, documents — and leave out what
+the worst-case search found: a targeted search follows the errors of the
+framework it searches, so two versions are searched on different inputs.
+What a search finds is compared once it is in the corpus (``corpus add``).
 """
 from __future__ import annotations
 
@@ -48,6 +54,8 @@ def cells(records: Iterable[Mapping[str, Any]], ignore: tuple[str, ...] = ()) ->
     run beside a GPU run)."""
     out: dict[tuple, CellStat] = collections.defaultdict(CellStat)
     for r in records:
+        if r.get("origin") == "search":
+            continue
         stat = out[tuple(None if f in ignore else r[f] for f in KEY_FIELDS)]
         stat.outcomes[r["outcome"]] += 1
         err = r.get("error_eps")

@@ -166,3 +166,13 @@ def test_a_rerun_here_matches_the_committed_baseline_in_the_cells_it_checks(tmp_
     assert len(before) == len(after) > 20
     worse, better = gate.compare(before, after)
     assert not worse and not better, [c.line() for c in worse + better]
+
+
+def test_cells_leave_out_what_a_search_found_the_inputs_differ_between_versions():
+    base = {"loss": "mse", "variant": "plain", "reduction": "mean", "framework": "torch", "device": "cpu",
+            "dtype": "float32", "check": "value"}
+    records = [{**base, "origin": "hypothesis", "outcome": "agree", "error_eps": 0.5},
+               {**base, "origin": "search", "outcome": "documented", "error_eps": 500.0},
+               {**base, "origin": "corpus", "outcome": "agree", "error_eps": 3.0}]
+    (stat,) = gate.cells(records).values()
+    assert stat.outcomes == {"agree": 2} and stat.worst_error_eps == 3.0

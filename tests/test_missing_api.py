@@ -1,0 +1,27 @@
+"""A native recipe whose function does not exist in the installed framework version
+(an older optax without optax.losses.dice_loss, say) is `unsupported` with the reason,
+not a refusal of valid input."""
+from __future__ import annotations
+
+import numpy as np
+
+import adapters
+from adapters.base import Recipe, missing_api
+from conformance.case import Case
+
+
+def test_missing_api_names_the_first_missing_part_and_the_version():
+    assert missing_api("numpy.linalg.norm") is None
+    assert missing_api("numpy.linalg.no_such_norm") == f"numpy.linalg.no_such_norm does not exist in numpy {np.__version__}"
+    assert missing_api("numpy.no_such_module.f") == f"numpy.no_such_module does not exist in numpy {np.__version__}"
+    assert missing_api("composed: 100 * (x - y).abs() / y.abs()") is None
+
+
+def test_a_native_recipe_of_a_missing_function_is_unsupported_with_the_reason(monkeypatch):
+    adapter = adapters.get("numpy")
+    monkeypatch.setitem(adapter.recipes, "mse", Recipe(lambda a, p, r: None, "numpy.no_such_loss", "native"))
+    case = Case("mse", "plain", "mean", {"input": np.zeros(2), "target": np.zeros(2)})
+    found = adapter.support(case)
+    assert (found.kind, found.reason) == ("unsupported", f"numpy.no_such_loss does not exist in numpy {np.__version__}")
+    monkeypatch.setitem(adapter.recipes, "mse", Recipe(lambda a, p, r: None, "numpy.mean", "native"))
+    assert adapter.support(case).kind == "native"
