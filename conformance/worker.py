@@ -5,13 +5,17 @@ The parent sends a case (JSON) with the device and dtype; the worker runs
 pipe: nothing is unpickled from a file). If the worker dies (abort, segfault,
 out of memory) the case gets a ``crash`` record; if it does not answer within
 ``timeout`` seconds it is killed and the case gets a ``timeout`` record. Either
-way a fresh worker is started for the next case and the run carries on.
+way a fresh worker is started for the next case and the run carries on. A
+worker whose framework reported a sticky device error (a CUDA device-side
+assert leaves the context unusable: every later call would fail) is also
+replaced after that case.
 """
 from __future__ import annotations
 
 import json
 import multiprocessing
 import os
+import re
 import signal
 from typing import Any
 
@@ -19,6 +23,8 @@ from .case import Case
 from .engine import record_base
 
 STOP, CHECK, RELEASE = "stop", "check", "release"
+#: errors after which a device stays broken in this process
+STICKY_DEVICE_ERROR = re.compile(r"CUDA error|device-side assert|CUDA_ERROR_|cudaError")
 
 
 def _serve(conn: Any, framework: str, user_spec: str | None) -> None:
@@ -92,6 +98,8 @@ class IsolatedAdapter:
     def check(self, case: Case, device: str, dtype: str) -> list[dict[str, Any]]:
         reply = self._call({"op": CHECK, "case": case.to_json(), "device": device, "dtype": dtype})
         if isinstance(reply, list):
+            if any(STICKY_DEVICE_ERROR.search(r.get("raised") or "") for r in reply):
+                self.close()                 # the next case gets a fresh worker and device context
             return reply
         outcome, detail = reply
         return [{**record_base(case, self.name, device, dtype), "check": "value", "outcome": outcome, "error_eps": None, "detail": detail,

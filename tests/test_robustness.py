@@ -112,3 +112,19 @@ def test_the_same_seed_and_profile_give_identical_verdicts_and_an_identical_repo
     assert (a / "cases.jsonl").read_bytes() == (b / "cases.jsonl").read_bytes()
     with contextlib.redirect_stdout(io.StringIO()):
         assert _report_without_times(a) == _report_without_times(b)
+
+
+def test_a_sticky_device_error_costs_its_own_case_not_the_rest_of_the_run(tmp_path):
+    """After a CUDA-style error the worker is replaced: the cases after it run on a
+    fresh one (without that, every later check would be an error-mismatch)."""
+    sticky = str(ROOT / "tests" / "data" / "sticky_error_adapter.py")
+    out = tmp_path / "sticky"
+    assert run("--adapter", sticky, "--losses", "mse", "--profile", "quick", "--dtypes", "float64",
+               "--out", str(out)) == 0
+    rs = records(out)
+    cases = {c["id"]: c for c in map(json.loads, (out / "cases.jsonl").read_text().splitlines())}
+    with_inf = {i for i, c in cases.items() if "inf" in json.dumps(c["arrays"]["input"]["data"])}
+    raised = {r["case"] for r in rs if "CUDA error" in (r.get("raised") or "")}
+    assert raised and raised <= with_inf, "only the cases that broke the device may raise"
+    others = [r for r in rs if r["case"] not in with_inf]
+    assert len(others) > 20 and {r["outcome"] for r in others} <= {"agree"}
