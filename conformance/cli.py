@@ -269,8 +269,9 @@ def cmd_merge(args: argparse.Namespace) -> int:
     total = sum(meta["counts"].values())
     print(f"{len(meta['shards'])} shard(s), {total} records merged into {Path(args.out).resolve()}"
           + (f"; missing shard(s) {meta['missing_shards']}" if meta["missing_shards"] else ""))
-    report = parser().parse_args(["report", str(args.out)])
-    report.argv = ["report", str(args.out)]
+    argv = ["report", str(args.out), *(["--no-reproducers"] if args.no_reproducers else [])]
+    report = parser().parse_args(argv)
+    report.argv = argv
     return report.func(report)
 
 
@@ -350,7 +351,9 @@ def parser() -> argparse.ArgumentParser:
     mer = sub.add_parser("merge", help="join the results of 'run --shard K/N' parts into one run and report")
     mer.add_argument("shards", nargs="+", metavar="RESULTS", help="the shards' results directories")
     mer.add_argument("--out", required=True, help="results directory to write (the report goes inside)")
-    mer.add_argument("--partial", action="store_true", help="merge even when some shards are missing")
+    mer.add_argument("--partial", action="store_true",
+                     help="merge even when some shards are missing or unfinished (a run stopped by a time limit)")
+    mer.add_argument("--no-reproducers", action="store_true", help="as for report")
     mer.set_defaults(func=cmd_merge)
     cor = sub.add_parser("corpus", help="the replay corpus: 'show' it, or 'add' a run's shrunk counterexamples")
     cor.add_argument("action", choices=("show", "add"))

@@ -86,8 +86,9 @@ def merge(directories: Sequence[Path], out: Path, *, partial: bool = False) -> d
         raise ShardError(f"shard(s) {', '.join(f'{i}/{count}' for i in missing)} missing; "
                          "give every shard, or --partial for a report of what is there")
     unfinished = [str(d) for d, meta, _, _ in parts if "finished" not in meta]
-    if unfinished:
-        raise ShardError(f"unfinished shard(s) (finish them with 'run --resume'): {', '.join(unfinished)}")
+    if unfinished and not partial:
+        raise ShardError(f"unfinished shard(s) (finish them with 'run --resume', or --partial): "
+                         f"{', '.join(unfinished)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     counts: collections.Counter = collections.Counter()
@@ -103,7 +104,7 @@ def merge(directories: Sequence[Path], out: Path, *, partial: bool = False) -> d
                     written.add(case_id)
                     case_file.write(json.dumps({"id": case_id, **case.to_json()}, allow_nan=False) + "\n")
     meta = {k: v for k, v in first.items() if k not in ("shard", "counts")}
-    meta.update(started=min(m["started"] for _, m, _, _ in parts), finished=max(m["finished"] for _, m, _, _ in parts),
+    meta.update(started=min(m["started"] for _, m, _, _ in parts), finished=max((m["finished"] for _, m, _, _ in parts if "finished" in m), default=None),
                 merged=now(), losses=sorted({loss for _, m, _, _ in parts for loss in m.get("losses", [])}),
                 counts=dict(sorted(counts.items())),
                 # the wall time of the joined run: its slowest shard (they ran side by side)
@@ -111,7 +112,7 @@ def merge(directories: Sequence[Path], out: Path, *, partial: bool = False) -> d
                 shards=[{"directory": str(d), "index": m["shard"]["index"], "count": count,
                          "elapsed_s": m.get("elapsed_s"), "machine": m.get("machine")}
                         for d, m, _, _ in sorted(parts, key=lambda p: p[1]["shard"]["index"])],
-                missing_shards=missing)
+                missing_shards=missing, unfinished_shards=unfinished)
     write_json_atomic(out / RUN_FILE, meta)
     return meta
 
