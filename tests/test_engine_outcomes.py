@@ -359,3 +359,18 @@ def test_a_device_only_run_without_a_cpu_is_not_compared():
     adapter = TwoDevices({"mse": exact("mse")}, lambda v, g: (v * 2, g))
     adapter._devices = ("cuda",)
     assert not [r for r in check(MSE, adapter, "cuda", "float32") if r["check"].startswith("device:")]
+
+
+def test_a_device_is_held_to_its_own_cpu_result_and_an_infinite_oracle_scale_does_not_demand_exactness():
+    """Found on the H200: where the oracle's scale is infinite (BCE at p = 0, whose
+    log torch clamps at -100), one ulp between CUDA and CPU was a device-mismatch."""
+    from conformance.engine import device_verdict
+    from conformance.tolerance import for_dtype
+    f32 = for_dtype("float32")
+    same = np.array([np.nan, 1.5, np.inf])
+    assert device_verdict(same, same.copy(), np.array([np.inf, 1.0, 1.0]), f32).outcome == "agree"
+    cpu, cuda = np.float32(103.637413), np.float32(103.637421)
+    assert device_verdict(np.float64(cpu), np.float64(cuda), np.inf, f32).outcome == "agree"
+    assert device_verdict(np.float64(cpu), np.float64(cpu) * 1.01, np.inf, f32).outcome == "mismatch"
+    assert device_verdict(np.float64(cpu), np.float64(cpu) * 1.01, 100.0, f32).outcome == "mismatch"
+    assert device_verdict(np.array([1.0, np.inf]), np.array([1.0, 88.8]), np.inf, f32).outcome == "nonfinite-mismatch"
