@@ -294,15 +294,17 @@ def _against_cpu(adapter: FrameworkAdapter, case: Case, o: Oracle, dtype: str, d
 def device_verdict(on_cpu: Any, on_device: Any, scale: Any, tol: Any) -> Verdict:
     """A device's result against the same framework's CPU result. Identical
     results (NaN where NaN) agree, whatever they are; otherwise the tolerance is
-    the oracle's scale, or, where the oracle's scale is not finite (an infinite
-    term the framework clamps), the magnitude of the CPU result: both are the
-    framework's answers, neither is the mathematics."""
+    the oracle's scale or the magnitude of the CPU result, whichever is larger
+    (the oracle's scale may be infinite, an infinite term the framework clamps,
+    or 0, where it expects an exact 0 that neither device computes): both are
+    the framework's answers, neither is the mathematics."""
     if on_cpu is not None and on_device is not None and np.shape(on_cpu) == np.shape(on_device) and \
             np.array_equal(np.asarray(on_cpu, np.float64), np.asarray(on_device, np.float64), equal_nan=True):
         return Verdict("agree", 0.0)
     if on_cpu is not None:
         scale = np.broadcast_to(np.asarray(scale, np.float64), np.shape(on_cpu))
-        scale = np.where(np.isfinite(scale), scale, np.abs(np.asarray(on_cpu, np.float64)))
+        magnitude = np.abs(np.asarray(on_cpu, np.float64))
+        scale = np.where(np.isfinite(scale), np.maximum(scale, magnitude), magnitude)
     return judge(on_cpu, on_cpu, scale, on_device, tol)
 
 

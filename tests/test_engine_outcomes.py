@@ -374,3 +374,6 @@ def test_a_device_is_held_to_its_own_cpu_result_and_an_infinite_oracle_scale_doe
     assert device_verdict(np.float64(cpu), np.float64(cpu) * 1.01, np.inf, f32).outcome == "mismatch"
     assert device_verdict(np.float64(cpu), np.float64(cpu) * 1.01, 100.0, f32).outcome == "mismatch"
     assert device_verdict(np.array([1.0, np.inf]), np.array([1.0, 88.8]), np.inf, f32).outcome == "nonfinite-mismatch"
+    # an oracle scale of 0 (an exact answer expected) does not make one ulp between devices a mismatch
+    assert device_verdict(np.float64(-0.463572164), np.float64(-0.463572164) * (1 + 2**-52), 0.0,
+                          for_dtype("float64")).outcome == "agree"
