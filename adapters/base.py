@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -161,15 +162,25 @@ class FrameworkAdapter:
 _MODULE_ALIASES = {"tf": "tensorflow"}
 
 
+_API_NAME = re.compile(r"(?<![\w./])(?:optax|torch|tf|tensorflow|keras|jax)(?:\.[A-Za-z_]\w*)+")
+
+
 @functools.cache
 def missing_api(api: str) -> str | None:
-    """Why a native recipe's ``api`` (a dotted name such as
-    ``optax.losses.dice_loss``) does not exist in the installed version, or None
-    when it does (or is not a plain dotted name). An older framework without the
-    function is ``unsupported`` with this reason, not a refusal of valid input."""
-    parts = api.split(".")
-    if len(parts) < 2 or not all(p.isidentifier() for p in parts):
-        return None
+    """Why a native recipe's ``api`` names a function (``optax.losses.dice_loss``,
+    also inside a longer description) that does not exist in the installed
+    version, or None when every named function exists. An older framework
+    without the function is ``unsupported`` with this reason, not a refusal of
+    valid input."""
+    for name in dict.fromkeys(_API_NAME.findall(api)):
+        reason = _missing(name)
+        if reason:
+            return reason
+    return None
+
+
+def _missing(name: str) -> str | None:
+    parts = name.split(".")
     try:
         obj = importlib.import_module(_MODULE_ALIASES.get(parts[0], parts[0]))
     except ImportError:

@@ -11,17 +11,20 @@ from conformance.case import Case
 
 
 def test_missing_api_names_the_first_missing_part_and_the_version():
-    assert missing_api("numpy.linalg.norm") is None
-    assert missing_api("numpy.linalg.no_such_norm") == f"numpy.linalg.no_such_norm does not exist in numpy {np.__version__}"
-    assert missing_api("numpy.no_such_module.f") == f"numpy.no_such_module does not exist in numpy {np.__version__}"
+    import torch
+    assert missing_api("from_logits: torch.nn.functional.mse_loss(x, y) then jnp.sum") is None
+    assert missing_api("composed: torch.nn.functional.no_such_loss(x) (see docs)") == \
+        f"torch.nn.functional.no_such_loss does not exist in torch {torch.__version__}"
+    assert missing_api("torch.no_such_module.f") == f"torch.no_such_module does not exist in torch {torch.__version__}"
     assert missing_api("composed: 100 * (x - y).abs() / y.abs()") is None
 
 
 def test_a_native_recipe_of_a_missing_function_is_unsupported_with_the_reason(monkeypatch):
     adapter = adapters.get("numpy")
-    monkeypatch.setitem(adapter.recipes, "mse", Recipe(lambda a, p, r: None, "numpy.no_such_loss", "native"))
+    import torch
+    monkeypatch.setitem(adapter.recipes, "mse", Recipe(lambda a, p, r: None, "torch.no_such_loss(x, y)", "native"))
     case = Case("mse", "plain", "mean", {"input": np.zeros(2), "target": np.zeros(2)})
     found = adapter.support(case)
-    assert (found.kind, found.reason) == ("unsupported", f"numpy.no_such_loss does not exist in numpy {np.__version__}")
-    monkeypatch.setitem(adapter.recipes, "mse", Recipe(lambda a, p, r: None, "numpy.mean", "native"))
+    assert (found.kind, found.reason) == ("unsupported", f"torch.no_such_loss does not exist in torch {torch.__version__}")
+    monkeypatch.setitem(adapter.recipes, "mse", Recipe(lambda a, p, r: None, "torch.mean(x)", "native"))
     assert adapter.support(case).kind == "native"
