@@ -18,12 +18,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from .atomic import write_text
 from .case import Case
 from .compare import FAILING
 
@@ -135,11 +134,6 @@ def add(new: Iterable[Case], directory: Path | None = None) -> dict[str, int]:
 
 
 def _write(path: Path, found: list[Case]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(json.dumps({"corpus_format": FORMAT, "loss": path.stem}) + "\n")
-        for case in found:
-            f.write(json.dumps({**case.to_json(), "origin": "corpus"}, allow_nan=False, sort_keys=True) + "\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    lines = [json.dumps({"corpus_format": FORMAT, "loss": path.stem})]
+    lines += [json.dumps({**case.to_json(), "origin": "corpus"}, allow_nan=False, sort_keys=True) for case in found]
+    write_text(path, "\n".join(lines) + "\n")

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import collections
 import json
-import os
 import platform
 import sys
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from .atomic import write_text
 from .case import Case
 from .compare import FAILING
 
@@ -37,12 +36,7 @@ def machine() -> dict[str, str]:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write to a temporary file beside ``path`` and rename: never half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True, allow_nan=False)
-        f.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    write_text(path, json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 RESUME_KEYS = ("profile", "seed", "dtypes", "devices", "losses", "frameworks", "corpus", "shard")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .atomic import write_atomically
+from conformance.atomic import write_atomically
 
 
 class ExportError(RuntimeError):

@@ -24,11 +24,11 @@ import collections
 import gzip
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+
+from conformance.atomic import write_bytes
 
 SCHEMA = "loss-conformance-baseline/1"
 KEY_FIELDS = ("loss", "variant", "reduction", "framework", "device", "dtype", "check")
@@ -92,12 +92,7 @@ def write_baseline(path: Path, data: Mapping[str, Any]) -> None:
         json.dumps({**c, "worst_error_eps": float(f"{c['worst_error_eps']:.4g}")}, sort_keys=True)
         for c in data["cells"]) + "\n]}\n"
     raw = gzip.compress(text.encode(), mtime=0) if str(path).endswith(".gz") else text.encode()
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(raw)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    write_bytes(Path(path), raw)
 
 
 def load_baseline(path: Path) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from conformance.findings import findings
 from conformance.tolerance import for_dtype
 
 from . import heatmap, pictures, summary
-from .atomic import write_text
+from conformance.atomic import write_text
 from .frame import records_frame, to_float
 
 TEMPLATES = Path(__file__).with_name("templates")

@@ -11,7 +11,7 @@ from typing import Any, Callable, Mapping
 from conformance.case import Case
 
 from . import exports, html, markdown, summary
-from .atomic import write_text
+from conformance.atomic import write_text
 from .frame import records_frame
 
 CSV, PARQUET, MARKDOWN = "results.csv", "results.parquet", "summary.md"

@@ -28,3 +28,7 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
 
 def write_text(path: Path, text: str) -> Path:
     return write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    return write_atomically(path, lambda tmp: tmp.write_bytes(data))
