@@ -93,10 +93,10 @@ class ResultWriter:
     def add(self, case: Case, records: list[dict[str, Any]]) -> None:
         if case.id not in self._seen:
             self._seen.add(case.id)
-            self._cases.write(json.dumps({"id": case.id, **case.to_json()}, allow_nan=False) + "\n")
+            self._cases.write(case_line(case))
             self._cases.flush()
         for r in records:
-            self._results.write(json.dumps(r, allow_nan=False, sort_keys=True) + "\n")
+            self._results.write(record_line(r))
             self._count(r)
         self._results.flush()
 
@@ -106,6 +106,16 @@ class ResultWriter:
         self.meta.update(finished=now(), counts={f"{fw}:{o}": n for (fw, o), n in sorted(self.counts.items())},
                          **summary)
         write_json_atomic(self.directory / RUN_FILE, self.meta)
+
+
+def record_line(r: dict[str, Any]) -> str:
+    """One line of results.jsonl."""
+    return json.dumps(r, allow_nan=False, sort_keys=True) + "\n"
+
+
+def case_line(case: Case) -> str:
+    """One line of cases.jsonl."""
+    return json.dumps({"id": case.id, **case.to_json()}, allow_nan=False) + "\n"
 
 
 def _done_key(r: dict[str, Any]) -> tuple:

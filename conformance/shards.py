@@ -11,12 +11,11 @@ Joined, the shards hold exactly the records of the unsharded run.
 from __future__ import annotations
 
 import collections
-import json
 import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from .results import CASES_FILE, RESULTS_FILE, RUN_FILE, load, now, write_json_atomic
+from .results import CASES_FILE, RESULTS_FILE, RUN_FILE, case_line, load, now, record_line, write_json_atomic
 
 #: settings every shard of one run must share
 SHARED = ("schema", "profile", "seed", "dtypes", "devices", "frameworks", "corpus")
@@ -97,12 +96,12 @@ def merge(directories: Sequence[Path], out: Path, *, partial: bool = False) -> d
         written: set[str] = set()
         for _, _, records, cases in sorted(parts, key=lambda p: p[1]["shard"]["index"]):
             for r in records:
-                results.write(json.dumps(r, allow_nan=False, sort_keys=True) + "\n")
+                results.write(record_line(r))
                 counts[f"{r['framework']}:{r['outcome']}"] += 1
             for case_id, case in cases.items():
                 if case_id not in written:
                     written.add(case_id)
-                    case_file.write(json.dumps({"id": case_id, **case.to_json()}, allow_nan=False) + "\n")
+                    case_file.write(case_line(case))
     meta = {k: v for k, v in first.items() if k not in ("shard", "counts")}
     meta.update(started=min(m["started"] for _, m, _, _ in parts), finished=max((m["finished"] for _, m, _, _ in parts if "finished" in m), default=None),
                 merged=now(), losses=sorted({loss for _, m, _, _ in parts for loss in m.get("losses", [])}),
