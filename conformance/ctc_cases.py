@@ -25,6 +25,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
+from . import shape_groups
 from .catalog import LossSpec
 
 SIDES = {"T": (3, 8), "N": (1, 3), "C": (2, 5), "S": (2, 4)}
@@ -62,7 +63,7 @@ def arrays(draw, spec: LossSpec, settings: Mapping[str, Any]) -> tuple[dict[str,
     from .shaped import _log_softmax
     from .strategies import _reals
     roles = _roles(spec, settings)
-    sizes = {x: draw(st.sampled_from(spec.dims.get(x, SIDES[x])), label=f"dim {x}") for x in SIDES}
+    sizes = {x: shape_groups.size(draw, st.sampled_from(spec.dims.get(x, SIDES[x])), f"dim {x}") for x in SIDES}
     frames, classes, width = sizes["T"], sizes["C"], sizes["S"]
     batched = settings.get("batch") is not False
     n = sizes["N"] if batched else 1

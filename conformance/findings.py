@@ -35,6 +35,7 @@ class Finding:
     detail_contains: str = ""           # in the record's detail or the framework's error text
     max_error_eps: float | None = None  # an accuracy finding explains errors up to this size
     at_input: tuple[float, ...] = ()    # the input at the worst element is one of these (NaN allowed)
+    input_within: tuple[float, ...] = ()  # or lies in this [low, high] (an argument window of an inaccurate op)
 
     def explains(self, record: Mapping[str, Any], case: Case | None = None) -> bool:
         text = f"{record.get('detail', '')} {record.get('raised', '')}"
@@ -46,25 +47,38 @@ class Finding:
                 and (not self.dtypes or record["dtype"] in self.dtypes)
                 and self.detail_contains in text
                 and (self.max_error_eps is None or (isinstance(error, (int, float)) and error <= self.max_error_eps))
-                and (not self.at_input or self._input_matches(record, case)))
+                and (not self.at_input or self._input_matches(record, case))
+                and (not self.input_within or self._input_within(record, case)))
 
     def _input_matches(self, record: Mapping[str, Any], case: Case | None) -> bool:
-        """Whether the input at the record's worst element, as the framework got it
-        (rounded to the dtype), is one of ``at_input``; for a reduced value (index
-        ``()`` of a non-scalar input), whether any input element is. Without the
-        case, a finding that needs it explains nothing."""
-        if case is None or "at" not in record:
-            return False
-        first = case.arrays.get("input", next(iter(case.arrays.values()), None))
-        if first is None:
-            return False
-        x = round_to(np.asarray(first, dtype=np.float64), record["dtype"])
-        at = tuple(record["at"])
-        try:
-            values = x.ravel() if at == () else np.asarray([x[at]])
-        except (IndexError, TypeError):
-            return False
-        return any(np.any(values == v) or (math.isnan(v) and np.isnan(values).any()) for v in self.at_input)
+        """Whether the input at the record's worst element is one of ``at_input``."""
+        values = _inputs_at(record, case)
+        return values is not None and any(
+            np.any(values == v) or (math.isnan(v) and np.isnan(values).any()) for v in self.at_input)
+
+    def _input_within(self, record: Mapping[str, Any], case: Case | None) -> bool:
+        """Whether the input at the record's worst element lies in ``input_within``."""
+        values = _inputs_at(record, case)
+        low, high = self.input_within
+        return values is not None and bool(np.any((values >= low) & (values <= high)))
+
+
+def _inputs_at(record: Mapping[str, Any], case: Case | None) -> np.ndarray | None:
+    """The input at the record's worst element, as the framework got it (rounded
+    to the dtype); for a reduced value (index ``()`` of a non-scalar input), every
+    input element. None without the case or the element: a finding that needs
+    them explains nothing."""
+    if case is None or "at" not in record:
+        return None
+    first = case.arrays.get("input", next(iter(case.arrays.values()), None))
+    if first is None:
+        return None
+    x = round_to(np.asarray(first, dtype=np.float64), record["dtype"])
+    at = tuple(record["at"])
+    try:
+        return x.ravel() if at == () else np.asarray([x[at]])
+    except (IndexError, TypeError):
+        return None
 
 
 @lru_cache(maxsize=1)
@@ -80,6 +94,9 @@ def findings() -> tuple[Finding, ...]:
         for key in ("checks", "variants", "dtypes"):
             row[key] = tuple(row.get(key, ()))
         row["at_input"] = tuple(float(v) for v in row.get("at_input", ()))
+        row["input_within"] = tuple(float(v) for v in row.get("input_within", ()))
+        if row["input_within"] and len(row["input_within"]) != 2:
+            raise ValueError(f"finding {row['id']}: input_within is [low, high]")
         out.append(Finding(**row))
     return tuple(out)
 

@@ -16,6 +16,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
+from . import shape_groups
 from .catalog import LossSpec
 
 DEFAULT_SIDES = {"N": (1, 2, 3, 5), "C": (2, 3, 5), "D": (1, 2, 3, 5)}
@@ -131,8 +132,8 @@ ROLES = ("prediction", "regression_target", "logits", "real", "probabilities", "
 def arrays(draw, spec: LossSpec, settings: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], int]:
     """(arrays, number of classes or 0) for a case of a "shaped" loss. An optional
     argument (weights) is present only when the variant sets it to true."""
-    sizes = {x: draw(st.sampled_from(spec.dims.get(x, DEFAULT_SIDES.get(x, OTHER_SIDES))), label=f"dim {x}")
-             for x in dims_of(spec, settings)}
+    sizes = {x: shape_groups.size(draw, st.sampled_from(spec.dims.get(x, DEFAULT_SIDES.get(x, OTHER_SIDES))),
+                                  f"dim {x}") for x in dims_of(spec, settings)}
     classes = sizes.get("C", 0)
     generators = _generators()
     out: dict[str, np.ndarray] = {}

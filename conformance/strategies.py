@@ -6,6 +6,7 @@ from the layout, parameters from their domains; a variant fixes what it names.
 from __future__ import annotations
 
 import threading
+import zlib
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
+from . import shape_groups
 from .case import Case
 from .catalog import LossSpec
 
@@ -82,9 +84,14 @@ def _param(draw, spec: LossSpec, name: str, setting: Any, classes: int) -> Any:
 
 
 @st.composite
-def _elementwise(draw, spec: LossSpec, settings: Mapping[str, Any]) -> dict[str, np.ndarray]:
+def _shapes(draw) -> tuple[int, ...]:
     ndim = draw(st.integers(0, 3), label="ndim")
-    shape = tuple(draw(st.lists(st.sampled_from(SIDES), min_size=ndim, max_size=ndim), label="shape"))
+    return tuple(draw(st.lists(st.sampled_from(SIDES), min_size=ndim, max_size=ndim), label="shape"))
+
+
+@st.composite
+def _elementwise(draw, spec: LossSpec, settings: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    shape = shape_groups.size(draw, _shapes(), "shape")
     roles = spec.arguments
     arrays: dict[str, np.ndarray] = {}
     for name in ("input", "target"):
@@ -106,12 +113,13 @@ def _elementwise(draw, spec: LossSpec, settings: Mapping[str, Any]) -> dict[str,
 
 @st.composite
 def _classification(draw, spec: LossSpec, settings: Mapping[str, Any]) -> tuple[dict, int]:
-    n = draw(st.sampled_from(SIDES), label="batch")
-    classes = draw(st.sampled_from(SIDES[1:]), label="classes")
+    n = shape_groups.size(draw, st.sampled_from(SIDES), "batch")
+    classes = shape_groups.size(draw, st.sampled_from(SIDES[1:]), "classes")
     spatial = settings.get("spatial", False)
     ndim = spatial if isinstance(spatial, int) and not isinstance(spatial, bool) else (
-        draw(st.integers(1, 2), label="spatial dims") if spatial else 0)
-    extra = tuple(draw(st.lists(st.sampled_from(SIDES[:3]), min_size=ndim, max_size=ndim), label="spatial"))
+        shape_groups.size(draw, st.integers(1, 2), "spatial dims") if spatial else 0)
+    extra = tuple(shape_groups.size(draw, st.lists(st.sampled_from(SIDES[:3]), min_size=ndim, max_size=ndim),
+                                    "spatial"))
     logits = _reals(draw, (n, classes) + extra, "logits")
     arrays = {"input": _log_softmax(logits) if spec.arguments["input"] == "log_probabilities" else logits}
     if settings.get("target") == "probabilities":
@@ -143,6 +151,7 @@ def cases(draw, spec: LossSpec, variant: str, reduction: str) -> Case:
     """Cases of ``spec`` in ``variant`` with ``reduction``."""
     if reduction not in spec.reductions:
         raise InvalidArgument(f"{spec.name} has no reduction {reduction!r}")
+    shape_groups.start_case()
     settings = spec.variant(variant)
     if spec.layout == "elementwise":
         arrays, classes = draw(_elementwise(spec, settings)), 0
@@ -183,9 +192,28 @@ def without_local_constants() -> Iterator[None]:
         cache.clear()
 
 
-def draw_cases(spec: LossSpec, variant: str, reduction: str, *, count: int, seed_value: int) -> list[Case]:
-    """``count`` cases drawn deterministically from ``seed_value`` (no database, no shrinking)."""
+def draw_cases(spec: LossSpec, variant: str, reduction: str, *, count: int, seed_value: int,
+               group: int = shape_groups.GROUP) -> list[Case]:
+    """``count`` cases drawn deterministically from ``seed_value`` (no database, no
+    shrinking), in groups of ``group`` that share a shape (``shape_groups``)."""
+    firsts, sizes = _drawn(spec, variant, reduction, shape_groups.leaders(count, group), seed_value, None)
+    out = firsts[:1]
+    for g, (first, pinned) in enumerate(zip(firsts[1:], sizes[1:])):
+        out.append(first)
+        rest = min(group, count - len(out) + 1) - 1
+        if rest > 0:   # each run starts with Hypothesis's simplest values: not one per group
+            members = _drawn(spec, variant, reduction, rest + 1, zlib.crc32(f"{seed_value}:group {g}".encode()),
+                             pinned)[0]
+            out += members[1:]
+    unique = {c.id: c for c in out}
+    return list(unique.values())
+
+
+def _drawn(spec: LossSpec, variant: str, reduction: str, count: int, seed_value: int,
+           pinned: dict[str, Any] | None) -> tuple[list[Case], list[dict[str, Any]]]:
+    """One Hypothesis run: ``count`` cases and the sizes of each."""
     drawn: list[Case] = []
+    plan = shape_groups.Plan(pinned)
 
     @seed(seed_value)
     @settings(max_examples=count, database=None, phases=[Phase.generate], deadline=None,
@@ -193,8 +221,8 @@ def draw_cases(spec: LossSpec, variant: str, reduction: str, *, count: int, seed
     @given(cases(spec, variant, reduction))
     def collect(case: Case) -> None:
         drawn.append(case)
+        plan.drawn()
 
-    with HYPOTHESIS_LOCK, without_local_constants():
+    with HYPOTHESIS_LOCK, without_local_constants(), shape_groups.grouped(plan):
         collect()
-    unique = {c.id: c for c in drawn}
-    return list(unique.values())
+    return drawn, plan.sizes

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import reference
-from conformance import catalog, strategies
+from conformance import catalog, shape_groups, strategies
 from conformance.case import Case
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,6 +125,55 @@ def test_different_seeds_draw_different_cases_sharing_at_most_the_simplest_one()
     a, b = ids("bce_with_logits", "weight_pos_weight", "sum", 1), ids("bce_with_logits", "weight_pos_weight", "sum", 2)
     assert len(a) == len(b) == 8
     assert len(set(a) & set(b)) <= 1
+
+
+def shapes(cases) -> list[tuple]:
+    return [tuple(a.shape for a in c.arrays.values()) for c in cases]
+
+
+@pytest.mark.parametrize("loss, variant, reduction", [
+    ("mse", "plain", "mean"), ("cross_entropy", "spatial", "sum"), ("ctc", "default", "mean"),
+    ("triplet_margin", "swap", "none")])
+def test_cases_come_in_groups_that_share_a_shape_after_the_simplest(loss, variant, reduction):
+    # A compiled framework pays for every new shape; the cases of a group share one.
+    drawn = strategies.draw_cases(catalog.get(loss), variant, reduction, count=12, seed_value=3)
+    assert len(drawn) >= 11
+    got = shapes(drawn)
+    groups = [got[1:5], got[5:9], got[9:]]
+    for group in groups:
+        assert len(set(group)) == 1, got
+    assert len(set(got)) <= shape_groups.leaders(12) == 4
+    # ... and values drawn afresh in each case of a group
+    assert len({c.id for c in drawn}) == len(drawn)
+    firsts = [c.arrays[next(iter(c.arrays))] for c in drawn[1:5]]
+    assert not any(np.array_equal(firsts[0], f) for f in firsts[1:])
+
+
+def test_shape_groups_are_drawn_from_different_shapes_across_cells_and_seeds():
+    seen = {shapes(strategies.draw_cases(catalog.get("cross_entropy"), "plain", "mean", count=4, seed_value=s))[1]
+            for s in range(12)}
+    assert len(seen) >= 4
+
+
+def test_a_group_needs_no_new_simplest_case():
+    # each pinned run's simplest example (values from seed 0, no specials) is dropped
+    a = strategies.draw_cases(catalog.get("mse"), "plain", "sum", count=12, seed_value=1)
+    b = strategies.draw_cases(catalog.get("mse"), "plain", "sum", count=12, seed_value=2)
+    assert len({c.id for c in a} & {c.id for c in b}) <= 1
+
+
+def test_the_worst_case_search_draws_its_shapes_freely():
+    # without a group plan (the search's generation), a size label is drawn each time
+    from hypothesis import given, settings, seed as hseed
+    seen = []
+
+    @hseed(5)
+    @settings(max_examples=30, database=None, deadline=None)
+    @given(strategies.cases(catalog.get("cross_entropy"), "plain", "mean"))
+    def collect(case):
+        seen.append(case.arrays["input"].shape)
+    collect()
+    assert len(set(seen)) >= 5
 
 
 DRAW_SCRIPT = """
