@@ -9,9 +9,17 @@ way a fresh worker is started for the next case and the run carries on. A
 worker whose framework reported a sticky device error (a CUDA device-side
 assert leaves the context unusable: every later call would fail) is also
 replaced after that case.
+
+A cell's worst-case search runs in the worker too (``search``): Hypothesis
+then runs in each framework's process at once, where in the parent the
+frameworks' searches took turns (one Hypothesis run at a time per process),
+and the slowest framework's searches held up everyone's. If the worker dies or
+hangs during a search, the parent searches that cell itself, case by case
+through the worker, so the case that kills it gets its crash record.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -21,8 +29,9 @@ from typing import Any
 
 from .case import Case
 from .engine import record_base
+from .profiles import Profile
 
-STOP, CHECK, RELEASE = "stop", "check", "release"
+STOP, CHECK, RELEASE, SEARCH = "stop", "check", "release", "search"
 #: errors after which a device stays broken in this process
 STICKY_DEVICE_ERROR = re.compile(r"CUDA error|device-side assert|CUDA_ERROR_|cudaError")
 
@@ -40,9 +49,27 @@ def _serve(conn: Any, framework: str, user_spec: str | None) -> None:
             adapter.release()
             conn.send_bytes(b"{}")
             continue
+        if message["op"] == SEARCH:
+            raw = message["cell"]
+            cell = engine.Cell(**{**raw, "shapes": tuple(tuple(s) for s in raw["shapes"])})
+            profile = profile_from_json(message["profile"])
+            found = engine.searched(cell, engine.InProcess(adapter), message["device"], message["dtype"],
+                                    profile, message["seed"])
+            conn.send_bytes(json.dumps([[c.to_json(), rs] for c, rs in found], allow_nan=False).encode())
+            continue
         case = Case.from_json(message["case"])
         records = engine.check(case, adapter, message["device"], message["dtype"])
         conn.send_bytes(json.dumps(records, allow_nan=False).encode())
+
+
+def profile_to_json(profile: Profile) -> dict[str, Any]:
+    return dataclasses.asdict(profile)
+
+
+def profile_from_json(raw: dict[str, Any]) -> Profile:
+    tuples = {k: tuple(tuple(x) if isinstance(x, list) else x for x in v) for k, v in raw.items()
+              if isinstance(v, list)}
+    return Profile(**{**raw, **tuples})
 
 
 def _adapter(framework: str, user_spec: str | None) -> Any:
@@ -95,6 +122,22 @@ class IsolatedAdapter:
         if self._process is not None:
             self._call({"op": RELEASE})
 
+    def search(self, cell: Any, device: str, dtype: str, profile: Profile,
+               seed: int) -> list[tuple[Case, list[dict[str, Any]]]] | None:
+        """The worst-case search of a cell, run in the worker (``engine.searched``);
+        None when the worker crashed or hung on it (the caller then searches case
+        by case, each case isolated, so the culprit gets its crash record)."""
+        checks = 2 * (profile.search_examples + profile.search_shrink) + 8     # generous: Hypothesis' own extras
+        message = {"op": SEARCH, "cell": dataclasses.asdict(cell), "device": device, "dtype": dtype,
+                   "profile": profile_to_json(profile), "seed": seed}
+        reply = self._call(message, timeout=self.timeout * checks)
+        if not isinstance(reply, list):
+            return None
+        found = [(Case.from_json(c), rs) for c, rs in reply]
+        if any(STICKY_DEVICE_ERROR.search(r.get("raised") or "") for _, rs in found for r in rs):
+            self.close()
+        return found
+
     def check(self, case: Case, device: str, dtype: str) -> list[dict[str, Any]]:
         reply = self._call({"op": CHECK, "case": case.to_json(), "device": device, "dtype": dtype})
         if isinstance(reply, list):
@@ -105,16 +148,17 @@ class IsolatedAdapter:
         return [{**record_base(case, self.name, device, dtype), "check": "value", "outcome": outcome, "error_eps": None, "detail": detail,
                  "finding": None}]
 
-    def _call(self, message: dict[str, Any]) -> Any:
+    def _call(self, message: dict[str, Any], timeout: float | None = None) -> Any:
         """The worker's reply, or (outcome, detail) when it crashed or hung."""
+        timeout = self.timeout if timeout is None else timeout
         if self._process is None or not self._process.is_alive():
             self._kill()
             self._start()
         try:
             self._conn.send_bytes(json.dumps(message, allow_nan=False).encode())
-            if not self._conn.poll(self.timeout):
+            if not self._conn.poll(timeout):
                 self._kill()
-                return "timeout", f"no answer within {self.timeout:g} s; the worker was killed"
+                return "timeout", f"no answer within {timeout:g} s; the worker was killed"
             return json.loads(self._conn.recv_bytes())
         except (EOFError, OSError):
             self._process.join(5)

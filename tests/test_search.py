@@ -2,6 +2,7 @@
 error, the worst case shrunk, deterministic per seed; and how the engine runs it."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -76,3 +77,45 @@ def test_the_engine_searches_the_profiles_dtypes_and_stamps_the_records():
     assert records[0]["search"]["explored"] >= 1
     assert engine.searched(Cell("mse", "plain", "mean"), correct("mse"), "cpu", "float64", profile, 0) == []
     assert engine.searched(Cell("mse", "edge"), correct("mse"), "cpu", "float32", profile, 0) == []
+
+
+# ---------------------------------------------------------- the search in a worker
+
+def _keyed(found):
+    return [(c.id, [(r["check"], r["outcome"], json.dumps(r.get("error_eps")), r.get("origin")) for r in rs])
+            for c, rs in found]
+
+
+def test_a_worker_searches_exactly_as_this_process_does():
+    import adapters
+    from conformance.worker import IsolatedAdapter
+    profile = profiles.get("default")
+    cell = Cell("bce_with_logits", "plain", "mean")
+    here = engine.searched(cell, adapters.get("numpy"), "cpu", "float32", profile, seed=0)
+    worker = IsolatedAdapter("numpy")
+    try:
+        there = engine.searched(cell, worker, "cpu", "float32", profile, seed=0)
+    finally:
+        worker.close()
+    assert here and _keyed(there) == _keyed(here)
+    assert any("search" in rs[0] for _, rs in there)          # the worst case's search statistics came back
+
+
+def test_a_search_whose_worker_dies_is_searched_here_case_by_case():
+    import adapters
+    from conformance.worker import SEARCH, IsolatedAdapter
+
+    class DiesOnSearch(IsolatedAdapter):
+        def _call(self, message, timeout=None):
+            if message["op"] == SEARCH:
+                self._kill()
+                return "crash", "planted: the worker died during the search"
+            return super()._call(message, timeout)
+    profile = profiles.get("default")
+    cell = Cell("bce_with_logits", "plain", "mean")
+    worker = DiesOnSearch("numpy")
+    try:
+        there = engine.searched(cell, worker, "cpu", "float32", profile, seed=0)
+    finally:
+        worker.close()
+    assert _keyed(there) == _keyed(engine.searched(cell, adapters.get("numpy"), "cpu", "float32", profile, seed=0))
