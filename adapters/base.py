@@ -87,6 +87,8 @@ class FrameworkAdapter:
     #: the others too: a refusal there is ``unsupported`` with the framework's
     #: own error text, a refusal of a claimed dtype is ``error-mismatch``.
     dtypes: tuple[str, ...] = ("float64", "float32", "float16", "bfloat16")
+    #: worker processes a run gives this framework (it shares its cells between them)
+    workers: int = 1
     recipes: Mapping[str, Recipe] = {}
     policies_by_loss: Mapping[str, Policy] = {}
     #: Policy used when the oracle refuses the input (DomainError) and the

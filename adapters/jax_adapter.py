@@ -225,6 +225,10 @@ def _compiled(fn: Callable[..., Any], reduction: str, native: bool | None,
 
 class JaxAdapter(FrameworkAdapter):
     name = "jax"
+    # JAX compiles every new (loss, shape, dtype) and is a run's slowest framework
+    # by far; alone at the end of a run it would leave the other core idle, so a
+    # run gives it two worker processes, each with every other cell.
+    workers = 2
     recipes = RECIPES
     policies_by_loss: Mapping[str, Policy] = FAMILY_POLICIES
     unchecked_values = Policy(

@@ -114,7 +114,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         "environment": {a.name: _environment(a) for a in chosen},
         "command": " ".join(["python -m conformance", *map(shlex.quote, args.argv)])}, resume=args.resume)
     checkers = chosen if args.isolation == "none" else [
-        IsolatedAdapter(a.name, user_spec=specs.get(a.name), timeout=args.timeout) for a in chosen]
+        IsolatedAdapter(a.name, user_spec=specs.get(a.name), timeout=args.timeout)
+        for a in chosen for _ in range(max(1, getattr(a, "workers", 1)))]
     start = time.perf_counter()
     loss, done = None, 0
     try:

@@ -382,37 +382,52 @@ def iterate(frameworks: list[Any], cell_list: list[Cell], dtypes: tuple[str, ...
     """Every case of every cell on every framework/device/dtype, then the profile's
     worst-case searches, cell by cell and framework by framework (always this order,
     so results are identical however they were computed). ``frameworks`` are adapters
-    or checkers (``InProcess``, ``worker.IsolatedAdapter``); with ``parallel`` (worker
-    processes only) each framework runs ahead in its own thread. ``done`` skips what a
+    or checkers (``InProcess``, ``worker.IsolatedAdapter``); several checkers of one
+    name share that framework's cells (cell i goes to the (i mod k)-th), so a slow
+    framework can use the cores the others leave idle. With ``parallel`` (worker
+    processes only) each checker runs ahead in its own thread. ``done`` skips what a
     resumed run already holds: ``(case id, framework, device, dtype)`` for a check,
-    ``("search", cell id, framework, device, dtype)`` for a search. Adapters are told
-    when a loss is finished (``release``), so per-shape caches do not grow."""
+    ``("search", cell id, framework, device, dtype)`` for a search. Checkers are told
+    when they have finished a loss (``release``), so per-shape caches do not grow."""
     checkers = [as_checker(f) for f in frameworks]
-    last = [i + 1 == len(cell_list) or cell_list[i + 1].loss != cell.loss for i, cell in enumerate(cell_list)]
+    groups: dict[str, list[Any]] = {}
+    for c in checkers:
+        groups.setdefault(c.name, []).append(c)
     for cell in cell_list:                       # draw every case here, in one thread
         cases_for(cell, profile.examples, seed)
 
-    def work(checker: Any, i: int) -> list[tuple[Case, list[dict]]]:
-        return _cell_work(checker, cell_list[i], dtypes, devices, profile, seed, done, last[i])
+    def owner(name: str, i: int) -> int:
+        return i % len(groups[name])
+
+    def last_of_loss(name: str, i: int) -> bool:
+        """Whether cell i is the last of its loss that this checker of ``name`` gets."""
+        later = range(i + 1, len(cell_list))
+        return not any(cell_list[j].loss == cell_list[i].loss and owner(name, j) == owner(name, i) for j in later)
+
+    def work(name: str, i: int) -> list[tuple[Case, list[dict]]]:
+        checker = groups[name][owner(name, i)]
+        return _cell_work(checker, cell_list[i], dtypes, devices, profile, seed, done, last_of_loss(name, i))
     if not parallel or len(checkers) < 2:
         for i in range(len(cell_list)):
-            for checker in checkers:
-                yield from work(checker, i)
+            for name in groups:
+                yield from work(name, i)
         return
-    streams = {c.name: queue.Queue() for c in checkers}
+    streams = {(name, k): queue.Queue() for name, members in groups.items() for k in range(len(members))}
 
-    def pump(checker: Any) -> None:
+    def pump(name: str, k: int) -> None:
         try:
             for i in range(len(cell_list)):
-                streams[checker.name].put((None, work(checker, i)))
+                if owner(name, i) == k:
+                    streams[name, k].put((None, work(name, i)))
         except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
-            streams[checker.name].put((exc, None))
-    threads = [threading.Thread(target=pump, args=(c,), name=f"pump-{c.name}", daemon=True) for c in checkers]
+            streams[name, k].put((exc, None))
+    threads = [threading.Thread(target=pump, args=key, name=f"pump-{key[0]}-{key[1]}", daemon=True)
+               for key in streams]
     for t in threads:
         t.start()
-    for _ in cell_list:
-        for checker in checkers:
-            failure, found = streams[checker.name].get()
+    for i in range(len(cell_list)):
+        for name in groups:
+            failure, found = streams[name, owner(name, i)].get()
             if failure is not None:
                 raise failure
             yield from found

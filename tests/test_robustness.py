@@ -128,3 +128,23 @@ def test_a_sticky_device_error_costs_its_own_case_not_the_rest_of_the_run(tmp_pa
     assert raised and raised <= with_inf, "only the cases that broke the device may raise"
     others = [r for r in rs if r["case"] not in with_inf]
     assert len(others) > 20 and {r["outcome"] for r in others} <= {"agree"}
+
+
+def test_a_framework_shared_between_two_workers_gives_the_records_of_one_in_the_same_order():
+    from conformance import engine, profiles
+    from conformance.worker import IsolatedAdapter
+    profile = profiles.get("default")
+    cells = engine.cells(("mse", "nll"), profile)
+
+    def run_with(checkers):
+        try:
+            return [(c.id, r["framework"], r["dtype"], r["check"], r["outcome"], json.dumps(r.get("error_eps")),
+                     r["origin"]) for c, rs in engine.iterate(checkers, cells, ("float64", "float32"), ("cpu",),
+                                                              profile, 0, parallel=True) for r in rs]
+        finally:
+            for c in checkers:
+                c.close()
+    one = run_with([IsolatedAdapter("numpy"), IsolatedAdapter("torch")])
+    two = run_with([IsolatedAdapter("numpy"), IsolatedAdapter("numpy"), IsolatedAdapter("torch")])
+    assert len(one) > 500 and any(r[-1] == "search" for r in one)
+    assert two == one
