@@ -309,7 +309,11 @@ def test_drawn_cases_honour_their_variant(variant):
 
 
 def test_the_strategy_draws_some_impossible_alignments():
-    cases = [c for v in SPEC.variants for c in strategies.draw_cases(SPEC, v, "sum", count=12, seed_value=4)]
+    # ~5% of drawn cases (6% before cases came in shape groups, where one group's
+    # frames may all be too many to make any of its targets impossible): over a
+    # few seeds, not one, whose 60 cases may hold none
+    cases = [c for seed in range(4) for v in SPEC.variants
+             for c in strategies.draw_cases(SPEC, v, "sum", count=12, seed_value=seed)]
     with np.errstate(all="ignore"):
         values = [reference.evaluate("ctc", c.arrays, c.params, "none").value for c in cases]
     assert any(np.isinf(v).any() for v in values)
