@@ -1,4 +1,5 @@
-"""One worker process per framework: a crash or a hang costs one case, not the run.
+"""Worker processes for the frameworks (one each; ``FrameworkAdapter.workers`` more):
+a crash or a hang costs one case, not the run.
 
 The parent sends a case (JSON) with the device and dtype; the worker runs
 ``engine.check`` on its own adapter and sends the records back (JSON over a
