@@ -399,14 +399,18 @@ def iterate(frameworks: list[Any], cell_list: list[Cell], dtypes: tuple[str, ...
     def owner(name: str, i: int) -> int:
         return i % len(groups[name])
 
-    def last_of_loss(name: str, i: int) -> bool:
-        """Whether cell i is the last of its loss that this checker of ``name`` gets."""
-        later = range(i + 1, len(cell_list))
-        return not any(cell_list[j].loss == cell_list[i].loss and owner(name, j) == owner(name, i) for j in later)
+    # cell i is the last of its loss that this checker of a name gets: it then releases
+    last_of_loss: set[tuple[str, int]] = set()
+    for name in groups:
+        seen: set[tuple[str, int]] = set()
+        for i in reversed(range(len(cell_list))):
+            if (cell_list[i].loss, owner(name, i)) not in seen:
+                seen.add((cell_list[i].loss, owner(name, i)))
+                last_of_loss.add((name, i))
 
     def work(name: str, i: int) -> list[tuple[Case, list[dict]]]:
         checker = groups[name][owner(name, i)]
-        return _cell_work(checker, cell_list[i], dtypes, devices, profile, seed, done, last_of_loss(name, i))
+        return _cell_work(checker, cell_list[i], dtypes, devices, profile, seed, done, (name, i) in last_of_loss)
     if not parallel or len(checkers) < 2:
         for i in range(len(cell_list)):
             for name in groups:

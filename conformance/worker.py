@@ -135,19 +135,22 @@ class IsolatedAdapter:
         if not isinstance(reply, list):
             return None
         found = [(Case.from_json(c), rs) for c, rs in reply]
-        if any(STICKY_DEVICE_ERROR.search(r.get("raised") or "") for _, rs in found for r in rs):
-            self.close()
+        self._replace_if_device_broken([r for _, rs in found for r in rs])
         return found
 
     def check(self, case: Case, device: str, dtype: str) -> list[dict[str, Any]]:
         reply = self._call({"op": CHECK, "case": case.to_json(), "device": device, "dtype": dtype})
         if isinstance(reply, list):
-            if any(STICKY_DEVICE_ERROR.search(r.get("raised") or "") for r in reply):
-                self.close()                 # the next case gets a fresh worker and device context
+            self._replace_if_device_broken(reply)
             return reply
         outcome, detail = reply
         return [{**record_base(case, self.name, device, dtype), "check": "value", "outcome": outcome, "error_eps": None, "detail": detail,
                  "finding": None}]
+
+    def _replace_if_device_broken(self, records: list[dict[str, Any]]) -> None:
+        """After a sticky device error the next call gets a fresh worker and device context."""
+        if any(STICKY_DEVICE_ERROR.search(r.get("raised") or "") for r in records):
+            self.close()
 
     def _call(self, message: dict[str, Any], timeout: float | None = None) -> Any:
         """The worker's reply, or (outcome, detail) when it crashed or hung."""
