@@ -15,7 +15,22 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from . import schema
+from .generated import generate
+from .schema import SchemaError
+
 ORIGINS = ("hypothesis", "search", "edge", "document", "corpus")
+#: the most elements an array made by a seeded generator may have when a case is
+#: read back: the largest LLM-scale shape of the profiles (2048 x 262144 tokens x
+#: classes on a GPU, 4 GiB in float64); a larger shape in a file is refused, not allocated
+MAX_GENERATED_ELEMENTS = 2 ** 29
+MAX_DIMENSIONS = 8
+NON_FINITE = ("nan", "inf", "-inf")
+
+ARRAY = schema.obj({"dtype": schema.one_of("int64", "float64"), "shape": schema.list_of(int)},
+                   {"data": list, "generator": schema.obj({"kind": str, "seed": int})})
+CASE = schema.obj({"loss": str, "variant": str, "reduction": str, "arrays": schema.map_of(ARRAY)},
+                  {"params": dict, "origin": schema.one_of(*ORIGINS), "note": str, "id": str})
 
 
 @dataclass(frozen=True)
@@ -53,10 +68,18 @@ class Case:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Case":
+    def from_json(cls, data: Mapping[str, Any], where: str = "case") -> "Case":
+        """The case a JSON object describes; SchemaError naming ``where`` and the field
+        when it is not one (wrong types, an array whose data does not fill its shape, a
+        generated array beyond ``MAX_GENERATED_ELEMENTS``)."""
+        schema.check(data, CASE, where)
+        for name, value in data.get("params", {}).items():
+            if not isinstance(value, (str, int, float, bool)) or isinstance(value, float) and not math.isfinite(value):
+                raise SchemaError(f"{where}: params.{name} must be a number, a string or true/false, "
+                                  f"got {json.dumps(value)[:40]}")
         return cls(
             loss=data["loss"], variant=data["variant"], reduction=data["reduction"],
-            arrays={k: decode_array(v) for k, v in data["arrays"].items()},
+            arrays={k: decode_array(v, f"{where}: arrays.{k}") for k, v in data["arrays"].items()},
             params=dict(data.get("params", {})),
             origin=data.get("origin", "corpus"), note=data.get("note", ""),
             generated={k: v["generator"] for k, v in data["arrays"].items() if "generator" in v},
@@ -82,11 +105,34 @@ def _encode_generated(a: np.ndarray, spec: Mapping[str, Any]) -> dict[str, Any]:
     return {"dtype": kind, "shape": list(a.shape), "generator": dict(spec)}
 
 
-def decode_array(d: Mapping[str, Any]) -> np.ndarray:
-    if d["dtype"] not in ("int64", "float64"):
-        raise ValueError(f"array dtype must be int64 or float64, got {d['dtype']!r}")
+def decode_array(d: Mapping[str, Any], where: str = "array") -> np.ndarray:
+    """The array ``encode_array`` wrote (or a generator spec describes); SchemaError
+    naming ``where`` for anything else."""
+    schema.check(d, ARRAY, where)
+    shape = tuple(d["shape"])
+    if len(shape) > MAX_DIMENSIONS or any(n < 0 for n in shape):
+        raise SchemaError(f"{where}: shape must be at most {MAX_DIMENSIONS} sizes >= 0, got {list(shape)}")
+    size = math.prod(shape)
     if "generator" in d:
-        from .large import generate
-        return generate(d["generator"], tuple(d["shape"])).astype(d["dtype"])
-    data = [float(x) if isinstance(x, str) else x for x in d["data"]]
-    return np.array(data, dtype=d["dtype"]).reshape(d["shape"])
+        if size > MAX_GENERATED_ELEMENTS:
+            raise SchemaError(f"{where}: a generated array of {size:,} elements (shape {list(shape)}) is beyond "
+                              f"the {MAX_GENERATED_ELEMENTS:,} this suite makes; refused rather than allocated")
+        try:
+            return generate(d["generator"], shape).astype(d["dtype"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SchemaError(f"{where}: generator: {exc}") from None
+    if "data" not in d:
+        raise SchemaError(f"{where}: missing data (or generator)")
+    data = d["data"]
+    if len(data) != size:
+        raise SchemaError(f"{where}: {len(data)} data values for shape {list(shape)} ({size} elements)")
+    integer = d["dtype"] == "int64"
+    for x in data:
+        if type(x) is not int and (integer or type(x) is not float and x not in NON_FINITE):
+            raise SchemaError(f"{where}: data must be {'integers' if integer else 'numbers or nan/inf/-inf'}, "
+                              f"got {json.dumps(x)[:40]}")
+    if integer:
+        if data and (max(data) >= 2 ** 63 or min(data) < -2 ** 63):
+            raise SchemaError(f"{where}: an integer does not fit int64")
+        return np.array(data, dtype=np.int64).reshape(shape)
+    return np.array([float(x) if type(x) is str else x for x in data], dtype=np.float64).reshape(shape)

@@ -48,6 +48,28 @@ class LossSpec:
     shapes: Mapping[str, str] = field(default_factory=dict)
     dims: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
+    @property
+    def optional_arguments(self) -> tuple[str, ...]:
+        """Arguments a variant switches on (``weight = true``): the others every case has."""
+        return tuple(a for a in self.arguments if any(a in v for v in self.variants.values()))
+
+    def case_problem(self, arrays: Mapping[str, Any], params: Mapping[str, Any], reduction: str) -> str | None:
+        """What makes a case unfit for this loss (an array it lacks or does not take, a
+        parameter it does not have, a reduction it does not offer), or None."""
+        missing = [a for a in self.arguments if a not in arrays and a not in self.optional_arguments]
+        if missing:
+            return f"it has no {', '.join(missing)} array ({self.name} takes {', '.join(self.arguments)})"
+        unknown = [a for a in arrays if a not in self.arguments]
+        if unknown:
+            return f"{self.name} takes no {', '.join(unknown)} array (it takes {', '.join(self.arguments)})"
+        foreign = [p for p in params if p not in self.parameters]
+        if foreign:
+            return (f"{self.name} has no parameter {', '.join(foreign)}"
+                    f" (it has: {', '.join(self.parameters) or 'none'})")
+        if reduction not in self.reductions:
+            return f"{self.name} has no reduction {reduction!r} (it has {', '.join(self.reductions)})"
+        return None
+
     def variant(self, name: str) -> Mapping[str, Any]:
         try:
             return self.variants[name]

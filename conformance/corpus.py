@@ -15,15 +15,18 @@ baseline was taken on another corpus.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
+from . import catalog, schema
 from .atomic import write_text
 from .case import Case
+from .schema import SchemaError
 from .compare import FAILING
 
 FORMAT = 1
@@ -38,24 +41,47 @@ def _path(loss: str, directory: Path | None = None) -> Path:
     return (directory or CORPUS_DIR) / f"{loss}.jsonl"
 
 
+HEADER = schema.obj({"corpus_format": int}, {"loss": str})
+
+
 def _read(path: Path) -> list[Case]:
+    """The cases of one corpus file; CorpusError naming the file and line of anything
+    that is not a case of this loss (wrong types, an array missing, another loss)."""
     cases = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
+    loss = path.stem
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CorpusError(f"{path}: not UTF-8 text; not a corpus file") from None
+    except OSError as exc:
+        raise CorpusError(f"cannot read {path}: {exc.strerror or exc}") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            row = schema.parse_json(line, where)
+            if number == 1:
+                schema.check(row, HEADER, where)
+                if row["corpus_format"] != FORMAT:
+                    raise CorpusError(f"{path}: corpus format {row['corpus_format']!r}, "
+                                      f"this suite reads format {FORMAT}")
                 continue
-            try:
-                row = json.loads(line)
-                if number == 1:
-                    if row.get("corpus_format") != FORMAT:
-                        raise CorpusError(f"{path}: corpus format {row.get('corpus_format')!r}, "
-                                          f"this suite reads format {FORMAT}")
-                    continue
-                cases.append(dataclasses.replace(Case.from_json(row), origin="corpus"))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-                if isinstance(exc, CorpusError):
-                    raise
-                raise CorpusError(f"{path}:{number}: not a corpus case ({exc})") from None
+            case = Case.from_json(row, where)
+        except SchemaError as exc:
+            raise CorpusError(f"{exc}; not a corpus case") from None
+        if case.loss != loss:
+            raise CorpusError(f"{where}: a case of {case.loss!r} in the corpus of {loss!r}; "
+                              f"move it to {case.loss}.jsonl")
+        spec = catalog.get(loss) if loss in catalog.catalog() else None
+        if spec is None:
+            raise CorpusError(f"{path}: {loss!r} is not a catalog loss; known: {', '.join(catalog.catalog())}")
+        problem = spec.case_problem(case.arrays, case.params, case.reduction)
+        if problem is None and case.variant not in spec.variants:
+            problem = f"{loss} has no variant {case.variant!r} (it has {', '.join(spec.variants)})"
+        if problem:
+            raise CorpusError(f"{where}: not a case of {loss}: {problem}")
+        cases.append(dataclasses.replace(case, origin="corpus"))
     return cases
 
 
@@ -67,6 +93,24 @@ def _load(loss: str, directory: Path | None) -> tuple[Case, ...]:
 
 def clear_cache() -> None:
     _load.cache_clear()
+
+
+@contextlib.contextmanager
+def using(directory: Path | None) -> Iterator[None]:
+    """Replay the corpus in ``directory`` instead of the committed one (``run --corpus``)."""
+    global CORPUS_DIR
+    if directory is None:
+        yield
+        return
+    if not Path(directory).is_dir():
+        raise CorpusError(f"--corpus {directory} is not a directory (of <loss>.jsonl corpus files)")
+    before, CORPUS_DIR = CORPUS_DIR, Path(directory)
+    clear_cache()
+    try:
+        yield
+    finally:
+        CORPUS_DIR = before
+        clear_cache()
 
 
 def cases(loss: str, directory: Path | None = None) -> tuple[Case, ...]:

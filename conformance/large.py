@@ -15,25 +15,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from .case import Case
+from .generated import IGNORE_INDEX, generate
 
-IGNORE_INDEX = -100
 # (logit scale, label smoothing): moderate logits; large logits with smoothing
 FLAVOURS = ((2.0, 0.0), (8.0, 0.1))
-
-
-def generate(spec: Mapping[str, Any], shape: tuple[int, ...]) -> np.ndarray:
-    """The array a generator spec describes (ValueError for a malformed spec)."""
-    kind, seed = spec.get("kind"), spec.get("seed")
-    if not isinstance(seed, int) or not all(isinstance(n, int) and n >= 0 for n in shape):
-        raise ValueError(f"generated array needs an int seed and a shape of sizes, got {dict(spec)!r}")
-    rng = np.random.default_rng(seed)
-    if kind == "normal":
-        return rng.normal(0.0, float(spec["scale"]), shape)
-    if kind == "classes":
-        classes, ignored = int(spec["classes"]), float(spec.get("ignored", 0.0))
-        t = rng.integers(0, classes, shape)
-        return np.where(rng.random(shape) < ignored, int(spec.get("ignore_index", IGNORE_INDEX)), t)
-    raise ValueError(f"unknown generator kind {kind!r}; known: normal, classes")
 
 
 def cases(loss: str, variant: str, reduction: str, shapes: tuple[tuple[int, int], ...], seed: int) -> list[Case]:

@@ -24,11 +24,15 @@ import collections
 import gzip
 import json
 import math
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from conformance import schema
 from conformance.atomic import write_bytes
+from conformance.compare import OUTCOMES
+from conformance.schema import SchemaError
 
 SCHEMA = "loss-conformance-baseline/1"
 KEY_FIELDS = ("loss", "variant", "reduction", "framework", "device", "dtype", "check")
@@ -89,35 +93,62 @@ def write_baseline(path: Path, data: Mapping[str, Any]) -> None:
     temporary file and renamed: never half a baseline."""
     header = {k: v for k, v in data.items() if k != "cells"}
     text = json.dumps(header, sort_keys=True)[:-1] + ', "cells": [\n' + ",\n".join(
-        json.dumps({**c, "worst_error_eps": float(f"{c['worst_error_eps']:.4g}")}, sort_keys=True)
+        json.dumps({**c, "worst_error_eps": _four_digits(c["worst_error_eps"])}, sort_keys=True, allow_nan=False)
         for c in data["cells"]) + "\n]}\n"
     raw = gzip.compress(text.encode(), mtime=0) if str(path).endswith(".gz") else text.encode()
     write_bytes(Path(path), raw)
+
+
+_CELL = schema.obj({**{f: schema.nullable(str) for f in KEY_FIELDS},
+                    "outcomes": schema.map_of(int), "worst_error_eps": schema.NUMBER})
+_BASELINE = schema.obj({"schema": str, "cells": schema.list_of(dict)},
+                       {"frameworks": schema.map_of(str), "profile": schema.nullable(str), "seed": schema.nullable(int),
+                        "corpus": schema.nullable(dict), "hypothesis_database": schema.nullable(bool)})
+
+
+def _four_digits(x: float) -> float:
+    """``x`` to 4 significant digits, never rounded past the largest float to inf."""
+    rounded = float(f"{x:.4g}")
+    return rounded if math.isfinite(rounded) else x
 
 
 def load_baseline(path: Path) -> dict[str, Any]:
     """The baseline's header and cells, or BaselineError saying what is wrong."""
     try:
         raw = Path(path).read_bytes()
-        data = json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
+        text = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+        data = schema.parse_json(text.decode("utf-8"), f"baseline {path}", infinity=True)
     except FileNotFoundError:
         raise BaselineError(f"baseline {path} does not exist; write one with "
                             "'python -m conformance baseline RESULTS --out FILE'") from None
-    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BaselineError(f"baseline {path} is not readable JSON ({exc})") from None
+    except IsADirectoryError:
+        raise BaselineError(f"baseline {path} is a directory, not a baseline file") from None
+    except (OSError, EOFError, zlib.error) as exc:       # a gzip file cut short or corrupt
+        raise BaselineError(f"baseline {path} is not a readable gzip or JSON file "
+                            f"({type(exc).__name__}: {exc})") from None
+    except UnicodeDecodeError:
+        raise BaselineError(f"baseline {path} is not UTF-8 text; not a baseline") from None
+    except SchemaError as exc:
+        raise BaselineError(str(exc)) from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
         raise BaselineError(f"baseline {path} has schema {found!r}, expected {SCHEMA!r}: "
                             "regenerate it with this version of the suite")
     stats = {}
-    for i, row in enumerate(data.get("cells") or []):
-        try:
-            key = tuple(row[f] for f in KEY_FIELDS)
-            outcomes = collections.Counter({str(k): int(v) for k, v in row["outcomes"].items()})
-            stats[key] = CellStat(outcomes, float(row["worst_error_eps"]))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise BaselineError(f"baseline {path}: cell {i} is malformed ({type(exc).__name__}: {exc}); "
-                                f"each cell needs {', '.join(KEY_FIELDS)}, outcomes, worst_error_eps") from None
+    try:
+        schema.check(data, _BASELINE, f"baseline {path}")
+        for i, row in enumerate(data["cells"]):
+            schema.check(row, _CELL, f"baseline {path}: cell {i}")
+            unknown = sorted(set(row["outcomes"]) - set(OUTCOMES))
+            if unknown:
+                raise SchemaError(f"baseline {path}: cell {i}: unknown outcome {', '.join(unknown)}; "
+                                  f"known: {', '.join(OUTCOMES)}")
+            if any(n < 0 for n in row["outcomes"].values()) or not row["worst_error_eps"] >= 0:
+                raise SchemaError(f"baseline {path}: cell {i}: counts and worst_error_eps must be >= 0")
+            stats[tuple(row[f] for f in KEY_FIELDS)] = CellStat(collections.Counter(row["outcomes"]),
+                                                                float(row["worst_error_eps"]))
+    except SchemaError as exc:
+        raise BaselineError(f"{exc}; each cell needs {', '.join(KEY_FIELDS)}, outcomes, worst_error_eps") from None
     if not stats:
         raise BaselineError(f"baseline {path} has no cells: a gate against it would pass anything")
     return {**{k: v for k, v in data.items() if k != "cells"}, "cells": stats}

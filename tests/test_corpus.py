@@ -20,10 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def empty_corpus(tmp_path, monkeypatch) -> Path:
     monkeypatch.setattr(corpus, "CORPUS_DIR", tmp_path / "corpus")
     corpus.clear_cache()
-    engine.cases_for.cache_clear()
+    engine.clear_case_cache()
     yield tmp_path / "corpus"
     corpus.clear_cache()
-    engine.cases_for.cache_clear()
+    engine.clear_case_cache()
 
 
 def _case(x: list[float], loss: str = "mse", note: str = "") -> Case:
@@ -57,7 +57,7 @@ def test_a_corpus_of_another_format_or_a_broken_line_is_refused_with_its_place(e
     with pytest.raises(corpus.CorpusError, match="corpus format 99, this suite reads format 1"):
         corpus.cases("mse")
     (empty_corpus / "l1.jsonl").write_text('{"corpus_format": 1, "loss": "l1"}\n{"loss": "l1"\n')
-    with pytest.raises(corpus.CorpusError, match=r"l1.jsonl:2: not a corpus case"):
+    with pytest.raises(corpus.CorpusError, match=r"l1.jsonl:2: not JSON .*; not a corpus case"):
         corpus.cases("l1")
 
 
@@ -105,7 +105,7 @@ def test_a_counterexample_found_once_is_replayed_by_a_run_that_would_not_find_it
         _, records, _ = load(out)
         return {(r["case"], r["check"]): (r["origin"], r["outcome"]) for r in records}
     corpus.clear_cache()
-    engine.cases_for.cache_clear()
+    engine.clear_case_cache()
     assert main(["run", "--profile", "quick", "--seed", "123", *common, "--out", str(tmp_path / "again")]) in (0, 1)
     meta, _, _ = load(tmp_path / "again")
     assert meta["corpus"]["cases"] == len(replayed)

@@ -69,14 +69,15 @@ def test_error_growth_beyond_the_factor_is_a_regression_and_small_noise_is_not()
 
 @pytest.mark.parametrize("content,message", [
     (None, "does not exist"),
-    ("{not json", "not readable JSON"),
+    ("{not json", "not JSON (Expecting property name"),
     ('{"schema": "other/9", "cells": []}', "schema 'other/9'"),
     ('[1, 2]', "schema 'list'"),
     ('{"schema": "loss-conformance-baseline/1", "cells": []}', "has no cells"),
-    ('{"schema": "loss-conformance-baseline/1", "cells": [{"loss": "mse"}]}', "cell 0 is malformed"),
+    ('{"schema": "loss-conformance-baseline/1", "cells": [{"loss": "mse"}]}', "cell 0: missing variant"),
     ('{"schema": "loss-conformance-baseline/1", "cells": [{"loss": "mse", "variant": "plain", '
      '"reduction": "mean", "framework": "torch", "device": "cpu", "dtype": "float32", '
-     '"check": "value", "outcomes": {"agree": "many"}, "worst_error_eps": 0}]}', "cell 0 is malformed"),
+     '"check": "value", "outcomes": {"agree": "many"}, "worst_error_eps": 0}]}',
+     'cell 0: outcomes.agree must be an integer, got "many"'),
 ])
 def test_a_baseline_that_cannot_be_used_exits_2_with_one_message(runs, tmp_path, capsys, content, message):
     path = tmp_path / "baseline.json"
@@ -135,7 +136,7 @@ def test_a_gzip_baseline_round_trips_and_a_truncated_one_is_refused(runs, tmp_pa
     cut = tmp_path / "cut.json.gz"
     cut.write_bytes(packed.read_bytes()[:100])
     assert main(["gate", "--baseline", str(cut), str(runs["again"])]) == 2
-    assert "is not readable JSON" in capsys.readouterr().err
+    assert "is not a readable gzip or JSON file (EOFError" in capsys.readouterr().err
 
 
 COMMITTED = ROOT / "reports" / "baselines" / "default-cpu.json.gz"
