@@ -19,7 +19,7 @@ setup: $(STAMP)
 
 ## Run the conformance matrix on the default profile and write the HTML report.
 report: $(STAMP)
-	$(BIN)/python -m conformance run --profile $(PROFILE) --out $(OUT)
+	$(BIN)/python -m conformance run --profile $(PROFILE) --out $(OUT) --force
 	$(BIN)/python -m conformance report $(OUT)
 
 ## The project's own tests (oracle vs mpmath, strategies, compare, CLI, report)

@@ -22,6 +22,8 @@ import numpy as np
 from conformance.case import Case
 
 KINDS = ("native", "composed", "unsupported")
+#: the devices an adapter may run on
+DEVICES = ("cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,14 @@ class FrameworkAdapter:
         recipe = self.recipes.get(case.loss)
         if recipe is None:
             return Support("unsupported", "", f"{self.name} has no recipe for {case.loss}")
-        found = recipe.support(case)
+        try:
+            found = recipe.support(case)
+        except Exception as exc:  # noqa: BLE001 - a user's recipe: its fault, said once
+            raise AdapterContractError(f"adapter {self.name!r}: the {case.loss} recipe's support (unsupported or "
+                                       f"kind) raised {type(exc).__name__}: {exc}") from None
+        if not isinstance(found, Support):
+            raise AdapterContractError(f"adapter {self.name!r}: the {case.loss} recipe's support is a "
+                                       f"{type(found).__name__}, not a Support")
         missing = missing_api(found.api) if found.kind == "native" else None
         return Support("unsupported", found.api, missing) if missing else found
 
@@ -121,9 +130,12 @@ class FrameworkAdapter:
     def run(self, case: Case, arrays: Mapping[str, np.ndarray], dtype: str, device: str,
             wrt: tuple[str, ...]) -> Output:
         """Evaluate ``case.loss`` on ``arrays`` (already rounded to ``dtype``,
-        float64 containers) and the gradient of sum(loss) w.r.t. ``wrt``."""
-        return self._run(self.recipes[case.loss], arrays, dict(case.params), case.reduction,
-                         dtype, device, wrt)
+        float64 containers) and the gradient of sum(loss) w.r.t. ``wrt``. What the
+        adapter hands back must be an ``Output`` of real arrays with a gradient for
+        each of ``wrt``: anything else is an ``AdapterContractError`` (the run stops
+        with that one message), not a discrepancy of the framework."""
+        out = self._run(self.recipes[case.loss], arrays, dict(case.params), case.reduction, dtype, device, wrt)
+        return checked_output(self.name, case.loss, out, wrt)
 
     def prepare(self, case: Case, arrays: Mapping[str, np.ndarray], dtype: str, device: str,
                 wrt: tuple[str, ...]) -> Callable[[], Output]:
@@ -159,6 +171,47 @@ class FrameworkAdapter:
     def _prepare(self, recipe: Recipe, arrays, params, reduction, dtype, device, wrt) -> Callable[[], Output]:
         """Convert once, compute in the callable; by default the callable is ``_run``."""
         return lambda: self._run(recipe, arrays, params, reduction, dtype, device, wrt)
+
+
+class AdapterContractError(Exception):
+    """An adapter broke the protocol (its ``_run`` returned something that is not an
+    ``Output`` of real arrays): a fault of the adapter, reported once, not per case."""
+
+
+def _real_array(what: str, value: Any) -> np.ndarray:
+    if value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"{what} is {type(value).__name__}")
+    try:
+        a = np.asarray(value)
+    except Exception as exc:  # noqa: BLE001 - whatever it is, it is not an array
+        raise TypeError(f"{what} is a {type(value).__name__} that is not an array ({exc})") from None
+    if a.dtype.kind == "c":
+        raise TypeError(f"{what} is complex ({a.dtype})")
+    if a.dtype.kind not in "fiu":
+        try:                                # bfloat16 and the other ml_dtypes floats are fine
+            if a.dtype.kind != "V":
+                raise TypeError
+            a = a.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{what} is an array of {a.dtype}, not of real numbers") from None
+    return a
+
+
+def checked_output(adapter: str, loss: str, out: Any, wrt: tuple[str, ...]) -> Output:
+    """``out`` when it is an Output of real arrays with a gradient for each of ``wrt``."""
+    try:
+        if not isinstance(out, Output):
+            raise TypeError(f"it returned {type(out).__name__}, not adapters.base.Output(value, grads)")
+        _real_array("the value", out.value)
+        if not isinstance(out.grads, Mapping):
+            raise TypeError(f"its grads are a {type(out.grads).__name__}, not a dict of argument -> array")
+        for name in wrt:
+            if name not in out.grads:
+                raise TypeError(f"it returned no gradient for {name!r} (asked for {', '.join(wrt)})")
+            _real_array(f"the gradient of {name!r}", out.grads[name])
+    except TypeError as exc:
+        raise AdapterContractError(f"adapter {adapter!r} broke the protocol on {loss}: {exc}") from None
+    return out
 
 
 _MODULE_ALIASES = {"tf": "tensorflow"}

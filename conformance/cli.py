@@ -8,25 +8,30 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
+import errno
+import os
 import shlex
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import adapters
-from adapters.user import AdapterLoadError
-from adapters.user import load as load_adapter
+from adapters.base import DEVICES, AdapterContractError
+from adapters.user import LOAD_TIMEOUT, AdapterLoadError, load_checked
 from reports.gate import BaselineError
 
 from . import catalog, corpus, engine, profiles, search, shards
 from .compare import FAILING, OUTCOMES
 from .dtypes import DTYPES
 from .results import ResultsError, ResultWriter, load
+from .schema import SchemaError
 from .worker import IsolatedAdapter
 
 EXIT_USAGE = 2
-DEVICES = ("cpu", "cuda")
 
 
 class UsageError(ValueError):
@@ -45,7 +50,7 @@ def _names(text: str | None, known: Sequence[str], what: str, plural: str = "") 
 
 
 def _frameworks(requested: tuple[str, ...] | None, user_specs: Sequence[str] = (),
-                all_builtins: bool = False) -> tuple[list, dict[str, str], dict[str, str]]:
+                all_builtins: bool = False, timeout: float = LOAD_TIMEOUT) -> tuple[list, dict[str, str], dict[str, str]]:
     """The adapters to run: the built-in frameworks asked for (all installed ones when
     none are named and no --adapter is given, or ``all_builtins``), then the users' adapters.
     Returns (adapters, name -> version, user adapter name -> its --adapter spec)."""
@@ -53,7 +58,7 @@ def _frameworks(requested: tuple[str, ...] | None, user_specs: Sequence[str] = (
     users = []
     for spec in user_specs:
         try:
-            users.append(load_adapter(spec))
+            users.append(load_checked(spec, timeout))
         except AdapterLoadError as exc:
             raise UsageError(str(exc)) from None
         specs[users[-1].name] = spec
@@ -82,23 +87,71 @@ def _environment(adapter) -> dict:
         return {"error": f"{type(exc).__name__}: {exc}"}
 
 
+MAX_TIMEOUT_S = 86_400.0       # a day: beyond it a "timeout" no longer bounds anything
+
+
 def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    if not 0 < value <= MAX_TIMEOUT_S:       # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0 and at most {MAX_TIMEOUT_S:g} "
+                                         f"(a day), got {text!r}")
     return value
 
 
+def _growth_factor(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number above 1, got {text!r}") from None
+    if not 1 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number above 1 (how many times a worst error may "
+                                         f"grow), got {text!r}")
+    return value
+
+
+def _count(minimum: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
+        return value
+    return parse
+
+
+class Interrupted(BaseException):
+    """SIGTERM (or SIGINT) during a run: the run stops unfinished, its results kept."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _interrupt(signum: int, _frame: Any) -> None:
+    raise Interrupted(signum)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    with corpus.using(Path(args.corpus) if args.corpus else None):
+        return _run_command(args)
+
+
+def _run_command(args: argparse.Namespace) -> int:
     profile = profiles.get(args.profile)
     losses = _names(args.losses, list(catalog.catalog()), "loss", "losses")
     dtypes = _names(args.dtypes, list(DTYPES), "dtype") or profile.dtypes
     devices = _names(args.devices, DEVICES, "device")
-    chosen, versions, specs = _frameworks(_names(args.frameworks, adapters.names(), "framework"),
-                                          args.adapter or ())
+    requested = _names(args.frameworks, adapters.names(), "framework")
+    if args.resume and args.force:
+        raise UsageError("--resume continues the run in --out and --force replaces it: give one of them")
+    if args.no_example_db:
+        os.environ[search.DATABASE_ENV] = "none"       # the workers inherit it
+    chosen, versions, specs = _frameworks(requested, args.adapter or (), timeout=args.timeout)
     # default: the CPU, and CUDA when any chosen framework sees a GPU
     devices = devices or tuple(d for d in DEVICES if d == "cpu" or any(d in a.devices() for a in chosen))
     seed = args.seed if args.seed is not None else (profile.seed or 0)
@@ -106,31 +159,50 @@ def cmd_run(args: argparse.Namespace) -> int:
     shard = shards.parse(args.shard) if args.shard else None
     if shard:
         cells = shards.select(cells, *shard)
+    selection = {"losses": sorted(losses) if losses else "all", "frameworks": sorted(requested) if requested else "all",
+                 "adapters": sorted(specs.values())}
     writer = ResultWriter(Path(args.out), {
         "profile": profile.name, "seed": seed, "dtypes": list(dtypes), "devices": list(devices),
-        "frameworks": versions, "losses": sorted({c.loss for c in cells}), "corpus": corpus.identity(),
+        "frameworks": versions, "losses": sorted({c.loss for c in cells}), "selection": selection,
+        "corpus": corpus.identity(),
         "hypothesis_database": (search.example_database_path() if profile.database else None),
         **({"shard": {"index": shard[0], "count": shard[1]}} if shard else {}),
         "environment": {a.name: _environment(a) for a in chosen},
-        "command": " ".join(["python -m conformance", *map(shlex.quote, args.argv)])}, resume=args.resume)
+        "command": " ".join(["python -m conformance", *map(shlex.quote, args.argv)])},
+        resume=args.resume, force=args.force)
     checkers = chosen if args.isolation == "none" else [
         IsolatedAdapter(a.name, user_spec=specs.get(a.name), timeout=args.timeout)
         for a in chosen for _ in range(max(1, getattr(a, "workers", 1)))]
     start = time.perf_counter()
     loss, done = None, 0
+    finished, why = False, ""
+    units = engine.iterate(checkers, cells, dtypes, devices, profile, seed, writer.done,
+                           parallel=args.isolation == "process")
     try:
-        for case, records in engine.iterate(checkers, cells, dtypes, devices, profile, seed, writer.done,
-                                              parallel=args.isolation == "process"):
-            if case.loss != loss:
-                _progress(loss, done, start)
-                loss, done = case.loss, 0
-            writer.add(case, records)
-            done += len(records)
+        for unit in units:
+            for case, records in unit.found:
+                if case.loss != loss:
+                    _progress(loss, done, start)
+                    loss, done = case.loss, 0
+                done += len(records)
+            writer.add(unit.key, unit.found)
         _progress(loss, done, start)
+        finished = True
+    except (KeyboardInterrupt, Interrupted) as exc:
+        why = f"interrupted by {'SIGINT' if isinstance(exc, KeyboardInterrupt) else exc}"
+    except BaseException as exc:
+        why = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        raise
     finally:
+        units.close()               # an early end stops the engine's threads and workers
         for c in checkers:
-            getattr(c, "close", lambda: None)()
-        writer.close(elapsed_s=round(time.perf_counter() - start, 2))
+            with contextlib.suppress(Exception):      # a worker half started when the run stopped
+                getattr(c, "close", lambda **_: None)(**({} if finished else {"fast": True}))
+        writer.close(finished=finished, why=why, elapsed_s=round(time.perf_counter() - start, 2))
+    if not finished:
+        print(f"error: {why}; the run is unfinished, its complete results are kept in {args.out}/ "
+              f"(continue it with the same command and --resume)", file=sys.stderr)
+        return 130 if why.endswith("SIGINT") else 128 + signal.SIGTERM
     _print_summary(writer.counts, Path(args.out), time.perf_counter() - start)
     failing = sum(n for (fw, o), n in writer.counts.items() if o in FAILING)
     print(f"{failing} failing check(s): {failing - writer.unexplained} explained by known findings, "
@@ -203,6 +275,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def _cells_of(path: str, ignore: tuple[str, ...] = ()) -> tuple[dict, dict]:
     """(header, cells) of a results directory or a baseline file."""
     from reports import gate
+    if not Path(path).exists():
+        raise UsageError(f"{path} does not exist (expected a results directory or a baseline file)")
     if Path(path).is_dir():
         meta, records, _ = load(Path(path))
         return meta, gate.cells(records, ignore)
@@ -233,8 +307,6 @@ def cmd_gate(args: argparse.Namespace) -> int:
     if not Path(args.results).is_dir():
         raise UsageError(f"{args.results} is not a results directory (from 'python -m conformance run')")
     meta, after = _cells_of(args.results)
-    if args.factor <= 1:
-        raise UsageError(f"--factor must be > 1, got {args.factor}")
     differences = gate.incompatible(base, meta)
     if differences and not args.allow_other_settings:
         raise BaselineError(f"baseline {args.baseline} was taken with other settings than {args.results} "
@@ -266,7 +338,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    meta = shards.merge([Path(d) for d in args.shards], Path(args.out), partial=args.partial)
+    meta = shards.merge([Path(d) for d in args.shards], Path(args.out), partial=args.partial, force=args.force)
     total = sum(meta["counts"].values())
     print(f"{len(meta['shards'])} shard(s), {total} records merged into {Path(args.out).resolve()}"
           + (f"; missing shard(s) {meta['missing_shards']}" if meta["missing_shards"] else ""))
@@ -309,11 +381,19 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="results", help="results directory (default: results)")
     run.add_argument("--resume", action="store_true",
                      help="continue an interrupted run in --out (same options): skip what it already holds")
+    run.add_argument("--force", action="store_true",
+                     help="replace the run (and its report, CSV, reproducers) that --out already holds")
+    run.add_argument("--no-example-db", action="store_true",
+                     help="keep no Hypothesis example database (as CONFORMANCE_HYPOTHESIS_DB=none): with it off, "
+                          "the same seed, profile and versions give byte-identical results")
     run.add_argument("--isolation", choices=("process", "none"), default="process",
                      help="run each framework in its own worker process, so a crash or a hang costs one "
                           "case (default), or in this process")
     run.add_argument("--timeout", type=_positive_seconds, default=120.0,
-                     help="seconds a case may take in a worker before it is a timeout (default 120)")
+                     help="seconds a case may take in a worker before it is a timeout, and a user's adapter to "
+                          "load (default 120, at most a day)")
+    run.add_argument("--corpus", metavar="DIR",
+                     help="replay the corpus in DIR (<loss>.jsonl files) instead of the committed one")
     run.add_argument("--shard", metavar="K/N",
                      help="run only the K-th of N deterministic parts (whole losses); join them with 'merge'")
     run.add_argument("--strict", action="store_true", help="exit 1 when a check fails that no known finding explains")
@@ -329,7 +409,7 @@ def parser() -> argparse.ArgumentParser:
     ben = sub.add_parser("bench", help="time a fixed case set per framework: suite vs the framework's own calls")
     ben.add_argument("--frameworks", help=f"comma list (default: all): {', '.join(adapters.names())}")
     ben.add_argument("--dtype", default="float32", help=f"one of {', '.join(DTYPES)} (default float32)")
-    ben.add_argument("--repeat", type=int, default=3, help="passes of the floor loop (default 3)")
+    ben.add_argument("--repeat", type=_count(1), default=3, help="passes of the floor loop (default 3)")
     ben.add_argument("--out", help="also write the figures to this JSON file")
     ben.set_defaults(func=cmd_bench)
     lst = sub.add_parser("list", help="print the catalog with each framework's coverage; with loss "
@@ -344,8 +424,9 @@ def parser() -> argparse.ArgumentParser:
     gate = sub.add_parser("gate", help="exit 1 when a run is worse than a baseline in any cell")
     gate.add_argument("--baseline", required=True, help="baseline JSON (from 'baseline') or a results directory")
     gate.add_argument("results", help="results directory of the run to judge")
-    gate.add_argument("--factor", type=float, default=2.0, help="worst-error growth that counts (default 2)")
-    gate.add_argument("--limit", type=int, default=50, help="changes listed per kind (default 50)")
+    gate.add_argument("--factor", type=_growth_factor, default=2.0,
+                      help="worst-error growth that counts, a finite number > 1 (default 2)")
+    gate.add_argument("--limit", type=_count(0), default=50, help="changes listed per kind (default 50)")
     gate.add_argument("--allow-other-settings", action="store_true",
                       help="compare even when profile, seed or corpus differ from the baseline's")
     gate.set_defaults(func=cmd_gate)
@@ -355,6 +436,7 @@ def parser() -> argparse.ArgumentParser:
     mer.add_argument("--partial", action="store_true",
                      help="merge even when some shards are missing or unfinished (a run stopped by a time limit)")
     mer.add_argument("--no-reproducers", action="store_true", help="as for report")
+    mer.add_argument("--force", action="store_true", help="replace the run that --out already holds")
     mer.set_defaults(func=cmd_merge)
     cor = sub.add_parser("corpus", help="the replay corpus: 'show' it, or 'add' a run's shrunk counterexamples")
     cor.add_argument("action", choices=("show", "add"))
@@ -373,12 +455,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
     args.argv = argv
+    # SIGTERM as an exception, so that what a command writes is cleaned up or kept whole
+    previous = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() \
+        else None
     try:
         return args.func(args)
+    except (KeyboardInterrupt, Interrupted) as exc:
+        name = "SIGINT" if isinstance(exc, KeyboardInterrupt) else str(exc)
+        print(f"error: interrupted by {name}; {args.command} stopped", file=sys.stderr)
+        return 130 if name == "SIGINT" else 128 + signal.SIGTERM
     except (UsageError, ResultsError, BaselineError, corpus.CorpusError, shards.ShardError, profiles.UnknownProfile,
-            catalog.UnknownLoss) as exc:
+            catalog.UnknownLoss, SchemaError, AdapterContractError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except OSError as exc:  # an --out that is a file, an unreadable directory ...
-        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+    except OSError as exc:  # an --out that is a file, an unreadable directory, a full disk ...
+        why = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        print(f"error: {why}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

@@ -12,11 +12,13 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import adapters  # noqa: E402
-from adapters.user import AdapterLoadError  # noqa: E402
-from adapters.user import load as load_adapter  # noqa: E402
+from adapters.base import DEVICES  # noqa: E402
+from adapters.user import AdapterLoadError, load_checked  # noqa: E402
 
 from conformance import catalog, engine, profiles  # noqa: E402
 from conformance.dtypes import DTYPES  # noqa: E402
+
+SETTINGS = pytest.StashKey[tuple]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -33,38 +35,47 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _list(value: str | None, default) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",")) if value else tuple(default)
+    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else tuple(default)
+
+
+def _known(names: tuple[str, ...], known, what: str) -> tuple[str, ...]:
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise pytest.UsageError(f"unknown {what} {', '.join(map(repr, unknown))}; known: {', '.join(known)}")
+    return names
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Check the matrix options before anything is collected: a bad value is one usage
+    error (pytest exits 4), not a traceback from inside the parametrisation."""
+    opt = config.getoption
+    try:
+        profile = profiles.get(opt("--profile"))
+    except profiles.UnknownProfile as exc:
+        raise pytest.UsageError(str(exc)) from None
+    losses = _known(_list(opt("--losses"), ()), list(catalog.catalog()), "loss(es)") or None
+    dtypes = _known(_list(opt("--dtypes"), profile.dtypes), list(DTYPES), "dtype(s)")
+    devices = _known(_list(opt("--devices"), ("cpu",)), DEVICES, "device(s)")
+    users = []
+    for spec in opt("--adapter"):
+        try:
+            users.append(load_checked(spec))
+        except AdapterLoadError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        adapters.register(users[-1])
+    frameworks = _known(_list(opt("--frameworks"), () if users else adapters.names()), adapters.names(),
+                        "framework(s)")
+    config.stash[SETTINGS] = (profile, losses, dtypes, devices, frameworks + tuple(a.name for a in users))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "cell" not in metafunc.fixturenames:
         return
-    opt = metafunc.config.getoption
-    profile = profiles.get(opt("--profile"))
-    losses = _list(opt("--losses"), ()) or None
-    dtypes = _list(opt("--dtypes"), profile.dtypes)
-    unknown = [d for d in dtypes if d not in DTYPES]
-    if unknown:
-        raise pytest.UsageError(f"unknown dtype(s) {unknown}; known: {', '.join(DTYPES)}")
-    known_losses = list(catalog.catalog())
-    if losses and any(name not in known_losses for name in losses):
-        raise pytest.UsageError(f"unknown loss(es) {[n for n in losses if n not in known_losses]}; "
-                                f"known: {', '.join(known_losses)}")
-    users = []
-    for spec in opt("--adapter"):
-        try:
-            users.append(load_adapter(spec))
-        except AdapterLoadError as exc:
-            raise pytest.UsageError(str(exc)) from None
-        adapters.register(users[-1])
-    frameworks = _list(opt("--frameworks"), () if users else adapters.names())
-    if any(name not in adapters.names() for name in frameworks):
-        raise pytest.UsageError(f"unknown framework(s) in {list(frameworks)}; known: {', '.join(adapters.names())}")
-    frameworks += tuple(a.name for a in users)
+    profile, losses, dtypes, devices, frameworks = metafunc.config.stash[SETTINGS]
     params = []
     for cell in engine.cells(losses, profile):
         for fw in frameworks:
-            for device in _list(opt("--devices"), ("cpu",)):
+            for device in devices:
                 for dtype in dtypes:
                     params.append(pytest.param(cell, fw, device, dtype,
                                                id=f"{cell.id}-{fw}-{device}-{dtype}"))

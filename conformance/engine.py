@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 import reference
-from adapters.base import FrameworkAdapter
+from adapters.base import AdapterContractError, FrameworkAdapter
 
 from . import catalog, corpus, documents, edge_cases, findings, large, search, strategies
 from .case import Case, encode_array
@@ -61,10 +61,16 @@ def cells(losses: tuple[str, ...] | None = None, profile: Profile | None = None)
     return out
 
 
-@lru_cache(maxsize=None)
 def cases_for(cell: Cell, examples: int, seed: int) -> tuple[Case, ...]:
+    """The cases of a cell: the corpus (kept by ``corpus``, which ``run --corpus`` may
+    point elsewhere), or drawn once and kept."""
     if cell.variant == "corpus":
         return corpus.cases(cell.loss)
+    return _drawn(cell, examples, seed)
+
+
+@lru_cache(maxsize=None)
+def _drawn(cell: Cell, examples: int, seed: int) -> tuple[Case, ...]:
     if cell.variant == "edge":
         return tuple(edge_cases.edge_cases(cell.loss))
     if cell.variant == "document":
@@ -74,6 +80,11 @@ def cases_for(cell: Cell, examples: int, seed: int) -> tuple[Case, ...]:
     cell_seed = zlib.crc32(f"{seed}:{cell.id}".encode())
     return tuple(strategies.draw_cases(catalog.get(cell.loss), cell.variant, cell.reduction,
                                        count=examples, seed_value=cell_seed))
+
+
+def clear_case_cache() -> None:
+    """Forget the drawn cases (tests that change the strategies' inputs)."""
+    _drawn.cache_clear()
 
 
 @dataclass(frozen=True)
@@ -154,12 +165,16 @@ def _run(adapter: FrameworkAdapter, case: Case, arrays, dtype: str, device: str,
     try:
         with np.errstate(all="ignore"):
             return adapter.run(case, arrays, dtype, device, wrt), None, None
+    except AdapterContractError:
+        raise                       # the adapter's fault, not the framework's refusal
     except Exception as exc:  # noqa: BLE001 - the framework's refusal is data
         failure = _error_text(exc)
     if wrt:
         try:
             with np.errstate(all="ignore"):
                 return adapter.run(case, arrays, dtype, device, ()), None, failure
+        except AdapterContractError:
+            raise
         except Exception:  # noqa: BLE001
             pass
     return None, failure, None
@@ -326,12 +341,21 @@ def as_checker(adapter_or_checker: Any) -> Any:
     return adapter_or_checker if hasattr(adapter_or_checker, "check") else InProcess(adapter_or_checker)
 
 
+def searchable(cell: Cell, profile: Profile, dtype: str) -> bool:
+    """Whether the profile searches this cell in this dtype (generated cells only)."""
+    return (cell.variant in catalog.get(cell.loss).variants and bool(profile.search_examples)
+            and dtype in profile.search_dtypes)
+
+
+class _ContractBroken(BaseException):
+    """Carries an AdapterContractError out of a Hypothesis search unshrunk."""
+
+
 def searched(cell: Cell, adapter: Any, device: str, dtype: str, profile: Profile,
              seed: int) -> list[tuple[Case, list[dict[str, Any]]]]:
     """The worst (shrunk) case a targeted Hypothesis search finds for a generated
     cell on one framework, device and dtype, then any other failing case it met."""
-    if (cell.variant not in catalog.get(cell.loss).variants or not profile.search_examples
-            or dtype not in profile.search_dtypes):
+    if not searchable(cell, profile, dtype):
         return []
     checker = as_checker(adapter)
     if hasattr(checker, "search"):
@@ -341,12 +365,21 @@ def searched(cell: Cell, adapter: Any, device: str, dtype: str, profile: Profile
         found = checker.search(cell, device, dtype, profile, seed)
         if found is not None:
             return found
-    worst = search.worst_case(
-        cell.loss, cell.variant, cell.reduction, lambda c: checker.check(c, device, dtype),
-        examples=profile.search_examples, shrink_budget=profile.search_shrink,
-        seed_value=zlib.crc32(f"{seed}:{cell.id}:search".encode()),
-        database=search.example_database() if profile.database else None,
-        database_key=f"{cell.id}:{checker.name}:{device}:{dtype}:{seed}")
+    def run_check(case: Case) -> list[dict[str, Any]]:
+        try:
+            return checker.check(case, device, dtype)
+        except AdapterContractError as exc:
+            raise _ContractBroken(exc) from None      # through Hypothesis, which would shrink an Exception
+
+    try:
+        worst = search.worst_case(
+            cell.loss, cell.variant, cell.reduction, run_check,
+            examples=profile.search_examples, shrink_budget=profile.search_shrink,
+            seed_value=zlib.crc32(f"{seed}:{cell.id}:search".encode()),
+            database=search.example_database() if profile.database else None,
+            database_key=f"{cell.id}:{checker.name}:{device}:{dtype}:{seed}")
+    except _ContractBroken as broken:
+        raise broken.args[0] from None
     if worst is None:
         return []
     stats = {"explored": worst.explored, "shrink_checks": worst.shrink_checks, "shrunk": worst.shrunk,
@@ -355,21 +388,41 @@ def searched(cell: Cell, adapter: Any, device: str, dtype: str, profile: Profile
     return found + [(c, [{**r, "origin": "search"} for r in rs]) for c, rs in worst.failures]
 
 
+@dataclass(frozen=True)
+class Unit:
+    """What the engine computes in one go, and a resumed run skips as a whole: one case
+    on one framework, device and dtype (``key`` names the cell and the case's place in
+    it, so a case met twice, in the corpus and drawn again, is two units), or one
+    worst-case search. ``found``: its cases with their records (a search: several)."""
+    key: str
+    found: list[tuple[Case, list[dict[str, Any]]]]
+
+
+def check_key(cell: Cell, index: int, case: Case, framework: str, device: str, dtype: str) -> str:
+    return f"{cell.id}#{index}|{case.id}|{framework}|{device}|{dtype}"
+
+
+def search_key(cell: Cell, framework: str, device: str, dtype: str) -> str:
+    return f"{cell.id}#search|{framework}|{device}|{dtype}"
+
+
 def _cell_work(checker: Any, cell: Cell, dtypes: tuple[str, ...], devices: tuple[str, ...], profile: Profile,
-               seed: int, done: Callable[[tuple], bool], last_of_loss: bool) -> list[tuple[Case, list[dict]]]:
+               seed: int, done: Callable[[str], bool], last_of_loss: bool) -> list[Unit]:
     """One framework's share of a cell: its cases in every dtype and device, then the
     searches; ``release`` when the cell is the loss's last."""
     out = []
     devices = tuple(d for d in devices if LARGE.get(cell.variant, d) == d)
-    for case in cases_for(cell, profile.examples, seed):
+    for index, case in enumerate(cases_for(cell, profile.examples, seed)):
         for dtype in dtypes:
             for device in devices:
-                if not done((case.id, checker.name, device, dtype)):
-                    out.append((case, checker.check(case, device, dtype)))
-    for dtype in dtypes:
+                key = check_key(cell, index, case, checker.name, device, dtype)
+                if not done(key):
+                    out.append(Unit(key, [(case, checker.check(case, device, dtype))]))
+    for dtype in (d for d in dtypes if searchable(cell, profile, d)):
         for device in devices:
-            if not done(("search", cell.id, checker.name, device, dtype)):
-                out += searched(cell, checker, device, dtype, profile, seed)
+            key = search_key(cell, checker.name, device, dtype)
+            if not done(key):
+                out.append(Unit(key, searched(cell, checker, device, dtype, profile, seed)))
     if last_of_loss:
         checker.release()
     return out
@@ -377,17 +430,16 @@ def _cell_work(checker: Any, cell: Cell, dtypes: tuple[str, ...], devices: tuple
 
 def iterate(frameworks: list[Any], cell_list: list[Cell], dtypes: tuple[str, ...],
             devices: tuple[str, ...], profile: Profile, seed: int,
-            done: Callable[[tuple], bool] = lambda key: False,
-            parallel: bool = False) -> Iterator[tuple[Case, list[dict]]]:
+            done: Callable[[str], bool] = lambda key: False,
+            parallel: bool = False) -> Iterator[Unit]:
     """Every case of every cell on every framework/device/dtype, then the profile's
     worst-case searches, cell by cell and framework by framework (always this order,
     so results are identical however they were computed). ``frameworks`` are adapters
     or checkers (``InProcess``, ``worker.IsolatedAdapter``); several checkers of one
     name share that framework's cells (cell i goes to the (i mod k)-th), so a slow
     framework can use the cores the others leave idle. With ``parallel`` (worker
-    processes only) each checker runs ahead in its own thread. ``done`` skips what a
-    resumed run already holds: ``(case id, framework, device, dtype)`` for a check,
-    ``("search", cell id, framework, device, dtype)`` for a search. Checkers are told
+    processes only) each checker runs ahead in its own thread. ``done`` skips the units
+    (``Unit.key``) a resumed run already holds. Checkers are told
     when they have finished a loss (``release``), so per-shape caches do not grow."""
     checkers = [as_checker(f) for f in frameworks]
     groups: dict[str, list[Any]] = {}
@@ -408,7 +460,7 @@ def iterate(frameworks: list[Any], cell_list: list[Cell], dtypes: tuple[str, ...
                 seen.add((cell_list[i].loss, owner(name, i)))
                 last_of_loss.add((name, i))
 
-    def work(name: str, i: int) -> list[tuple[Case, list[dict]]]:
+    def work(name: str, i: int) -> list[Unit]:
         checker = groups[name][owner(name, i)]
         return _cell_work(checker, cell_list[i], dtypes, devices, profile, seed, done, (name, i) in last_of_loss)
     if not parallel or len(checkers) < 2:
@@ -417,10 +469,15 @@ def iterate(frameworks: list[Any], cell_list: list[Cell], dtypes: tuple[str, ...
                 yield from work(name, i)
         return
     streams = {(name, k): queue.Queue() for name, members in groups.items() for k in range(len(members))}
+    stop = threading.Event()
+    skip = done
+    done = lambda key: stop.is_set() or skip(key)      # noqa: E731 - once stopped, the pumps skip the rest
 
     def pump(name: str, k: int) -> None:
         try:
             for i in range(len(cell_list)):
+                if stop.is_set():
+                    return
                 if owner(name, i) == k:
                     streams[name, k].put((None, work(name, i)))
         except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
@@ -429,9 +486,19 @@ def iterate(frameworks: list[Any], cell_list: list[Cell], dtypes: tuple[str, ...
                for key in streams]
     for t in threads:
         t.start()
-    for i in range(len(cell_list)):
-        for name in groups:
-            failure, found = streams[name, owner(name, i)].get()
-            if failure is not None:
-                raise failure
-            yield from found
+    completed = False
+    try:
+        for i in range(len(cell_list)):
+            for name in groups:
+                failure, found = streams[name, owner(name, i)].get()
+                if failure is not None:
+                    raise failure
+                yield from found
+        completed = True
+    finally:
+        if not completed:    # the consumer stopped early (an error, Ctrl-C): stop the pumps and their workers
+            stop.set()
+            for c in checkers:
+                getattr(c, "interrupt", lambda: None)()
+            for t in threads:
+                t.join(10)

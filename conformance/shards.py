@@ -15,10 +15,14 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from .results import CASES_FILE, RESULTS_FILE, RUN_FILE, case_line, load, now, record_line, write_json_atomic
+from .atomic import write_atomically
+from .results import (CASES_FILE, RESULTS_FILE, RUN_FILE, ResultsError, case_line, load, now, prepare_directory,
+                      record_line, write_json_atomic)
 
-#: settings every shard of one run must share
-SHARED = ("schema", "profile", "seed", "dtypes", "devices", "frameworks", "corpus")
+#: settings every shard of one run must share (``selection``: the --losses, --frameworks
+#: and --adapter asked for, before the deal)
+SHARED = ("schema", "profile", "seed", "dtypes", "devices", "frameworks", "selection", "corpus",
+          "hypothesis_database")
 
 
 class ShardError(ValueError):
@@ -53,10 +57,16 @@ def select(cells: Sequence[Any], index: int, count: int) -> list[Any]:
     return [c for c in cells if c.loss in mine]
 
 
-def merge(directories: Sequence[Path], out: Path, *, partial: bool = False) -> dict[str, Any]:
+def merge(directories: Sequence[Path], out: Path, *, partial: bool = False, force: bool = False) -> dict[str, Any]:
     """Join the results directories of the shards of one run into ``out``; returns
-    the merged metadata. Refuses shards of different runs, a shard twice, and
-    (unless ``partial``) a missing shard."""
+    the merged metadata. Refuses shards of different runs, a shard twice, an ``out``
+    that is one of them or holds another run (unless ``force``), and (unless
+    ``partial``) a missing or unfinished shard. The merged files are written whole
+    (a temporary file, then renamed): a full disk leaves none of them half written."""
+    out = Path(out)
+    for d in directories:
+        if Path(d).resolve() == out.resolve():
+            raise ShardError(f"--out {out} is one of the shards being merged; merge into another directory")
     parts = []
     for d in directories:
         meta, records, cases = load(Path(d))
@@ -88,22 +98,39 @@ def merge(directories: Sequence[Path], out: Path, *, partial: bool = False) -> d
     if unfinished and not partial:
         raise ShardError(f"unfinished shard(s) (finish them with 'run --resume', or --partial): "
                          f"{', '.join(unfinished)}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        prepare_directory(out, force=force)
+    except ResultsError as exc:
+        raise ShardError(str(exc).replace("--resume continues it, ", "")) from None
     counts: collections.Counter = collections.Counter()
-    with open(out / RESULTS_FILE, "w", encoding="utf-8") as results, \
-            open(out / CASES_FILE, "w", encoding="utf-8") as case_file:
+    ordered = sorted(parts, key=lambda p: p[1]["shard"]["index"])
+
+    def write_results(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8") as results:
+            for _, _, records, _ in ordered:
+                for r in records:
+                    results.write(record_line(r))
+                    counts[f"{r['framework']}:{r['outcome']}"] += 1
+
+    def write_cases(tmp: Path) -> None:
         written: set[str] = set()
-        for _, _, records, cases in sorted(parts, key=lambda p: p[1]["shard"]["index"]):
-            for r in records:
-                results.write(record_line(r))
-                counts[f"{r['framework']}:{r['outcome']}"] += 1
-            for case_id, case in cases.items():
-                if case_id not in written:
-                    written.add(case_id)
-                    case_file.write(case_line(case))
+        with open(tmp, "w", encoding="utf-8") as case_file:
+            for _, _, _, cases in ordered:
+                for case_id, case in cases.items():
+                    if case_id not in written:
+                        written.add(case_id)
+                        case_file.write(case_line(case))
+    write_atomically(out / RESULTS_FILE, write_results)
+    write_atomically(out / CASES_FILE, write_cases)
     meta = {k: v for k, v in first.items() if k not in ("shard", "counts")}
-    meta.update(started=min(m["started"] for _, m, _, _ in parts), finished=max((m["finished"] for _, m, _, _ in parts if "finished" in m), default=None),
+    meta.pop("finished", None)
+    if not missing and not unfinished:
+        meta["finished"] = max(m["finished"] for _, m, _, _ in parts)
+    else:
+        meta["stopped"] = {"at": now(), "why": "merged with --partial: " + "; ".join(
+            ([f"shard(s) {missing} missing"] if missing else []) + ([f"unfinished: {', '.join(unfinished)}"]
+                                                                   if unfinished else []))}
+    meta.update(started=min(m["started"] for _, m, _, _ in parts),
                 merged=now(), losses=sorted({loss for _, m, _, _ in parts for loss in m.get("losses", [])}),
                 counts=dict(sorted(counts.items())),
                 # the wall time of the joined run: its slowest shard (they ran side by side)

@@ -20,6 +20,7 @@ through the worker, so the case that kills it gets its crash record.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import multiprocessing
@@ -28,11 +29,14 @@ import re
 import signal
 from typing import Any
 
+from adapters.base import AdapterContractError
+
 from .case import Case
 from .engine import record_base
 from .profiles import Profile
 
 STOP, CHECK, RELEASE, SEARCH = "stop", "check", "release", "search"
+CONTRACT = "contract_error"     # the adapter broke the protocol: the run stops with this message
 #: errors after which a device stays broken in this process
 STICKY_DEVICE_ERROR = re.compile(r"CUDA error|device-side assert|CUDA_ERROR_|cudaError")
 
@@ -40,27 +44,35 @@ STICKY_DEVICE_ERROR = re.compile(r"CUDA error|device-side assert|CUDA_ERROR_|cud
 def _serve(conn: Any, framework: str, user_spec: str | None) -> None:
     """The worker's loop (in the child process)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C is the parent's to handle: it stops the workers
     from . import engine
     adapter = _adapter(framework, user_spec)
     while True:
-        message = json.loads(conn.recv_bytes())
-        if message["op"] == STOP:
+        try:
+            reply = _answer(json.loads(conn.recv_bytes()), adapter, engine)
+        except AdapterContractError as exc:
+            reply = {CONTRACT: str(exc)}
+        if reply is None:
             return
-        if message["op"] == RELEASE:
-            adapter.release()
-            conn.send_bytes(b"{}")
-            continue
-        if message["op"] == SEARCH:
-            raw = message["cell"]
-            cell = engine.Cell(**{**raw, "shapes": tuple(tuple(s) for s in raw["shapes"])})
-            profile = profile_from_json(message["profile"])
-            found = engine.searched(cell, engine.InProcess(adapter), message["device"], message["dtype"],
-                                    profile, message["seed"])
-            conn.send_bytes(json.dumps([[c.to_json(), rs] for c, rs in found], allow_nan=False).encode())
-            continue
-        case = Case.from_json(message["case"])
-        records = engine.check(case, adapter, message["device"], message["dtype"])
-        conn.send_bytes(json.dumps(records, allow_nan=False).encode())
+        conn.send_bytes(json.dumps(reply, allow_nan=False).encode())
+
+
+def _answer(message: dict[str, Any], adapter: Any, engine: Any) -> Any:
+    """The reply to one message (None: stop)."""
+    if message["op"] == STOP:
+        return None
+    if message["op"] == RELEASE:
+        adapter.release()
+        return {}
+    if message["op"] == SEARCH:
+        raw = message["cell"]
+        cell = engine.Cell(**{**raw, "shapes": tuple(tuple(s) for s in raw["shapes"])})
+        profile = profile_from_json(message["profile"])
+        found = engine.searched(cell, engine.InProcess(adapter), message["device"], message["dtype"],
+                                profile, message["seed"])
+        return [[c.to_json(), rs] for c, rs in found]
+    case = Case.from_json(message["case"])
+    return engine.check(case, adapter, message["device"], message["dtype"])
 
 
 def profile_to_json(profile: Profile) -> dict[str, Any]:
@@ -90,15 +102,31 @@ class IsolatedAdapter:
         self._context = multiprocessing.get_context("spawn")
         self._process: Any = None
         self._conn: Any = None
+        self._stopped = False
 
     # -- the worker's lifetime ------------------------------------------------------
     def _start(self) -> None:
-        parent, child = self._context.Pipe()
-        self._process = self._context.Process(target=_serve, args=(child, self.name, self.user_spec),
-                                              name=f"conformance-{self.name}", daemon=True)
-        self._process.start()
-        child.close()
-        self._conn = parent
+        # Ctrl-C or SIGTERM in the middle of a spawn would leave the child half started
+        # (and printing a traceback): they wait until the worker is up.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            parent, child = self._context.Pipe()
+            self._process = self._context.Process(target=_serve, args=(child, self.name, self.user_spec),
+                                                  name=f"conformance-{self.name}", daemon=True)
+            self._process.start()
+            child.close()
+            self._conn = parent
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+    def interrupt(self) -> None:
+        """Stop now, from any thread (the run was interrupted): the worker is killed and
+        no new one is started, so a call in flight returns at once."""
+        self._stopped = True
+        process = self._process
+        if process is not None and process.is_alive():
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                process.kill()
 
     def _kill(self) -> None:
         if self._process is not None:
@@ -109,8 +137,9 @@ class IsolatedAdapter:
             self._conn.close()
         self._process = self._conn = None
 
-    def close(self) -> None:
-        if self._process is not None and self._process.is_alive():
+    def close(self, *, fast: bool = False) -> None:
+        """Stop the worker: politely, or (``fast``, a run that was interrupted) at once."""
+        if not fast and self._process is not None and self._process.is_alive():
             try:
                 self._conn.send_bytes(json.dumps({"op": STOP}).encode())
                 self._process.join(10)
@@ -132,6 +161,7 @@ class IsolatedAdapter:
         message = {"op": SEARCH, "cell": dataclasses.asdict(cell), "device": device, "dtype": dtype,
                    "profile": profile_to_json(profile), "seed": seed}
         reply = self._call(message, timeout=self.timeout * checks)
+        _raise_contract_error(reply)
         if not isinstance(reply, list):
             return None
         found = [(Case.from_json(c), rs) for c, rs in reply]
@@ -140,6 +170,7 @@ class IsolatedAdapter:
 
     def check(self, case: Case, device: str, dtype: str) -> list[dict[str, Any]]:
         reply = self._call({"op": CHECK, "case": case.to_json(), "device": device, "dtype": dtype})
+        _raise_contract_error(reply)
         if isinstance(reply, list):
             self._replace_if_device_broken(reply)
             return reply
@@ -155,6 +186,8 @@ class IsolatedAdapter:
     def _call(self, message: dict[str, Any], timeout: float | None = None) -> Any:
         """The worker's reply, or (outcome, detail) when it crashed or hung."""
         timeout = self.timeout if timeout is None else timeout
+        if self._stopped:
+            return "crash", "the run was interrupted"
         if self._process is None or not self._process.is_alive():
             self._kill()
             self._start()
@@ -169,6 +202,11 @@ class IsolatedAdapter:
             code = self._process.exitcode
             self._kill()
             return "crash", f"the {self.name} worker died ({_describe(code)}) on this case"
+
+
+def _raise_contract_error(reply: Any) -> None:
+    if isinstance(reply, dict) and CONTRACT in reply:
+        raise AdapterContractError(reply[CONTRACT])
 
 
 def _describe(code: int | None) -> str:

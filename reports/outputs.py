@@ -11,7 +11,7 @@ from typing import Any, Callable, Mapping
 from conformance.case import Case
 
 from . import exports, html, markdown, summary
-from conformance.atomic import write_text
+from conformance.atomic import remove_stale_temporaries, write_text
 from .frame import records_frame
 
 CSV, PARQUET, MARKDOWN = "results.csv", "results.parquet", "summary.md"
@@ -29,6 +29,7 @@ def write_all(meta: Mapping[str, Any], records: list[dict[str, Any]], cases: Map
     """Write the report to ``report`` and the other outputs beside it; one Written each."""
     report = Path(report)
     folder = report.parent
+    remove_stale_temporaries(folder, (report.name, CSV, PARQUET, MARKDOWN))     # left by a killed report
     frame = records_frame(meta, records)
     documents = summary.document_table(records)
     steps: list[tuple[str, Path, Callable[[Path], Any]]] = [

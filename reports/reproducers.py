@@ -40,6 +40,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from adapters.native_logs import GPU_PROBE, TF_RAISED, filtered_stderr
+from conformance.atomic import remove_stale_temporaries
 from conformance.case import Case
 
 from . import repro_bug, repro_check, repro_script
@@ -172,6 +173,7 @@ def write(results: Path, meta: Mapping[str, Any], records: list[dict[str, Any]],
     if out.exists() and not (out / MARKER).exists():
         raise FileExistsError(f"{out} exists and was not written by loss-conformance; move it or choose another place")
     out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out.parent, (out.name,))         # what a killed report left
     work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     (work / MARKER).write_text("reproducers written by `python -m conformance report`\n", encoding="utf-8")
     entries = []

@@ -178,7 +178,7 @@ GOOD_LINE = json.dumps({"case": "abc", "loss": "l1", "variant": "plain", "reduct
     (FULL_META, GOOD_LINE + '\n{"case": "trunc', "results.jsonl:2"),
     (FULL_META, GOOD_LINE + '\n{"foo": 1}\n', "missing case"),
     ({"schema": SCHEMA, "profile": "quick"}, GOOD_LINE + "\n", "missing seed"),
-    ("[1]", "", "schema 'list'"),
+    ("[1]", "", "must be an object, got a list"),
     ({"schema": SCHEMA + 98, "profile": "quick"}, GOOD_LINE + "\n", f"schema {SCHEMA + 98}"),
     ("{not json", GOOD_LINE + "\n", "run.json"),
 ], ids=["corrupt_results_line", "a_record_of_another_shape", "run_json_missing_fields", "run_json_a_list",

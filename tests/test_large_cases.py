@@ -44,8 +44,9 @@ def test_a_large_cell_is_checked_end_to_end_at_a_small_shape():
     import adapters
     cell = engine.Cell("cross_entropy", "large", "mean", ((6, 4096),))
     numpy = adapters.get("numpy")
-    found = engine._cell_work(engine.InProcess(numpy), cell, ("float32",), ("cpu", "cuda"), profiles.get("quick"),
+    units = engine._cell_work(engine.InProcess(numpy), cell, ("float32",), ("cpu", "cuda"), profiles.get("quick"),
                               0, lambda key: False, False)
+    found = [pair for unit in units for pair in unit.found]
     assert len(found) == 2 and all(c.variant == "large" for c, _ in found)        # cuda skipped
     assert {r["outcome"] for _, rs in found for r in rs} == {"agree"}
 

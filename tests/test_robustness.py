@@ -83,7 +83,7 @@ def test_a_killed_run_loses_nothing_and_resume_finishes_it_like_an_uninterrupted
     assert sum(meta["counts"].values()) == len(records(full)) and "resumed" in meta
 
 
-def test_resume_with_other_options_or_without_a_run_exits_2(tmp_path, capsys):
+def test_resume_with_other_options_or_onto_what_is_not_a_run_exits_2(tmp_path, capsys):
     out = tmp_path / "r"
     assert run("--frameworks", "numpy", "--losses", "l1", "--profile", "quick", "--out", str(out)) == 0
     before = (out / "results.jsonl").read_text()
@@ -92,9 +92,12 @@ def test_resume_with_other_options_or_without_a_run_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "cannot resume" in err and "seed was 0, now 5" in err
     assert (out / "results.jsonl").read_text() == before                # nothing touched
-    assert main(["run", "--frameworks", "numpy", "--losses", "l1", "--out", str(tmp_path / "none"),
-                 "--resume"]) == 2
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    assert main(["run", "--frameworks", "numpy", "--losses", "l1", "--out", str(other), "--resume"]) == 2
     assert "holds no run.json" in capsys.readouterr().err
+    assert (other / "notes.txt").read_text() == "mine" and len(list(other.iterdir())) == 1
 
 
 def _report_without_times(out: Path) -> str:
@@ -139,8 +142,9 @@ def test_a_framework_shared_between_two_workers_gives_the_records_of_one_in_the_
     def run_with(checkers):
         try:
             return [(c.id, r["framework"], r["dtype"], r["check"], r["outcome"], json.dumps(r.get("error_eps")),
-                     r["origin"]) for c, rs in engine.iterate(checkers, cells, ("float64", "float32"), ("cpu",),
-                                                              profile, 0, parallel=True) for r in rs]
+                     r["origin"]) for unit in engine.iterate(checkers, cells, ("float64", "float32"), ("cpu",),
+                                                                 profile, 0, parallel=True)
+                    for c, rs in unit.found for r in rs]
         finally:
             for c in checkers:
                 c.close()

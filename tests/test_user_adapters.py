@@ -27,9 +27,8 @@ EXAMPLE = str(ROOT / "adapters" / "example_user_adapter.py")
 def first_failure(adapter, loss: str):
     """The first failing record of a ci-profile run of ``loss`` (None: all conform)."""
     profile = profiles.get("ci")
-    for _case, records in engine.iterate([adapter], engine.cells((loss,)), profile.dtypes, ("cpu",),
-                                         profile, profile.seed):
-        for r in records:
+    for unit in engine.iterate([adapter], engine.cells((loss,)), profile.dtypes, ("cpu",), profile, profile.seed):
+        for r in (r for _case, records in unit.found for r in records):
             if r["outcome"] in FAILING:
                 return r
     return None
