@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from conformance.case import Case
+from conformance.vocab.case import Case
 
 KINDS = ("native", "composed", "unsupported")
 #: the devices an adapter may run on
@@ -71,6 +71,9 @@ class Recipe:
     #: parameters a compiling adapter (JAX) must compile in rather than trace
     #: (used in Python control flow); flags and strings always are
     static: tuple[str, ...] = ()
+    #: parameters decided from the concrete inputs before compiling, compiled in
+    #: (JAX's cross-entropy: native or composed, from the target's values)
+    decided: Callable[[Mapping[str, Any], Mapping[str, Any]], Mapping[str, Any]] | None = None
 
     def support(self, case: Case) -> Support:
         reason = self.unsupported(case) if self.unsupported else None

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from adapters.base import FrameworkAdapter, Output, Recipe
-from conformance.dtypes import numpy_dtype
+from conformance.vocab.dtypes import numpy_dtype
 
 Arrays = Mapping[str, np.ndarray]
 Params = Mapping[str, Any]

@@ -23,7 +23,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Mapping
 
-from conformance.dtypes import DTYPES as DTYPE_NAMES
+from conformance.vocab import catalog
+from conformance.vocab.dtypes import DTYPES as DTYPE_NAMES
 
 from .base import DEVICES, FrameworkAdapter, Policy, Recipe
 from .registry import ADAPTERS
@@ -90,7 +91,6 @@ def _validate(spec: str, adapter: FrameworkAdapter) -> None:
     if not isinstance(adapter.recipes, Mapping) or not adapter.recipes:
         raise AdapterLoadError(f"{spec}: the adapter has no recipes (a dict: catalog loss -> Recipe), "
                                f"got {type(adapter.recipes).__name__}")
-    from conformance import catalog
     unknown = sorted(str(k) for k in adapter.recipes if k not in catalog.catalog())
     if unknown:
         raise AdapterLoadError(f"{spec}: recipes for unknown losses {', '.join(map(repr, unknown))}; "

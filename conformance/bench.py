@@ -23,21 +23,21 @@ import sys
 import time
 from typing import Any
 
-import adapters
+from . import frameworks
 
-from . import engine
+from . import cells, oracle
+from .check import check
 
 EXAMPLES, SEED = 4, 0
 
 
 def bench_cases() -> list:
-    return [c for cell in engine.cells() if cell.reduction is not None
-            for c in engine.cases_for(cell, EXAMPLES, SEED)]
+    return [c for cell in cells.cells() if cell.generated for c in cells.cases_for(cell, EXAMPLES, SEED)]
 
 
 def measure(framework: str, dtype: str, repeat: int) -> dict[str, Any]:
     """The figures for one framework (call in a fresh process)."""
-    adapter = adapters.get(framework)
+    adapter = frameworks.get(framework)
     start = time.perf_counter()
     reason = adapter.unavailable()
     if reason:
@@ -46,18 +46,18 @@ def measure(framework: str, dtype: str, repeat: int) -> dict[str, Any]:
     cases = [c for c in bench_cases() if adapter.support(c).kind != "unsupported"]
 
     def suite_pass() -> float:
-        engine.clear_oracle_cache()
+        oracle.clear_cache()
         t = time.perf_counter()
         for c in cases:
-            engine.check(c, adapter, "cpu", dtype)
+            check(c, adapter, "cpu", dtype)
         return time.perf_counter() - t
     cold_s, suite_s = suite_pass(), suite_pass()
     calls = []
     for c in cases:                # the cases the framework computes (it may refuse a few)
-        o = engine.oracle(c, dtype)
+        o = oracle.oracle(c, dtype)
         if o.error is None:
             try:
-                call = adapter.prepare(c, o.arrays, dtype, "cpu", engine.differentiable(c, o))
+                call = adapter.prepare(c, o.arrays, dtype, "cpu", oracle.differentiable(c, o))
                 call()             # warm
             except Exception:  # noqa: BLE001 - a refusal is not part of the floor
                 continue
@@ -74,10 +74,10 @@ def measure(framework: str, dtype: str, repeat: int) -> dict[str, Any]:
             "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
-def run(frameworks: list[str], dtype: str, repeat: int) -> list[dict[str, Any]]:
+def run(names: list[str], dtype: str, repeat: int) -> list[dict[str, Any]]:
     """Each framework measured in its own interpreter."""
     rows = []
-    for name in frameworks:
+    for name in names:
         code = ("import json, sys; from conformance.bench import measure; "
                 f"print(json.dumps(measure({name!r}, {dtype!r}, {repeat})))")
         start = time.perf_counter()

@@ -18,12 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dtypes import round_to
-from .tolerance import Tolerance
+from .vocab.dtypes import round_to
+from .vocab.tolerance import Tolerance
 
-OUTCOMES = ("agree", "documented", "mismatch", "nonfinite-mismatch", "error-mismatch",
-            "device-mismatch", "crash", "timeout", "unsupported")
-FAILING = ("mismatch", "nonfinite-mismatch", "error-mismatch", "device-mismatch", "crash", "timeout")
 
 
 @dataclass(frozen=True)

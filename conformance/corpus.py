@@ -23,11 +23,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-from . import catalog, schema
-from .atomic import write_text
-from .case import Case
-from .schema import SchemaError
-from .compare import FAILING
+from .vocab import catalog, schema
+from .vocab.atomic import write_text
+from .vocab.case import Case
+from .vocab.schema import SchemaError
+from .vocab.records import FAILING
 
 FORMAT = 1
 CORPUS_DIR = Path(__file__).with_name("data") / "corpus"
@@ -135,17 +135,17 @@ def counterexamples(records: Iterable[Mapping[str, Any]], found: Mapping[str, Ca
     case, the smallest case that shows it (searched cases first: they are shrunk)."""
     best: dict[tuple, tuple[tuple, Case]] = {}
     for r in records:
-        if r["outcome"] not in FAILING or r["origin"] not in ("hypothesis", "search"):
+        if r.outcome not in FAILING or r.origin not in ("hypothesis", "search"):
             continue
-        case = found.get(r["case"])
+        case = found.get(r.case)
         if case is None or case.generated:
             continue
-        key = (r["loss"], r["variant"], r["reduction"], r["framework"], r["check"], r["outcome"],
-               r.get("finding") or "")
-        rank = (r["origin"] != "search", sum(a.size for a in case.arrays.values()), case.id)
+        key = (r.loss, r.variant, r.reduction, r.framework, r.check, r.outcome,
+               r.finding or "")
+        rank = (r.origin != "search", sum(a.size for a in case.arrays.values()), case.id)
         if key not in best or rank < best[key][0]:
-            note = (f"{r['origin']} counterexample: {r['framework']} {r['dtype']} {r['check']} {r['outcome']}"
-                    + (f" ({r['finding']})" if r.get("finding") else ""))
+            note = (f"{r.origin} counterexample: {r.framework} {r.dtype} {r.check} {r.outcome}"
+                    + (f" ({r.finding})" if r.finding else ""))
             best[key] = (rank, dataclasses.replace(case, origin="corpus", note=note))
     unique: dict[str, Case] = {}
     for _, case in sorted(best.values(), key=lambda rc: rc[0]):

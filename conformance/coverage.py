@@ -12,7 +12,9 @@ import collections
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from . import catalog, engine
+from .cells import Cell, cases_for
+
+from .vocab import catalog
 
 PROBE_SEED = 0
 
@@ -40,7 +42,7 @@ def entries(adapters: Sequence, losses: Iterable[str] | None = None) -> list[Ent
 
 
 def _probe(adapters: Sequence, loss: str, variant: str, reduction: str) -> list[Entry]:
-    probe = engine.cases_for(engine.Cell(loss, variant, reduction), 1, PROBE_SEED)
+    probe = cases_for(Cell(loss, "generated", variant, reduction), 1, PROBE_SEED)
     out = []
     for adapter in adapters:
         support = adapter.support(probe[0]) if probe else None

@@ -24,8 +24,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import literal
-from .case import Case
-from .dtypes import eps
+from .vocab.case import Case
+from .vocab.dtypes import eps
 
 DOCUMENTS_FILE = Path(__file__).with_name("data") / "documents.toml"
 VERDICTS = ("confirmed", "over-precise", "wrong", "no-claim")

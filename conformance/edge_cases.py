@@ -1,22 +1,22 @@
-"""Edge cases (data/edge_cases.toml and data/edge_cases/*.toml, one file per loss
-family) as Cases: one per listed reduction."""
+"""Edge cases (data/edge_cases/<family>.toml; the format in data/edge_cases.toml)
+as Cases: one per listed reduction."""
 from __future__ import annotations
 
 import tomllib
 from functools import lru_cache
 from pathlib import Path
 
-from . import catalog, literal
-from .case import Case
+from . import literal
+from .vocab import catalog
+from .vocab.case import Case
 
-EDGE_FILE = Path(__file__).with_name("data") / "edge_cases.toml"
 EDGE_DIR = Path(__file__).with_name("data") / "edge_cases"
 
 
 @lru_cache(maxsize=1)
 def _table() -> dict[str, list]:
     table: dict[str, list] = {}
-    for path in [EDGE_FILE, *sorted(EDGE_DIR.glob("*.toml"))]:
+    for path in sorted(EDGE_DIR.glob("*.toml")):
         with open(path, "rb") as f:
             for loss, entries in tomllib.load(f).get("edge", {}).items():
                 table.setdefault(loss, []).extend(entries)

@@ -14,8 +14,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .case import Case
-from .generated import IGNORE_INDEX, generate
+from .vocab.case import Case
+from .vocab.generated import IGNORE_INDEX, generate
 
 # (logit scale, label smoothing): moderate logits; large logits with smoothing
 FLAVOURS = ((2.0, 0.0), (8.0, 0.1))

@@ -31,12 +31,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator
 
-from . import schema
-from .atomic import remove_stale_temporaries, write_text
-from .case import ORIGINS, Case
-from .compare import FAILING, OUTCOMES
-from .dtypes import DTYPES
-from .schema import SchemaError
+from .vocab import schema
+from .vocab.atomic import remove_stale_temporaries, write_text
+from .vocab.case import ORIGINS, Case
+from .vocab.records import FAILING, OUTCOMES, Record
+from .vocab.dtypes import DTYPES
+from .vocab.schema import SchemaError
 
 SCHEMA = 1
 RUN_FILE, RESULTS_FILE, CASES_FILE, PROGRESS_FILE = "run.json", "results.jsonl", "cases.jsonl", "progress.jsonl"
@@ -209,12 +209,12 @@ class ResultWriter:
     def done(self, unit: str) -> bool:
         return unit in self._done
 
-    def _count(self, r: dict[str, Any]) -> None:
-        self.counts[(r["framework"], r["outcome"])] += 1
-        if r["outcome"] in FAILING and not r.get("finding"):
+    def _count(self, r: Record) -> None:
+        self.counts[(r.framework, r.outcome)] += 1
+        if r.outcome in FAILING and not r.finding:
             self.unexplained += 1
 
-    def add(self, unit: str, found: Iterable[tuple[Case, list[dict[str, Any]]]]) -> None:
+    def add(self, unit: str, found: Iterable[tuple[Case, list[Record]]]) -> None:
         """One unit's cases and records, then its line in progress.jsonl."""
         cases, records = [], []
         for case, rs in found:
@@ -272,9 +272,9 @@ def _os_message(exc: OSError, path: Path) -> str:
     return f"cannot write {path}: {why}"
 
 
-def record_line(r: dict[str, Any]) -> str:
+def record_line(r: Record) -> str:
     """One line of results.jsonl."""
-    return json.dumps(r, allow_nan=False, sort_keys=True) + "\n"
+    return json.dumps(r.to_json(), allow_nan=False, sort_keys=True) + "\n"
 
 
 def case_line(case: Case) -> str:
@@ -366,9 +366,9 @@ def _rows(path: Path, spec: Any, limit: int | None) -> Iterator[tuple[str, dict[
         yield where, row
 
 
-def _records(directory: Path, limit: int | None) -> list[dict[str, Any]]:
+def _records(directory: Path, limit: int | None) -> list[Record]:
     path = Path(directory) / RESULTS_FILE
-    return [row for _, row in _rows(path, RECORD, limit)] if path.exists() else []
+    return [Record.from_json(row) for _, row in _rows(path, RECORD, limit)] if path.exists() else []
 
 
 def _cases(directory: Path, limit: int | None) -> dict[str, Case]:
@@ -384,7 +384,7 @@ def _cases(directory: Path, limit: int | None) -> dict[str, Case]:
     return cases
 
 
-def load(directory: Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Case]]:
+def load(directory: Path) -> tuple[dict[str, Any], list[Record], dict[str, Case]]:
     """(run metadata, records, cases by id) of a results directory: the complete units
     only (what progress.jsonl vouches for), every row checked against its type."""
     directory = Path(directory)

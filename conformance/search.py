@@ -37,9 +37,11 @@ from hypothesis import HealthCheck, Phase, given, seed, settings, target
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 from hypothesis.errors import Flaky
 
-from . import catalog, strategies
-from .case import Case
-from .compare import FAILING
+from . import strategies
+
+from .vocab import catalog
+from .vocab.case import Case
+from .vocab.records import FAILING
 
 SCORE_CAP = 1e300       # hypothesis.target needs a finite score
 KEEP = 4                # worst cases kept per cell, framework, device and dtype
@@ -74,7 +76,7 @@ def score(records: list[dict[str, Any]]) -> float:
     mismatches, refusals) are outcomes of their own, not accuracy: 0."""
     best = 0.0
     for r in records:
-        e = r.get("policy_error_eps") if r["outcome"] == "documented" else r.get("error_eps")
+        e = r.policy_error_eps if r.outcome == "documented" else r.error_eps
         if isinstance(e, (int, float)) and math.isfinite(e):
             best = max(best, float(e))
     return min(best, SCORE_CAP)
@@ -126,7 +128,7 @@ def worst_case(loss: str, variant: str, reduction: str, run_check: Callable[[Cas
     explored = len(memo)
     worst = max(memo.values(), key=lambda entry: entry[2])
     failures = [(dataclasses.replace(c, origin="search", note="a failing case met by the targeted search"), rs)
-                for c, rs, _ in memo.values() if c.id != worst[0].id and any(r["outcome"] in FAILING for r in rs)]
+                for c, rs, _ in memo.values() if c.id != worst[0].id and any(r.outcome in FAILING for r in rs)]
     if worst[2] <= 0:
         return Worst(_as_found(worst[0], worst[2], explored), worst[1], worst[2], explored, 0, False, failures)
     threshold = worst[2]

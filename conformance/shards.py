@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import collections
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from .atomic import write_atomically
 from .results import (CASES_FILE, RESULTS_FILE, RUN_FILE, ResultsError, case_line, load, now, prepare_directory,
                       record_line, write_json_atomic)
+from .vocab.atomic import write_atomically
+from .vocab.case import Case
+from .vocab.records import Record
 
 #: settings every shard of one run must share (``selection``: the --losses, --frameworks
 #: and --adapter asked for, before the deal)
@@ -67,21 +70,40 @@ def merge(directories: Sequence[Path], out: Path, *, partial: bool = False, forc
     for d in directories:
         if Path(d).resolve() == out.resolve():
             raise ShardError(f"--out {out} is one of the shards being merged; merge into another directory")
-    parts = []
-    for d in directories:
-        meta, records, cases = load(Path(d))
-        parts.append((Path(d), meta, records, cases))
+    parts = [_Part(Path(d), *load(Path(d))) for d in directories]
     if not parts:
         raise ShardError("merge needs at least one results directory")
-    first_dir, first, _, _ = parts[0]
-    for d, meta, _, _ in parts[1:]:
+    count, missing, unfinished = _check_parts(parts, partial)
+    try:
+        prepare_directory(out, force=force)
+    except ResultsError as exc:
+        raise ShardError(str(exc).replace("--resume continues it, ", "")) from None
+    ordered = sorted(parts, key=lambda p: p.meta["shard"]["index"])
+    counts = _write_joined(ordered, out)
+    meta = _merged_meta(parts[0].meta, ordered, count, missing, unfinished, counts)
+    write_json_atomic(out / RUN_FILE, meta)
+    return meta
+
+
+@dataclass
+class _Part:
+    directory: Path
+    meta: dict[str, Any]
+    records: list[Record]
+    cases: dict[str, Case]
+
+
+def _check_parts(parts: list[_Part], partial: bool) -> tuple[int, list[int], list[str]]:
+    """(shard count, missing shards, unfinished shard directories) of shards of one run."""
+    first = parts[0]
+    for part in parts[1:]:
         for key in SHARED:
-            if meta.get(key) != first.get(key):
-                raise ShardError(f"{d} is not a shard of the same run as {first_dir}: {key} is "
-                                 f"{meta.get(key)!r} there, {first.get(key)!r} in {first_dir}")
-    shards = [meta.get("shard") for _, meta, _, _ in parts]
+            if part.meta.get(key) != first.meta.get(key):
+                raise ShardError(f"{part.directory} is not a shard of the same run as {first.directory}: {key} is "
+                                 f"{part.meta.get(key)!r} there, {first.meta.get(key)!r} in {first.directory}")
+    shards = [p.meta.get("shard") for p in parts]
     if any(s is None for s in shards):
-        unsharded = [str(d) for (d, _, _, _), s in zip(parts, shards) if s is None]
+        unsharded = [str(p.directory) for p, s in zip(parts, shards) if s is None]
         raise ShardError(f"not written with --shard: {', '.join(unsharded)}")
     count = shards[0]["count"]
     if any(s["count"] != count for s in shards):
@@ -94,51 +116,59 @@ def merge(directories: Sequence[Path], out: Path, *, partial: bool = False, forc
     if missing and not partial:
         raise ShardError(f"shard(s) {', '.join(f'{i}/{count}' for i in missing)} missing; "
                          "give every shard, or --partial for a report of what is there")
-    unfinished = [str(d) for d, meta, _, _ in parts if "finished" not in meta]
+    unfinished = [str(p.directory) for p in parts if "finished" not in p.meta]
     if unfinished and not partial:
         raise ShardError(f"unfinished shard(s) (finish them with 'run --resume', or --partial): "
                          f"{', '.join(unfinished)}")
-    try:
-        prepare_directory(out, force=force)
-    except ResultsError as exc:
-        raise ShardError(str(exc).replace("--resume continues it, ", "")) from None
+    return count, missing, unfinished
+
+
+def _write_joined(ordered: list[_Part], out: Path) -> collections.Counter:
+    """results.jsonl and cases.jsonl of the shards in shard order, each written whole;
+    the counts of framework:outcome."""
     counts: collections.Counter = collections.Counter()
-    ordered = sorted(parts, key=lambda p: p[1]["shard"]["index"])
 
     def write_results(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8") as results:
-            for _, _, records, _ in ordered:
-                for r in records:
+            for part in ordered:
+                for r in part.records:
                     results.write(record_line(r))
-                    counts[f"{r['framework']}:{r['outcome']}"] += 1
+                    counts[f"{r.framework}:{r.outcome}"] += 1
 
     def write_cases(tmp: Path) -> None:
         written: set[str] = set()
         with open(tmp, "w", encoding="utf-8") as case_file:
-            for _, _, _, cases in ordered:
-                for case_id, case in cases.items():
+            for part in ordered:
+                for case_id, case in part.cases.items():
                     if case_id not in written:
                         written.add(case_id)
                         case_file.write(case_line(case))
     write_atomically(out / RESULTS_FILE, write_results)
     write_atomically(out / CASES_FILE, write_cases)
-    meta = {k: v for k, v in first.items() if k not in ("shard", "counts")}
+    return counts
+
+
+def _merged_meta(base: dict[str, Any], ordered: list[_Part], count: int, missing: list[int], unfinished: list[str],
+                 counts: collections.Counter) -> dict[str, Any]:
+    """run.json of the joined run (the first shard given's, joined): finished only when
+    every shard is there and finished."""
+    metas = [p.meta for p in ordered]
+    meta = {k: v for k, v in base.items() if k not in ("shard", "counts")}
     meta.pop("finished", None)
     if not missing and not unfinished:
-        meta["finished"] = max(m["finished"] for _, m, _, _ in parts)
+        meta["finished"] = max(m["finished"] for m in metas)
     else:
         meta["stopped"] = {"at": now(), "why": "merged with --partial: " + "; ".join(
             ([f"shard(s) {missing} missing"] if missing else []) + ([f"unfinished: {', '.join(unfinished)}"]
                                                                    if unfinished else []))}
-    meta.update(started=min(m["started"] for _, m, _, _ in parts),
-                merged=now(), losses=sorted({loss for _, m, _, _ in parts for loss in m.get("losses", [])}),
+    meta.update(started=min(m["started"] for m in metas),
+                merged=now(), losses=sorted({loss for m in metas for loss in m.get("losses", [])}),
                 counts=dict(sorted(counts.items())),
                 # the wall time of the joined run: its slowest shard (they ran side by side)
-                elapsed_s=max((m.get("elapsed_s") or 0 for _, m, _, _ in parts), default=0),
-                shards=[{"directory": str(d), "index": m["shard"]["index"], "count": count,
-                         "elapsed_s": m.get("elapsed_s"), "machine": m.get("machine")}
-                        for d, m, _, _ in sorted(parts, key=lambda p: p[1]["shard"]["index"])],
+                elapsed_s=max((m.get("elapsed_s") or 0 for m in metas), default=0),
+                shards=[{"directory": str(p.directory), "index": p.meta["shard"]["index"], "count": count,
+                         "elapsed_s": p.meta.get("elapsed_s"), "machine": p.meta.get("machine")}
+                        for p in ordered],
                 missing_shards=missing, unfinished_shards=unfinished)
-    write_json_atomic(out / RUN_FILE, meta)
     return meta
 

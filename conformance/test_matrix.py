@@ -7,26 +7,28 @@ from functools import lru_cache
 
 import pytest
 
-import adapters
+from conformance import frameworks
 from conformance import engine, profiles
-from conformance.compare import FAILING
+from conformance.cells import Cell, cases_for
+from conformance.check import check
+from conformance.vocab.records import FAILING
 
 
 @lru_cache(maxsize=None)
-def _records(cell: engine.Cell, framework: str, device: str, dtype: str,
+def _records(cell: Cell, framework: str, device: str, dtype: str,
              profile_name: str, seed: int) -> tuple[tuple[dict, ...], dict, tuple]:
     """The cell's records (generated cases, then the profile's worst-case search),
     the cases by id, and whether it ran."""
-    adapter = adapters.get(framework)
+    adapter = frameworks.get(framework)
     reason = adapter.unavailable()
     if reason:
         return (), {}, ("skip", reason)
     if device not in adapter.devices():
         return (), {}, ("skip", f"{framework} has no {device} device here")
-    if engine.LARGE.get(cell.variant, device) != device:
-        return (), {}, ("skip", f"{cell.variant} cases run on {engine.LARGE[cell.variant]} only")
+    if not cell.runs_on(device):
+        return (), {}, ("skip", f"{cell.id} cases run on {cell.device} only")
     profile = profiles.get(profile_name)
-    found = [(c, engine.check(c, adapter, device, dtype)) for c in engine.cases_for(cell, profile.examples, seed)]
+    found = [(c, check(c, adapter, device, dtype)) for c in cases_for(cell, profile.examples, seed)]
     found += engine.searched(cell, adapter, device, dtype, profile, seed)
     return tuple(r for _, rs in found for r in rs), {c.id: c for c, _ in found}, ("ok", "")
 
@@ -36,21 +38,21 @@ def _verdict(records, cases, status, want_value: bool, cell, framework, dtype, s
     kind, reason = status
     if kind == "skip":
         pytest.skip(reason)
-    mine = [r for r in records if (r["check"] == "value") == want_value]
+    mine = [r for r in records if (r.check == "value") == want_value]
     if not mine:
         pytest.skip("no gradient checks in this cell (no differentiable argument, or every case refused)")
-    failing = [r for r in mine if r["outcome"] in FAILING]
-    unexplained = [r for r in failing if not r.get("finding")]
+    failing = [r for r in mine if r.outcome in FAILING]
+    unexplained = [r for r in failing if not r.finding]
     if unexplained:
         r = unexplained[0]
-        case = cases[r["case"]]
+        case = cases[r.case]
         pytest.fail(
-            f"{len(unexplained)} unexplained failure(s); first: {r['check']} {r['outcome']}: {r['detail']}\n"
+            f"{len(unexplained)} unexplained failure(s); first: {r.check} {r.outcome}: {r.detail}\n"
             f"reproduce: python -m conformance run --frameworks {framework} --losses {cell.loss} "
             f"--dtypes {dtype} --profile {profile} --seed {seed}\n"
             f"case: {json.dumps(case.to_json(), allow_nan=False)[:2000]}", pytrace=False)
     if failing:
-        ids = sorted({r["finding"] for r in failing})
+        ids = sorted({r.finding for r in failing})
         pytest.xfail(f"known finding(s): {', '.join(ids)} (conformance/data/findings.toml)")
 
 

@@ -30,10 +30,14 @@ import signal
 from typing import Any
 
 from adapters.base import AdapterContractError
+from adapters.user import load
 
-from .case import Case
-from .engine import record_base
+from . import engine, frameworks
+from .cells import Cell
+from .check import base
 from .profiles import Profile
+from .vocab.case import Case
+from .vocab.records import Record
 
 STOP, CHECK, RELEASE, SEARCH = "stop", "check", "release", "search"
 CONTRACT = "contract_error"     # the adapter broke the protocol: the run stops with this message
@@ -45,11 +49,10 @@ def _serve(conn: Any, framework: str, user_spec: str | None) -> None:
     """The worker's loop (in the child process)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C is the parent's to handle: it stops the workers
-    from . import engine
     adapter = _adapter(framework, user_spec)
     while True:
         try:
-            reply = _answer(json.loads(conn.recv_bytes()), adapter, engine)
+            reply = _answer(json.loads(conn.recv_bytes()), adapter)
         except AdapterContractError as exc:
             reply = {CONTRACT: str(exc)}
         if reply is None:
@@ -57,7 +60,7 @@ def _serve(conn: Any, framework: str, user_spec: str | None) -> None:
         conn.send_bytes(json.dumps(reply, allow_nan=False).encode())
 
 
-def _answer(message: dict[str, Any], adapter: Any, engine: Any) -> Any:
+def _answer(message: dict[str, Any], adapter: Any) -> Any:
     """The reply to one message (None: stop)."""
     if message["op"] == STOP:
         return None
@@ -66,13 +69,13 @@ def _answer(message: dict[str, Any], adapter: Any, engine: Any) -> Any:
         return {}
     if message["op"] == SEARCH:
         raw = message["cell"]
-        cell = engine.Cell(**{**raw, "shapes": tuple(tuple(s) for s in raw["shapes"])})
+        cell = Cell(**{**raw, "shapes": tuple(tuple(s) for s in raw["shapes"])})
         profile = profile_from_json(message["profile"])
         found = engine.searched(cell, engine.InProcess(adapter), message["device"], message["dtype"],
                                 profile, message["seed"])
-        return [[c.to_json(), rs] for c, rs in found]
+        return [[c.to_json(), [r.to_json() for r in rs]] for c, rs in found]
     case = Case.from_json(message["case"])
-    return engine.check(case, adapter, message["device"], message["dtype"])
+    return [r.to_json() for r in engine.check(case, adapter, message["device"], message["dtype"])]
 
 
 def profile_to_json(profile: Profile) -> dict[str, Any]:
@@ -87,10 +90,8 @@ def profile_from_json(raw: dict[str, Any]) -> Profile:
 
 def _adapter(framework: str, user_spec: str | None) -> Any:
     if user_spec is not None:
-        from adapters.user import load
         return load(user_spec)
-    import adapters
-    return adapters.get(framework)
+    return frameworks.get(framework)
 
 
 class IsolatedAdapter:
@@ -153,7 +154,7 @@ class IsolatedAdapter:
             self._call({"op": RELEASE})
 
     def search(self, cell: Any, device: str, dtype: str, profile: Profile,
-               seed: int) -> list[tuple[Case, list[dict[str, Any]]]] | None:
+               seed: int) -> list[tuple[Case, list[Record]]] | None:
         """The worst-case search of a cell, run in the worker (``engine.searched``);
         None when the worker crashed or hung on it (the caller then searches case
         by case, each case isolated, so the culprit gets its crash record)."""
@@ -164,23 +165,23 @@ class IsolatedAdapter:
         _raise_contract_error(reply)
         if not isinstance(reply, list):
             return None
-        found = [(Case.from_json(c), rs) for c, rs in reply]
+        found = [(Case.from_json(c), [Record.from_json(r) for r in rs]) for c, rs in reply]
         self._replace_if_device_broken([r for _, rs in found for r in rs])
         return found
 
-    def check(self, case: Case, device: str, dtype: str) -> list[dict[str, Any]]:
+    def check(self, case: Case, device: str, dtype: str) -> list[Record]:
         reply = self._call({"op": CHECK, "case": case.to_json(), "device": device, "dtype": dtype})
         _raise_contract_error(reply)
         if isinstance(reply, list):
-            self._replace_if_device_broken(reply)
-            return reply
+            records = [Record.from_json(r) for r in reply]
+            self._replace_if_device_broken(records)
+            return records
         outcome, detail = reply
-        return [{**record_base(case, self.name, device, dtype), "check": "value", "outcome": outcome, "error_eps": None, "detail": detail,
-                 "finding": None}]
+        return [Record(**base(case, self.name, device, dtype), check="value", outcome=outcome, detail=detail)]
 
-    def _replace_if_device_broken(self, records: list[dict[str, Any]]) -> None:
+    def _replace_if_device_broken(self, records: list[Record]) -> None:
         """After a sticky device error the next call gets a fresh worker and device context."""
-        if any(STICKY_DEVICE_ERROR.search(r.get("raised") or "") for r in records):
+        if any(STICKY_DEVICE_ERROR.search(r.raised or "") for r in records):
             self.close()
 
     def _call(self, message: dict[str, Any], timeout: float | None = None) -> Any:

@@ -11,25 +11,21 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from conformance.vocab import catalog
+
 from ._common import DomainError, Evaluation
-from .binary import bce, bce_with_logits
-from .classification import cross_entropy, nll
-from .regression import huber, l1, mse, smooth_l1
 
-#: One module per loss family beyond the documents' losses; each exports FUNCTIONS.
-FAMILY_MODULES = ("divergence", "margin", "hinge", "embedding", "keras_regression",
-                  "focal", "sparse", "ranking", "ctc")
-
-FUNCTIONS: dict[str, Callable[..., Evaluation]] = {
-    "l1": l1, "mse": mse, "smooth_l1": smooth_l1, "huber": huber,
-    "bce": bce, "bce_with_logits": bce_with_logits,
-    "cross_entropy": cross_entropy, "nll": nll,
-}
-for _family in FAMILY_MODULES:
+#: every loss's formula: each family of the catalog is a module (or a package) here
+#: that exports FUNCTIONS, name -> formula.
+FUNCTIONS: dict[str, Callable[..., Evaluation]] = {}
+for _family in catalog.families():
     _functions = importlib.import_module(f"{__name__}.{_family}").FUNCTIONS
     if set(_functions) & set(FUNCTIONS):
         raise ImportError(f"reference.{_family} redefines {sorted(set(_functions) & set(FUNCTIONS))}")
     FUNCTIONS.update(_functions)
+_missing = set(catalog.catalog()) - set(FUNCTIONS)
+if _missing:
+    raise ImportError(f"reference: no formula for {sorted(_missing)}")
 
 __all__ = ["DomainError", "Evaluation", "FUNCTIONS", "evaluate", "call"]
 

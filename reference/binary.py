@@ -107,3 +107,6 @@ def bce_with_logits(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray
         raise DomainError("pos_weight must be finite and >= 0", value_dependent=True)
     return reduce(terms, scale, {"input": exact(g), "target": exact(g_target)},
                   {"input": gscale, "target": g_target_scale}, reduction)
+
+
+FUNCTIONS = {"bce": bce, "bce_with_logits": bce_with_logits}

@@ -187,3 +187,6 @@ def nll(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray | None = No
     grad = _unrows(g, moved_shape, unbatched)
     return reduce(terms.reshape(out_shape), np.abs(terms).reshape(out_shape), {"input": exact(grad)},
                   {"input": np.abs(grad)}, reduction, wt.sum())
+
+
+FUNCTIONS = {"cross_entropy": cross_entropy, "nll": nll}

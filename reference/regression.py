@@ -105,3 +105,6 @@ def huber(input: np.ndarray, target: np.ndarray, *, delta: float = 1.0,
         # what is summed has the size of delta, not of the gradient.
         return g, g, np.abs(g) + delta
     return _elementwise(input, target, reduction, term, dterm)
+
+
+FUNCTIONS = {"l1": l1, "mse": mse, "smooth_l1": smooth_l1, "huber": huber}

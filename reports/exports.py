@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from conformance.atomic import write_atomically
+from conformance.vocab.atomic import write_atomically
+
+from .frame import COLUMNS
 
 
 class ExportError(RuntimeError):
@@ -30,7 +32,6 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
 
 def read_csv(path: Path) -> pd.DataFrame:
     """Read an exported CSV back with the column types of reports.frame.COLUMNS."""
-    from .frame import COLUMNS
     text_columns = {c: str for c, t in COLUMNS.items() if t == "str"}
     frame = pd.read_csv(path, dtype=text_columns, keep_default_na=False,
                         na_values={c: [""] for c in COLUMNS if c not in text_columns})

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from conformance.compare import FAILING
+from conformance.vocab.records import FAILING, Record
 
 from .summary import SEVERITY
 
@@ -47,37 +47,37 @@ def to_float(value: Any) -> float:
     return math.nan
 
 
-def row(record: Mapping[str, Any], versions: Mapping[str, str]) -> dict[str, Any]:
+def row(record: Record, versions: Mapping[str, str]) -> dict[str, Any]:
     """One record as a flat row of scalars (see COLUMNS)."""
-    outcome = record["outcome"]
+    outcome = record.outcome
     failing = outcome in FAILING
-    error = to_float(record.get("error_eps"))
-    policy_error = to_float(record.get("policy_error_eps"))
-    k = to_float(record.get("k"))
-    search = record.get("search") or {}
-    at = record.get("at")
+    error = to_float(record.error_eps)
+    policy_error = to_float(record.policy_error_eps)
+    k = to_float(record.k)
+    search = record.search or {}
+    at = record.at
     return {
-        "loss": record["loss"], "variant": record["variant"], "reduction": record["reduction"],
-        "framework": record["framework"], "framework_version": versions.get(record["framework"], ""),
-        "device": record["device"], "dtype": record["dtype"], "check": record["check"],
-        "origin": record["origin"], "case": record["case"], "outcome": outcome,
+        "loss": record.loss, "variant": record.variant, "reduction": record.reduction,
+        "framework": record.framework, "framework_version": versions.get(record.framework, ""),
+        "device": record.device, "dtype": record.dtype, "check": record.check,
+        "origin": record.origin, "case": record.case, "outcome": outcome,
         "severity": SEVERITY.index(outcome) if outcome in SEVERITY else len(SEVERITY),
-        "failing": failing, "finding": record.get("finding") or "",
-        "explained": failing and bool(record.get("finding")),
+        "failing": failing, "finding": record.finding or "",
+        "explained": failing and bool(record.finding),
         "error_eps": error, "policy_error_eps": policy_error,
         "verdict_error_eps": policy_error if outcome == "documented" else error, "k": k,
         "within_tolerance": bool(error <= k) if not (math.isnan(error) or math.isnan(k)) else False,
-        "support": record.get("support") or "", "api": record.get("api") or "",
-        "claimed": record.get("claimed"), "refused": record.get("refused") or "",
-        "raised": record.get("raised") or "", "detail": record.get("detail") or "",
-        "citation": record.get("citation") or "",
+        "support": record.support or "", "api": record.api or "",
+        "claimed": record.claimed, "refused": record.refused or "",
+        "raised": record.raised or "", "detail": record.detail or "",
+        "citation": record.citation or "",
         "at": "" if at is None else ",".join(str(i) for i in at),
         "search_explored": search.get("explored"), "search_shrink_checks": search.get("shrink_checks"),
         "search_shrunk": search.get("shrunk"), "search_score": to_float(search.get("score")),
     }
 
 
-def records_frame(meta: Mapping[str, Any], records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+def records_frame(meta: Mapping[str, Any], records: Iterable[Record]) -> pd.DataFrame:
     """The run's records as a DataFrame with the columns of COLUMNS, in that order."""
     versions = {name: str(v) for name, v in (meta.get("frameworks") or {}).items()}
     rows = [row(r, versions) for r in records]

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from conformance import schema
-from conformance.atomic import write_bytes
-from conformance.compare import OUTCOMES
-from conformance.schema import SchemaError
+from conformance.vocab import schema
+from conformance.vocab.atomic import write_bytes
+from conformance.vocab.records import OUTCOMES, Record
+from conformance.vocab.schema import SchemaError
 
 SCHEMA = "loss-conformance-baseline/1"
 KEY_FIELDS = ("loss", "variant", "reduction", "framework", "device", "dtype", "check")
@@ -53,16 +53,16 @@ class CellStat:
         return {"outcomes": dict(sorted(self.outcomes.items())), "worst_error_eps": self.worst_error_eps}
 
 
-def cells(records: Iterable[Mapping[str, Any]], ignore: tuple[str, ...] = ()) -> dict[tuple, CellStat]:
+def cells(records: Iterable[Record], ignore: tuple[str, ...] = ()) -> dict[tuple, CellStat]:
     """Statistics per cell; ``ignore`` drops key fields (e.g. "device" to set a CPU
     run beside a GPU run)."""
     out: dict[tuple, CellStat] = collections.defaultdict(CellStat)
     for r in records:
-        if r.get("origin") == "search":
+        if r.origin == "search":
             continue
-        stat = out[tuple(None if f in ignore else r[f] for f in KEY_FIELDS)]
-        stat.outcomes[r["outcome"]] += 1
-        err = r.get("error_eps")
+        stat = out[tuple(None if f in ignore else getattr(r, f) for f in KEY_FIELDS)]
+        stat.outcomes[r.outcome] += 1
+        err = r.error_eps
         if isinstance(err, (int, float)) and math.isfinite(err):
             stat.worst_error_eps = max(stat.worst_error_eps, float(err))
     return dict(out)
@@ -80,7 +80,7 @@ def _setting(run: Mapping[str, Any], key: str) -> Any:
     return bool(run.get(key)) if key == "hypothesis_database" else run.get(key)
 
 
-def baseline(records: Iterable[Mapping[str, Any]], run: Mapping[str, Any]) -> dict[str, Any]:
+def baseline(records: Iterable[Record], run: Mapping[str, Any]) -> dict[str, Any]:
     return {"schema": SCHEMA, "frameworks": run.get("frameworks", {}),
             **{k: _setting(run, k) for k in SETTINGS}, "dtypes": run.get("dtypes"), "devices": run.get("devices"),
             "cells": [dict(zip(KEY_FIELDS, key)) | stat.to_json()

@@ -16,9 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from conformance import catalog
-from conformance.dtypes import DTYPES
-from conformance.tolerance import for_dtype
+from conformance.vocab import catalog
+from conformance.vocab.dtypes import DTYPES
+from conformance.vocab.tolerance import for_dtype
 
 from .summary import SEVERITY
 

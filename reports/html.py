@@ -11,13 +11,13 @@ from typing import Any, Mapping
 import jinja2
 import pandas as pd
 
-from conformance import catalog
-from conformance.case import Case
-from conformance.findings import findings
-from conformance.tolerance import for_dtype
+from conformance.vocab import catalog
+from conformance.vocab.case import Case
+from conformance.vocab.findings import findings
+from conformance.vocab.tolerance import for_dtype
 
 from . import heatmap, pictures, summary
-from conformance.atomic import write_text
+from conformance.vocab.atomic import write_text
 from .frame import records_frame, to_float
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -44,7 +44,7 @@ def render(meta: Mapping[str, Any], records: list[dict[str, Any]], cases: Mappin
                              autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters["eps"] = eps_text
     frame = records_frame(meta, records) if frame is None else frame
-    dtypes = sorted({r["dtype"] for r in records})
+    dtypes = sorted({r.dtype for r in records})
     panels = heatmap.panels(frame)
     return env.get_template("report.html.j2").render(
         meta=meta, heatmaps=panels, error_legend=heatmap.legend(),

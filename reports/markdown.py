@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from conformance.compare import OUTCOMES
+from conformance.vocab.records import OUTCOMES
 
 from .summary import SEVERITY
 

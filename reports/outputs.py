@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from conformance.case import Case
+from conformance.vocab.case import Case
 
 from . import exports, html, markdown, summary
-from conformance.atomic import remove_stale_temporaries, write_text
+from conformance.vocab.atomic import remove_stale_temporaries, write_text
 from .frame import records_frame
 
 CSV, PARQUET, MARKDOWN = "results.csv", "results.parquet", "summary.md"

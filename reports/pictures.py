@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup, escape
 
-from conformance.dtypes import DTYPES
-from conformance.tolerance import for_dtype
+from conformance.vocab.dtypes import DTYPES
+from conformance.vocab.tolerance import for_dtype
 
 from .frame import measured
 

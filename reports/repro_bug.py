@@ -15,10 +15,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from conformance.dtypes import numpy_dtype
+from conformance.vocab.dtypes import numpy_dtype
+from conformance.vocab.records import Record
 
 INLINE_ELEMENTS = 64          # inputs up to this many elements in all are written out
-DOC_HOSTS = {"torch": ("pytorch.org",), "jax": ("optax", "jax"), "tensorflow": ("tensorflow.org", "keras.io")}
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Draft:
     outcome: str
     count: int
     dtypes: list[str]
-    record: Mapping[str, Any]
+    record: Record
     params: Mapping[str, Any]
     reduction: str
     arrays: Mapping[str, np.ndarray]             # as the framework got them (float64 / int64)
@@ -47,6 +47,8 @@ class Draft:
     policy: Any = None                           # adapters.base.Policy when the framework documents one
     finding: Any = None                          # conformance.findings.Finding
     docs: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()               # how api strings spell the framework's modules
+    doc_hosts: tuple[str, ...] = ()              # hosts of the framework's documentation
     script: str = ""                             # file name, "" when none
     status: str = ""                             # reproduced | not reproduced | not verified | no script
     how: str = ""                                # call | recipe
@@ -95,7 +97,7 @@ def subject(d: Draft) -> str:
         return d.callee
     if d.framework == "numpy":
         return f"the NumPy baseline's {d.loss}"
-    named = re.search(r"\b(?:torch|optax|jax|tf|keras)(?:\.\w+)+", d.api)
+    named = re.search(r"\b(?:%s)(?:\.\w+)+" % "|".join(d.prefixes), d.api) if d.prefixes else None
     if d.support == "native" and named:
         return f"{named.group(0)} (in the suite's {d.loss} recipe)"
     return f"{d.framework} {d.loss} (composed by the suite)"
@@ -110,20 +112,20 @@ def short(a: Any, limit: int = 24) -> str:
 def title(d: Draft) -> str:
     what = subject(d)
     quantity = "value" if d.grad_of is None else f"gradient w.r.t. {d.grad_of}"
-    dtype = d.record["dtype"]
-    found = re.search(r"expected (\S+), got (\S+?):?(?:\s|$)", d.record.get("detail", ""))
+    dtype = d.record.dtype
+    found = re.search(r"expected (\S+), got (\S+?):?(?:\s|$)", d.record.detail)
     if d.expect == "returns":
         why = d.oracle_refuses if len(d.oracle_refuses) <= 100 else d.oracle_refuses[:99] + "…"
         return f"{what} returns a value for input outside its domain ({why})"
     if d.expect == "raises":
-        raised = d.record.get("raised", "").split(":", 1)[0]
+        raised = (d.record.raised or "").split(":", 1)[0]
         return f"{what} raises {raised} on valid {dtype} input ({'forward' if d.grad_of is None else 'backward'})"
     if d.outcome == "nonfinite-mismatch" and found:
         expected, got = found.groups()
         if expected == got:         # a finite exact value beyond the dtype's range: the result must be inf
             return f"{what}: {quantity} is {got}, beyond the range of {dtype}, where a {dtype} result is inf"
         return f"{what}: {quantity} is {got} where the exact result is {expected} ({dtype})"
-    error = d.record.get("error_eps")
+    error = d.record.error_eps
     size = f"{error:.3g} eps" if isinstance(error, (int, float)) else "beyond the tolerance"
     return f"{what}: {quantity} off by {size} in {dtype}"
 
@@ -133,8 +135,8 @@ def _versions(d: Draft) -> list[str]:
     env = m.get("environment", {}).get(d.framework, {})
     machine = m.get("machine", {})
     lines = [f"- **{d.framework}**: {m.get('frameworks', {}).get(d.framework, '?')}",
-             f"- **device**: {d.record['device']}" + (f" ({', '.join(env.get('gpus', []))})" if env.get("gpus") else ""),
-             f"- **dtype**: {d.record['dtype']}",
+             f"- **device**: {d.record.device}" + (f" ({', '.join(env.get('gpus', []))})" if env.get("gpus") else ""),
+             f"- **dtype**: {d.record.dtype}",
              f"- **NumPy**: {m.get('frameworks', {}).get('numpy', np.__version__)}; "
              f"**Python**: {machine.get('python', '?')}; **platform**: {machine.get('platform', '?')}"]
     extra = {k: v for k, v in env.items() if k not in ("devices", "gpus")}
@@ -146,7 +148,7 @@ def _versions(d: Draft) -> list[str]:
 
 
 def _inputs(d: Draft) -> list[str]:
-    dtype = d.record["dtype"]
+    dtype = d.record.dtype
     total = sum(int(np.asarray(a).size) for a in d.arrays.values())
     lines = []
     for name, a in d.arrays.items():
@@ -167,19 +169,19 @@ def _comparison(d: Draft) -> list[str]:
     r = d.record
     if d.expect == "returns":
         return [f"- **expected**: an error — the input lies outside the loss's domain: {d.oracle_refuses}",
-                f"- **actual**: {d.framework} returns `{_enc(r.get('actual'))}`"]
+                f"- **actual**: {d.framework} returns `{_enc(r.actual)}`"]
     if d.expect == "raises":
         exact = "" if d.oracle is None else f": `{short(d.oracle)}`"
         return [f"- **expected**: a value (the float64 oracle on the same inputs{exact})",
-                f"- **actual**: {d.framework} raises in the {r.get('refused', 'forward')} pass: `{r.get('raised', '')}`"]
+                f"- **actual**: {d.framework} raises in the {(r.refused or 'forward')} pass: `{(r.raised or '')}`"]
     lines = [f"| | {'value' if d.grad_of is None else 'gradient of sum(loss) w.r.t. ' + d.grad_of} |", "|---|---|",
-             f"| exact (float64 oracle on the same {r['dtype']} inputs) | `{_enc(r.get('expected'))}` |"]
-    if r.get("policy_expected"):
-        lines.append(f"| what its documented policy gives | `{_enc(r.get('policy_expected'))}` |")
-    lines.append(f"| {d.framework} | `{_enc(r.get('actual'))}` |")
-    error = r.get("error_eps")
-    lines += ["", f"Error: **{error if isinstance(error, str) else f'{error:.4g}'} eps** of {r['dtype']} "
-                  f"(the suite allows {r.get('k', '?')} eps × the oracle's scale); {r.get('detail', '')}"]
+             f"| exact (float64 oracle on the same {r.dtype} inputs) | `{_enc(r.expected)}` |"]
+    if r.policy_expected:
+        lines.append(f"| what its documented policy gives | `{_enc(r.policy_expected)}` |")
+    lines.append(f"| {d.framework} | `{_enc(r.actual)}` |")
+    error = r.error_eps
+    lines += ["", f"Error: **{error if isinstance(error, str) else f'{error:.4g}'} eps** of {r.dtype} "
+                  f"(the suite allows {(r.k or '?')} eps × the oracle's scale); {(r.detail or '')}"]
     if d.policy is not None:
         lines += ["", f"{d.framework} documents a departure here ({d.policy.summary}; {d.policy.citation}); "
                       "the result misses that too."]
@@ -192,7 +194,7 @@ def render(d: Draft) -> str:
            f"<!-- Draft generated by loss-conformance (reproducer {d.slug}); check it before filing. -->", ""]
     if d.framework == "numpy":
         out += ["> **Not for upstream.** The numpy adapter is the suite's own baseline: the oracle's formulas "
-                f"run in {r['dtype']}. This shows what a plain implementation does in that dtype.", ""]
+                f"run in {r.dtype}. This shows what a plain implementation does in that dtype.", ""]
     elif d.support != "native":
         out += [f"> **Check before filing.** {d.framework} has no single call for this case: the suite composes it "
                 f"from {d.framework} primitives ({d.api}). The discrepancy may be in that composition, not in "
@@ -211,7 +213,7 @@ def render(d: Draft) -> str:
     if d.grad_of:
         out += [f"The gradient checked is that of `sum(loss)` with respect to `{d.grad_of}`.", ""]
     out += ["## Inputs", "", *_inputs(d), "", "## Expected vs actual", "", *_comparison(d), ""]
-    docs = [u for u in d.docs if any(h in u for h in DOC_HOSTS.get(d.framework, ()))]
+    docs = [u for u in d.docs if any(h in u for h in d.doc_hosts)]
     if docs:
         out += ["Documentation: " + ", ".join(docs), ""]
     out += ["## Reproduce", ""]
@@ -228,7 +230,7 @@ def render(d: Draft) -> str:
             out += ["", "```", d.output.rstrip(), "```"]
     else:
         out += [f"No standalone script: {d.reason}. Re-run the case with "
-                f"`python -m conformance run --frameworks {d.framework} --losses {d.loss} --dtypes {r['dtype']}`."]
+                f"`python -m conformance run --frameworks {d.framework} --losses {d.loss} --dtypes {r.dtype}`."]
     if d.finding is not None and d.finding.reproducer:
         out += ["", f"The suite's hand-written reproducer of `{d.finding.id}`:", "", "```python",
                 d.finding.reproducer.strip(), "```"]

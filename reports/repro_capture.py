@@ -15,190 +15,28 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-import keyword
 import math
 import re
 import types
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
-#: How the api strings spell the framework modules, and what to import for each.
-PREFIXES = {"torch": "torch", "optax": "optax", "jax": "jax", "tf": "tensorflow", "keras": "keras"}
-FRAMEWORK_PREFIXES = {"torch": ("torch",), "jax": ("optax", "jax"), "tensorflow": ("tf", "keras")}
+from conformance.vocab.reproducer import Call, CaptureError, ScriptWriter, variable
+
 #: Reductions are the recipe's tail, not the call under test.
 NOT_THE_CALL = {"sum", "mean", "reduce_sum", "reduce_mean"}
 TAILS = ("sum", "mean", "batchmean")
 
 
-class CaptureError(Exception):
-    pass
-
-
-@dataclass
-class Call:
-    api: str                                    # dotted name, as the script writes it
-    args: list[str]                             # expressions
-    kwargs: dict[str, str]
-    ctor: tuple[list[str], dict[str, str]] | None = None    # a class: its constructor's arguments
-    tail: str = ""                              # "", "sum", "mean" or "batchmean"
-    direct: set[str] = field(default_factory=set)            # case arrays passed as they are
-    extras: dict[str, tuple[np.ndarray, str]] = field(default_factory=dict)   # name -> (values, dtype)
-
-    @staticmethod
-    def _arguments(args: list[str], kwargs: Mapping[str, str]) -> str:
-        return ", ".join([*args, *(f"{k}={v}" for k, v in kwargs.items())])
-
-    def text(self) -> str:
-        """The call as code, without the tail."""
-        head = self.api if self.ctor is None else f"{self.api}({self._arguments(*self.ctor)})"
-        return f"{head}({self._arguments(self.args, self.kwargs)})"
-
-
-#: Names the scripts' compute() uses itself (repro_script): a case array is never called so.
-SCRIPT_NAMES = frozenset({"loss", "args", "grad", "arrays", "tape", "total", "a", "n", "np", "torch", "jax", "jnp",
-                          "optax", "tf", "keras", "result", "tensor", "array", "loss_fn"})
-
-
-def variable(name: str) -> str:
-    """A case array's name as a Python variable."""
-    ok = name.isidentifier() and not keyword.iskeyword(name) and name not in SCRIPT_NAMES
-    return name if ok else "arg_" + re.sub(r"\W", "_", name)
-
-
-# -- the frameworks: tensors as the adapters build them ----------------------------------
-class Backend:
-    name = ""
-
-    def tensors(self, arrays: Mapping[str, np.ndarray], dtype: str, device: str, wrt: tuple[str, ...]) -> dict:
-        raise NotImplementedError
-
-    def is_tensor(self, x: Any) -> bool:
-        raise NotImplementedError
-
-    def dtype_name(self, x: Any) -> str:
-        raise NotImplementedError
-
-    def numpy(self, x: Any) -> np.ndarray:
-        raise NotImplementedError
-
-    def tail(self, x: Any, kind: str) -> Any:
-        raise NotImplementedError
-
-    def literal(self, value: Any) -> str | None:
-        """A framework object other than a tensor written as code (a dtype), or None."""
-        return None
-
-
-class TorchBackend(Backend):
-    name = "torch"
-
-    def tensors(self, arrays, dtype, device, wrt):
-        import torch
-        out = {}
-        for name, a in arrays.items():
-            if np.issubdtype(a.dtype, np.floating):
-                t = torch.tensor(a, dtype=torch.float64, device=device).to(getattr(torch, dtype))
-                out[name] = t.requires_grad_(name in wrt)
-            else:
-                out[name] = torch.tensor(a, dtype=torch.int64, device=device)
-        return out
-
-    def is_tensor(self, x):
-        import torch
-        return torch.is_tensor(x)
-
-    def dtype_name(self, x):
-        return str(x.dtype).removeprefix("torch.")
-
-    def numpy(self, x):
-        import torch
-        x = x.detach().cpu()
-        return (x.to(torch.float64) if x.is_floating_point() else x).numpy()
-
-    def tail(self, x, kind):
-        return x.sum() if kind == "sum" else x.mean() if kind == "mean" else x.sum() / (x.shape[0] if x.dim() else 1)
-
-    def literal(self, value):
-        import torch
-        return f"torch.{self.dtype_name(value)}" if isinstance(value, torch.dtype) else None
-
-
-class JaxBackend(Backend):
-    name = "jax"
-
-    def tensors(self, arrays, dtype, device, wrt):
-        import jax
-        import jax.numpy as jnp
-        dev = jax.devices("gpu" if device == "cuda" else device)[0]
-        return {name: jax.device_put(a.astype(jnp.dtype(dtype) if np.issubdtype(a.dtype, np.floating)
-                                              else np.int64), dev) for name, a in arrays.items()}
-
-    def is_tensor(self, x):
-        import jax
-        return isinstance(x, jax.Array)
-
-    def dtype_name(self, x):
-        return x.dtype.name
-
-    def numpy(self, x):
-        a = np.asarray(x)
-        return a if a.dtype.kind in "biu" else a.astype(np.float64)
-
-    def tail(self, x, kind):
-        import jax.numpy as jnp
-        return jnp.sum(x) if kind == "sum" else jnp.mean(x) if kind == "mean" else jnp.sum(x) / (
-            x.shape[0] if x.ndim else 1)
-
-    def literal(self, value):
-        return f"jnp.{value.name}" if isinstance(value, np.dtype) else None
-
-
-class TensorflowBackend(Backend):
-    name = "tensorflow"
-
-    def tensors(self, arrays, dtype, device, wrt):
-        import tensorflow as tf
-        with tf.device("/GPU:0" if device == "cuda" else "/CPU:0"):
-            return {name: (tf.cast(tf.constant(a, tf.float64), getattr(tf, dtype))
-                           if np.issubdtype(a.dtype, np.floating) else tf.constant(a, tf.int64))
-                    for name, a in arrays.items()}
-
-    def is_tensor(self, x):
-        import tensorflow as tf
-        return isinstance(x, (tf.Tensor, tf.Variable))
-
-    def dtype_name(self, x):
-        return x.dtype.name
-
-    def numpy(self, x):
-        import tensorflow as tf
-        return (tf.cast(x, tf.float64) if x.dtype.is_floating else x).numpy()
-
-    def tail(self, x, kind):
-        import tensorflow as tf
-        if kind == "sum":
-            return tf.reduce_sum(x)
-        if kind == "mean":
-            return tf.reduce_mean(x)
-        return tf.reduce_sum(x) / (x.shape[0] if x.shape.rank else 1)
-
-    def literal(self, value):
-        import tensorflow as tf
-        return f"tf.{value.name}" if isinstance(value, tf.DType) else None
-
-
-BACKENDS: dict[str, Backend] = {b.name: b for b in (TorchBackend(), JaxBackend(), TensorflowBackend())}
-
-
 # -- which framework objects to record -----------------------------------------------
-def _resolve(dotted: str) -> tuple[Any, str, Any] | None:
+def _resolve(dotted: str, prefixes: Mapping[str, str]) -> tuple[Any, str, Any] | None:
     """(owner, attribute, object) of a dotted name such as tf.nn.ctc_loss, or None."""
     parts = dotted.split(".")
     try:
-        owner = importlib.import_module(PREFIXES[parts[0]])
+        owner = importlib.import_module(prefixes[parts[0]])
         for p in parts[1:-1]:
             owner = getattr(owner, p)
         return owner, parts[-1], getattr(owner, parts[-1])
@@ -206,15 +44,15 @@ def _resolve(dotted: str) -> tuple[Any, str, Any] | None:
         return None
 
 
-def targets(api: str, framework: str) -> dict[str, tuple[Any, str, Any]]:
+def targets(api: str, writer: ScriptWriter) -> dict[str, tuple[Any, str, Any]]:
     """The framework callables an api string names: its dotted names, and the bare
     names after them that belong to the same module ("optax.losses.a / b")."""
-    prefixes = FRAMEWORK_PREFIXES.get(framework, ())
+    prefixes = tuple(writer.prefixes)
     pattern = r"\b(?:%s)(?:\.[A-Za-z_]\w*)+" % "|".join(prefixes)
     found: dict[str, tuple[Any, str, Any]] = {}
     owners: dict[str, Any] = {}
     for dotted in re.findall(pattern, api) if prefixes else []:
-        resolved = _resolve(dotted)
+        resolved = _resolve(dotted, writer.prefixes)
         if resolved is None:
             continue
         owner, attr, obj = resolved
@@ -311,14 +149,14 @@ class _Recorder:
 
 
 # -- from a recorded call to code --------------------------------------------------------
-def _same(backend: Backend, a: Any, b: Any) -> bool:
+def _same(backend: ScriptWriter, a: Any, b: Any) -> bool:
     if not (backend.is_tensor(a) and backend.is_tensor(b)) or backend.dtype_name(a) != backend.dtype_name(b):
         return False
     x, y = backend.numpy(a), backend.numpy(b)
     return x.shape == y.shape and bool(np.array_equal(x, y, equal_nan=True))
 
 
-def _tail(backend: Backend, produced: Any, out: Any, reduction: str) -> str:
+def _tail(backend: ScriptWriter, produced: Any, out: Any, reduction: str) -> str:
     if produced is out:
         return ""
     order = sorted(TAILS, key=lambda k: k != reduction)
@@ -333,7 +171,7 @@ def _tail(backend: Backend, produced: Any, out: Any, reduction: str) -> str:
 class _Writer:
     """Python values and tensors as code: case arrays by name, other tensors as extras."""
 
-    def __init__(self, backend: Backend, tensors: Mapping[str, Any]) -> None:
+    def __init__(self, backend: ScriptWriter, tensors: Mapping[str, Any]) -> None:
         self.backend = backend
         self.names = {id(t): n for n, t in tensors.items()}
         self.direct: set[str] = set()
@@ -367,15 +205,15 @@ class _Writer:
         return written
 
 
-def capture(framework: str, recipe: Any, arrays: Mapping[str, np.ndarray], params: Mapping[str, Any],
+def capture(backend: ScriptWriter, recipe: Any, arrays: Mapping[str, np.ndarray], params: Mapping[str, Any],
             reduction: str, dtype: str, device: str, wrt: tuple[str, ...]) -> Call:
-    """The one framework call ``recipe`` makes on these inputs (raises CaptureError)."""
-    backend = BACKENDS.get(framework)
-    if backend is None:
-        raise CaptureError(f"no call capture for {framework}")
-    found = targets(recipe.api, framework)
+    """The one framework call ``recipe`` makes on these inputs (raises CaptureError);
+    ``backend`` is the framework's writer, which builds tensors as its adapter does."""
+    if not backend.prefixes:
+        raise CaptureError(f"no call capture for {backend.framework}")
+    found = targets(recipe.api, backend)
     if not found:
-        raise CaptureError(f"the api string names no {framework} function: {recipe.api[:120]!r}")
+        raise CaptureError(f"the api string names no {backend.framework} function: {recipe.api[:120]!r}")
     tensors = backend.tensors(arrays, dtype, device, wrt)
     raised: BaseException | None = None
     with _Recorder(found) as recorder, warnings.catch_warnings():

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from conformance.tolerance import for_dtype
+from conformance.vocab.tolerance import for_dtype
 
 from .repro_example import Example, checked
 
@@ -42,20 +42,20 @@ def run_script(path: Path) -> tuple[int, str, dict[str, Any]]:
 def _adapter_result(ex: Example) -> Any:
     """The checked quantity as the suite's adapter computes it now (the forward alone when
     the backward is refused, as the engine does)."""
-    r, check = ex.record, ex.record["check"]
+    r, check = ex.record, ex.record.check
     try:
-        out = ex.adapter.run(ex.case, ex.oracle.arrays, r["dtype"], r["device"], ex.wrt)
+        out = ex.adapter.run(ex.case, ex.oracle.arrays, r.dtype, r.device, ex.wrt)
     except Exception:  # noqa: BLE001
         if check != "value":
             raise
-        out = ex.adapter.run(ex.case, ex.oracle.arrays, r["dtype"], r["device"], ())
+        out = ex.adapter.run(ex.case, ex.oracle.arrays, r.dtype, r.device, ())
     return out.value if check == "value" else out.grads.get(check.split(":", 1)[1])
 
 
 def same_as_adapter(ex: Example, namespace: dict[str, Any], inputs: Path) -> str:
     """'' when the script computes what the suite's adapter computes now, else why not. A
     framework whose own result differs from run to run (uninitialised memory) passes."""
-    scale = checked(ex.oracle.evaluation, ex.record["check"])[2]
+    scale = checked(ex.oracle.evaluation, ex.record.check)[2]
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         try:
@@ -63,8 +63,8 @@ def same_as_adapter(ex: Example, namespace: dict[str, Any], inputs: Path) -> str
             ours = _adapter_result(ex)
             if ours is None:
                 return "the adapter gives no such gradient"
-            problem = _differs(ours, got, scale, ex.record["dtype"])
-            if problem and _differs(ours, _adapter_result(ex), scale, ex.record["dtype"]):
+            problem = _differs(ours, got, scale, ex.record.dtype)
+            if problem and _differs(ours, _adapter_result(ex), scale, ex.record.dtype):
                 return ""
         except Exception as exc:  # noqa: BLE001
             return f"could not compare with the adapter ({type(exc).__name__}: {exc})"

@@ -26,26 +26,16 @@ from typing import Any, Callable, Mapping
 
 PROJECT = ("adapters", "conformance", "reference", "reports")
 
-#: Project helpers replaced by a plain equivalent: the originals silence C++ log
-#: noise through file-descriptor juggling that a reproducer does not need.
+#: Project helpers replaced by a plain equivalent (a framework's writer adds its own,
+#: ScriptWriter.shims): the originals know more than a reproducer needs.
 SHIMS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "adapters.tf_ops.modules": ('''
-@functools.cache
-def modules():
-    """(tensorflow, keras), imported on first use."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import keras
-    import tensorflow
-    return tensorflow, keras
-''', ("import functools", "import os")),
     "adapters.base.is_probability_target": ('''
 def is_probability_target(arrays):
     """A floating target of the input's shape holds class probabilities (torch's rule)."""
     t, x = arrays["target"], arrays["input"]
     return not np.issubdtype(t.dtype, np.integer) and tuple(t.shape) == tuple(x.shape)
 ''', ("import numpy as np",)),
-    "conformance.dtypes.numpy_dtype": ('''
+    "conformance.vocab.dtypes.numpy_dtype": ('''
 def numpy_dtype(name):
     """The NumPy dtype of a dtype name (bfloat16 from ml_dtypes, which JAX and TF install)."""
     if name == "bfloat16":
@@ -145,6 +135,7 @@ def _free_names(tree: ast.AST) -> list[str]:
 
 @dataclass
 class _Inliner:
+    shims: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     imports: dict[str, str] = field(default_factory=dict)     # name -> import line
     constants: dict[str, str] = field(default_factory=dict)   # name -> assignment
     defs: list[str] = field(default_factory=list)
@@ -198,8 +189,8 @@ class _Inliner:
             self._alias(name, self.emitted[id(target)], obj)
             return
         self.emitted[id(target)] = name if own == "<lambda>" else own
-        if qual in SHIMS:
-            source, imports = SHIMS[qual]
+        if qual in self.shims:
+            source, imports = self.shims[qual]
             for line in imports:
                 self.imports.setdefault(line.split()[-1], line)
             self.defs.append(source.strip())
@@ -288,10 +279,12 @@ def rename(source: str, renames: Mapping[str, str]) -> str:
     return "".join(lines)
 
 
-def inline(fn: Callable[..., Any], name: str = "recipe", avoid: Mapping[str, str | None] = {}) -> str:
+def inline(fn: Callable[..., Any], name: str = "recipe", avoid: Mapping[str, str | None] = {},
+           shims: Mapping[str, tuple[str, tuple[str, ...]]] = {}) -> str:
     """Standalone source that defines ``name`` as ``fn`` (raises NotInlinable). A name in
     ``avoid`` (the names the surrounding script defines: a module's name, or None) that the
-    recipe binds to something else is renamed throughout the inlined code."""
-    inliner = _Inliner()
+    recipe binds to something else is renamed throughout the inlined code; ``shims``
+    replace project helpers (qualified name -> (source, imports)), beside SHIMS."""
+    inliner = _Inliner({**SHIMS, **shims})
     inliner.bind(name, fn)
     return inliner.text(avoid)

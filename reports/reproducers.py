@@ -40,8 +40,10 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from adapters.native_logs import GPU_PROBE, TF_RAISED, filtered_stderr
-from conformance.atomic import remove_stale_temporaries
-from conformance.case import Case
+from conformance.vocab.atomic import remove_stale_temporaries
+from conformance.vocab.case import Case
+from conformance.vocab.records import Record
+from conformance.vocab.reproducer import Spec
 
 from . import repro_bug, repro_check, repro_script
 from .repro_example import Example, example, specs
@@ -84,12 +86,12 @@ def slug(framework: str, loss: str, variant: str, check: str, outcome: str, find
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
 
 
-def groups(records: list[dict[str, Any]]) -> dict[tuple, list[dict[str, Any]]]:
+def groups(records: list[Record]) -> dict[tuple, list[Record]]:
     """Failing records (not ``documented``) by (framework, loss, variant, check, outcome, finding)."""
-    found: dict[tuple, list[dict[str, Any]]] = {}
+    found: dict[tuple, list[Record]] = {}
     for r in records:
-        if r["outcome"] in SCRIPTED or r["outcome"] in NOT_SCRIPTED:
-            key = (r["framework"], r["loss"], r["variant"], r["check"], r["outcome"], r.get("finding") or "")
+        if r.outcome in SCRIPTED or r.outcome in NOT_SCRIPTED:
+            key = (r.framework, r.loss, r.variant, r.check, r.outcome, r.finding or "")
             found.setdefault(key, []).append(r)
     return dict(sorted(found.items(), key=lambda kv: (SEVERITY.index(kv[0][4]), kv[0])))
 
@@ -104,21 +106,21 @@ def _dtype_rank(dtype: str) -> int:
     return order.index(dtype) if dtype in order else len(order)
 
 
-def candidates(rs: list[dict[str, Any]], cases: Mapping[str, Case]) -> list[tuple[dict[str, Any], Case]]:
+def candidates(rs: list[Record], cases: Mapping[str, Case]) -> list[tuple[Record, Case]]:
     """Up to CANDIDATES examples of a group, simplest first: on the CPU, fewest elements."""
-    ranked = sorted(((r, cases[r["case"]]) for r in rs if r["case"] in cases),
-                    key=lambda rc: (rc[0]["device"] != "cpu", _size(rc[1]), _dtype_rank(rc[0]["dtype"]), rc[1].id))
+    ranked = sorted(((r, cases[r.case]) for r in rs if r.case in cases),
+                    key=lambda rc: (rc[0].device != "cpu", _size(rc[1]), _dtype_rank(rc[0].dtype), rc[1].id))
     out, seen = [], set()
     for r, c in ranked:
-        if (c.id, r["dtype"], r["device"]) not in seen:
-            seen.add((c.id, r["dtype"], r["device"]))
+        if (c.id, r.dtype, r.device) not in seen:
+            seen.add((c.id, r.dtype, r.device))
             out.append((r, c))
     return out[:CANDIDATES]
 
 
 def _try(ex: Example, directory: Path, results: str, verify: bool) -> tuple[str, str, str, str]:
     """Write inputs and a script for ``ex`` into ``directory``: (status, how, reason, output)."""
-    fw = ex.record["framework"]
+    fw = ex.record.framework
     for stale in [*directory.glob("*_repro.py"), *directory.glob("inputs.npz")]:    # an earlier example's
         stale.unlink()
     if _size(ex.case) > MAX_ELEMENTS:
@@ -153,18 +155,18 @@ def _try(ex: Example, directory: Path, results: str, verify: bool) -> tuple[str,
     return "not reproduced", how, "; ".join(reasons), output
 
 
-def _write(ex: Example, how: str, spec: repro_script.Spec, directory: Path, name: str) -> None:
+def _write(ex: Example, how: str, spec: Spec, directory: Path, name: str) -> None:
     """inputs.npz (with the call's extra arrays) and the script; the draft learns the call."""
     extras = {k: v for k, (v, _) in spec.call.extras.items()} if spec.call is not None else {}
     np.savez_compressed(directory / "inputs.npz", **ex.inputs, **extras)
-    ex.draft.call, ex.draft.how = repro_script.call_text(spec), how
+    ex.draft.call, ex.draft.how = repro_script.call_text(spec, ex.writer), how
     ex.draft.callee = spec.call.api if spec.call is not None else ""
     spec.title = repro_bug.title(ex.draft)
-    (directory / name).write_text(repro_script.render(spec), encoding="utf-8")
+    (directory / name).write_text(repro_script.render(spec, ex.writer), encoding="utf-8")
 
 
 # -- the whole run -----------------------------------------------------------------------
-def write(results: Path, meta: Mapping[str, Any], records: list[dict[str, Any]], cases: Mapping[str, Case],
+def write(results: Path, meta: Mapping[str, Any], records: list[Record], cases: Mapping[str, Case],
           out: Path | None = None, *, verify: bool = True,
           progress: Callable[[str], None] | None = None) -> list[Entry]:
     """Write every group's reproducer under ``out`` (default RESULTS/reproducers), replacing
@@ -198,7 +200,7 @@ def write(results: Path, meta: Mapping[str, Any], records: list[dict[str, Any]],
     return entries
 
 
-def write_beside(report: Path, results: Path, meta: Mapping[str, Any], records: list[dict[str, Any]],
+def write_beside(report: Path, results: Path, meta: Mapping[str, Any], records: list[Record],
                  cases: Mapping[str, Case]) -> str:
     """``write`` into ``reproducers/`` next to the report; one line saying what was written."""
     out = Path(report).parent / DIRECTORY
@@ -210,7 +212,7 @@ def write_beside(report: Path, results: Path, meta: Mapping[str, Any], records: 
     return f"reproducers written to {out.resolve()} ({len(entries)} discrepancy groups: {detail})"
 
 
-def _group(key: tuple, rs: list[dict[str, Any]], cases: Mapping[str, Case], meta: Mapping[str, Any],
+def _group(key: tuple, rs: list[Record], cases: Mapping[str, Case], meta: Mapping[str, Any],
            work: Path, results: str, verify: bool) -> Entry:
     fw, loss, variant, check, outcome, finding = key
     entry = Entry(slug(*key), fw, loss, variant, check, outcome, finding, len(rs))
@@ -223,7 +225,7 @@ def _group(key: tuple, rs: list[dict[str, Any]], cases: Mapping[str, Case], meta
         return entry
     directory = work / entry.slug
     directory.mkdir()
-    dtypes = sorted({r["dtype"] for r in rs})
+    dtypes = sorted({r.dtype for r in rs})
     first = None
     try:
         for record, case in picks:
@@ -243,7 +245,7 @@ def _group(key: tuple, rs: list[dict[str, Any]], cases: Mapping[str, Case], meta
     ex.draft.status, ex.draft.how, ex.draft.reason, ex.draft.output = status, how, reason, output
     (directory / "BUG.md").write_text(repro_bug.render(ex.draft), encoding="utf-8")
     entry.status, entry.how, entry.reason = status, how, reason
-    entry.dtype, entry.case = ex.record["dtype"], ex.case.id
+    entry.dtype, entry.case = ex.record.dtype, ex.case.id
     return entry
 
 

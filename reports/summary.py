@@ -7,13 +7,14 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from conformance import documents, engine, search
-from conformance import catalog
-from conformance.case import Case
-from conformance.compare import FAILING
-from conformance.dtypes import DTYPES
-from conformance.findings import by_id
-from conformance.tolerance import for_dtype
+from conformance import documents, search
+from conformance.oracle import oracle
+from conformance.vocab import catalog
+from conformance.vocab.case import Case
+from conformance.vocab.records import FAILING, Record
+from conformance.vocab.dtypes import DTYPES
+from conformance.vocab.findings import by_id
+from conformance.vocab.tolerance import for_dtype
 
 SEVERITY = ("agree", "unsupported", "documented", "device-mismatch", "mismatch", "nonfinite-mismatch",
             "error-mismatch", "timeout", "crash")
@@ -23,33 +24,33 @@ def worst(outcomes: Iterable[str]) -> str:
     return max(outcomes, key=SEVERITY.index, default="")
 
 
-def matrix(records: list[dict[str, Any]], cases: Mapping[str, Case]) -> dict[str, Any]:
+def matrix(records: list[Record], cases: Mapping[str, Case]) -> dict[str, Any]:
     """Rows (loss, variant) x columns (framework, dtype): worst outcome, counts, worst error."""
     cells: dict[tuple, list[dict]] = collections.defaultdict(list)
     for r in records:
-        cells[(r["loss"], r["variant"], r["framework"], r["dtype"])].append(r)
+        cells[(r.loss, r.variant, r.framework, r.dtype)].append(r)
     rows = sorted({(k[0], k[1]) for k in cells}, key=lambda rv: (_loss_order(rv[0]), rv[1]))
     columns = sorted({(k[2], k[3]) for k in cells}, key=lambda c: (c[0], _dtype_order(c[1])))
     table = {}
     for key, rs in cells.items():
-        errs = [r["error_eps"] for r in rs if isinstance(r.get("error_eps"), (int, float))]
-        table[key] = {"outcome": worst(r["outcome"] for r in rs),
-                      "counts": collections.Counter(r["outcome"] for r in rs),
+        errs = [r.error_eps for r in rs if isinstance(r.error_eps, (int, float))]
+        table[key] = {"outcome": worst(r.outcome for r in rs),
+                      "counts": collections.Counter(r.outcome for r in rs),
                       "worst_eps": max(errs) if errs else None,
-                      "explained": all(r.get("finding") for r in rs if r["outcome"] in FAILING)}
+                      "explained": all(r.finding for r in rs if r.outcome in FAILING)}
     return {"rows": rows, "columns": columns, "cells": table,
             "frameworks": sorted({c[0] for c in columns})}
 
 
-def coverage(records: list[dict[str, Any]]) -> dict[str, Any]:
+def coverage(records: list[Record]) -> dict[str, Any]:
     """Loss x framework: how the framework covered it in this run (native / composed /
     unsupported, counted over variant x reduction) and the APIs it called."""
     kinds: dict[tuple, set] = collections.defaultdict(set)
     apis: dict[tuple, set] = collections.defaultdict(set)
     for r in records:
-        kinds[(r["loss"], r["framework"])].add((r["variant"], r["reduction"], r.get("support", "")))
-        if r.get("api"):
-            apis[(r["loss"], r["framework"])].add(r["api"])
+        kinds[(r.loss, r.framework)].add((r.variant, r.reduction, (r.support or "")))
+        if r.api:
+            apis[(r.loss, r.framework)].add(r.api)
     losses = sorted({k[0] for k in kinds}, key=_loss_order)
     frameworks = sorted({k[1] for k in kinds})
     cells = {}
@@ -70,55 +71,55 @@ def _loss_order(loss: str) -> int:
     return order.get(loss, len(order))
 
 
-def discrepancies(records: list[dict[str, Any]], cases: Mapping[str, Case],
-                  per_group: int = 3) -> list[dict[str, Any]]:
+def discrepancies(records: list[Record], cases: Mapping[str, Case],
+                  per_group: int = 3) -> list[Record]:
     """Failing and documented records, grouped by (framework, loss, variant, check, outcome,
     finding): explained and unexplained failures never share a group."""
     groups: dict[tuple, list[dict]] = collections.defaultdict(list)
     for r in records:
-        if r["outcome"] in FAILING or r["outcome"] == "documented":
-            groups[(r["framework"], r["loss"], r["variant"], r["check"], r["outcome"],
-                    r.get("finding") or "")].append(r)
+        if r.outcome in FAILING or r.outcome == "documented":
+            groups[(r.framework, r.loss, r.variant, r.check, r.outcome,
+                    r.finding or "")].append(r)
     out = []
     for key, rs in sorted(groups.items(), key=lambda kv: (SEVERITY.index(kv[0][4]) * -1, kv[0])):
         examples = [example(r, cases) for r in rs[:per_group]]
         out.append({"framework": key[0], "loss": key[1], "variant": key[2], "check": key[3],
-                    "outcome": key[4], "count": len(rs), "dtypes": sorted({r["dtype"] for r in rs}),
-                    "finding": by_id(key[5]), "citation": rs[0].get("citation", ""), "examples": examples})
+                    "outcome": key[4], "count": len(rs), "dtypes": sorted({r.dtype for r in rs}),
+                    "finding": by_id(key[5]), "citation": rs[0].citation or "", "examples": examples})
     return out
 
 
 def example(r: dict[str, Any], cases: Mapping[str, Case], limit: int = 24) -> dict[str, Any]:
     """One record shown in full: its case's inputs and parameters, the oracle's value, the
     documented policy's value and the framework's value (arrays as text)."""
-    case = cases.get(r["case"])
+    case = cases.get(r.case)
     return {"record": r, "note": case.note if case else "",
             "params": dict(case.params) if case else {},
             "inputs": {k: _show(v, limit) for k, v in (case.arrays.items() if case else [])},
-            "expected": _show_enc(r.get("expected")),
-            "policy_expected": _show_enc(r.get("policy_expected")),
-            "actual": _show_enc(r.get("actual"))}
+            "expected": _show_enc(r.expected),
+            "policy_expected": _show_enc(r.policy_expected),
+            "actual": _show_enc(r.actual)}
 
 
-def dtype_support(records: list[dict[str, Any]]) -> dict[str, Any]:
+def dtype_support(records: list[Record]) -> dict[str, Any]:
     """Per (loss, framework) and dtype: claimed or not, and whether forward and backward
     actually ran on valid input: ``runs`` (with how many cases it refused, if any),
     ``refused`` (every case, with the framework's own error text), or ``not run``
     (no recipe, nothing to differentiate)."""
     cells: dict[tuple, dict[str, Any]] = {}
     for r in records:
-        c = cells.setdefault((r["loss"], r["framework"], r["dtype"]), {
-            "claimed": r.get("claimed"), "ran": {"forward": 0, "backward": 0},
+        c = cells.setdefault((r.loss, r.framework, r.dtype), {
+            "claimed": r.claimed, "ran": {"forward": 0, "backward": 0},
             "refused": {"forward": 0, "backward": 0}, "reasons": []})
-        stage = "forward" if r["check"] == "value" else "backward"
-        if r.get("refused"):
-            c["refused"][r["refused"]] += 1
-            if r["raised"] not in c["reasons"]:
-                c["reasons"].append(r["raised"])
-        elif "expected" in r:
+        stage = "forward" if r.check == "value" else "backward"
+        if r.refused:
+            c["refused"][r.refused] += 1
+            if r.raised not in c["reasons"]:
+                c["reasons"].append(r.raised)
+        elif r.expected is not None:
             c["ran"][stage] += 1
-        elif r["outcome"] == "unsupported" and not c["reasons"]:
-            c["reasons"].append(r["detail"])
+        elif r.outcome == "unsupported" and not c["reasons"]:
+            c["reasons"].append(r.detail)
     for c in cells.values():
         for stage in ("forward", "backward"):
             ran, refused = c["ran"][stage], c["refused"][stage]
@@ -129,15 +130,15 @@ def dtype_support(records: list[dict[str, Any]]) -> dict[str, Any]:
             "dtypes": sorted({k[2] for k in cells}, key=_dtype_order), "cells": cells}
 
 
-def accuracy(records: list[dict[str, Any]], baseline: str = "numpy") -> dict[str, Any]:
+def accuracy(records: list[Record], baseline: str = "numpy") -> dict[str, Any]:
     """Measured error in eps units per (loss, value/gradient, dtype) and framework:
     worst, median, and the worst as a multiple of the plain NumPy implementation's
     worst in the same dtype (the baseline a framework should not fall behind)."""
     errors: dict[tuple, list[float]] = collections.defaultdict(list)
     for r in records:
-        if isinstance(r.get("error_eps"), (int, float)) and r["outcome"] != "unsupported":
-            kind = "value" if r["check"] == "value" else "gradient"
-            errors[(r["loss"], kind, r["dtype"], r["framework"])].append(float(r["error_eps"]))
+        if isinstance(r.error_eps, (int, float)) and r.outcome != "unsupported":
+            kind = "value" if r.check == "value" else "gradient"
+            errors[(r.loss, kind, r.dtype, r.framework)].append(float(r.error_eps))
     rows = sorted({k[:3] for k in errors}, key=lambda k: (_loss_order(k[0]), k[1], _dtype_order(k[2])))
     frameworks = sorted({k[3] for k in errors}, key=lambda f: (f != baseline, f))
     cells = {}
@@ -149,38 +150,38 @@ def accuracy(records: list[dict[str, Any]], baseline: str = "numpy") -> dict[str
     return {"rows": rows, "frameworks": frameworks, "cells": cells, "baseline": baseline}
 
 
-def accuracy_by_size(records: list[dict[str, Any]], cases: Mapping[str, Case]) -> dict[str, Any]:
+def accuracy_by_size(records: list[Record], cases: Mapping[str, Case]) -> dict[str, Any]:
     """Worst error of the LLM-scale cases per (loss, shape, check) and (framework, dtype):
     how accuracy holds up as the vocabulary grows."""
     worst_at: dict[tuple, float] = {}
     for r in records:
-        case = cases.get(r["case"])
-        if case is None or r["variant"] not in engine.LARGE or not isinstance(r.get("error_eps"), (int, float)):
+        case = cases.get(r.case)
+        if case is None or r.variant not in ("large", "large_cuda") or not isinstance(r.error_eps, (int, float)):
             continue
-        kind = "value" if r["check"] == "value" else "gradient"
-        key = (r["loss"], tuple(case.arrays["input"].shape), kind, r["framework"], r["dtype"])
-        worst_at[key] = max(worst_at.get(key, 0.0), float(r["error_eps"]))
+        kind = "value" if r.check == "value" else "gradient"
+        key = (r.loss, tuple(case.arrays["input"].shape), kind, r.framework, r.dtype)
+        worst_at[key] = max(worst_at.get(key, 0.0), float(r.error_eps))
     rows = sorted({k[:3] for k in worst_at}, key=lambda k: (_loss_order(k[0]), k[1][1], k[1][0], k[2]))
     columns = sorted({k[3:] for k in worst_at}, key=lambda c: (c[0], _dtype_order(c[1])))
     cells = {k: {"error": e, "agrees": e <= for_dtype(k[4]).k} for k, e in worst_at.items()}
     return {"rows": rows, "columns": columns, "cells": cells}
 
 
-def worst_inputs(records: list[dict[str, Any]], cases: Mapping[str, Case]) -> list[dict[str, Any]]:
+def worst_inputs(records: list[Record], cases: Mapping[str, Case]) -> list[Record]:
     """The worst (shrunk) input the targeted search found per cell, framework and dtype,
     largest error first."""
     found: dict[tuple, dict[str, Any]] = {}
     for r in records:
-        if "search" not in r:
+        if r.search is None:
             continue
-        key = (r["loss"], r["variant"], r["reduction"], r["framework"], r["device"], r["dtype"])
-        entry = found.setdefault(key, {"key": key, "stats": r["search"], "case": cases.get(r["case"]),
-                                       "worst_check": r["check"], "outcomes": set(), "findings": set()})
-        entry["outcomes"].add(r["outcome"])
-        if r.get("finding"):
-            entry["findings"].add(r["finding"])
+        key = (r.loss, r.variant, r.reduction, r.framework, r.device, r.dtype)
+        entry = found.setdefault(key, {"key": key, "stats": r.search, "case": cases.get(r.case),
+                                       "worst_check": r.check, "outcomes": set(), "findings": set()})
+        entry["outcomes"].add(r.outcome)
+        if r.finding:
+            entry["findings"].add(r.finding)
         if search.score([r]) >= entry["stats"]["score"]:
-            entry["worst_check"] = r["check"]
+            entry["worst_check"] = r.check
     out = []
     for entry in found.values():
         c = entry["case"]
@@ -205,17 +206,17 @@ def _show_enc(enc: Mapping[str, Any] | None) -> str:
         f"  shape {tuple(enc['shape'])}"
 
 
-def document_table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def document_table(records: list[Record]) -> list[Record]:
     """One row per worked example: stated, oracle, each framework's value, verdict on the document."""
     values: dict[tuple[str, str], str] = {}
     for r in records:
-        if r["origin"] == "document" and r["check"] == "value":
-            values[(r["case"], r["framework"], r["dtype"])] = (
-                f"raises {r['raised'][:160]}" if r.get("raised") else _show_enc(r.get("actual")) or r["outcome"])
-    frameworks = sorted({r["framework"] for r in records})
+        if r.origin == "document" and r.check == "value":
+            values[(r.case, r.framework, r.dtype)] = (
+                f"raises {r.raised[:160]}" if r.raised else _show_enc(r.actual) or r.outcome)
+    frameworks = sorted({r.framework for r in records})
     rows = []
     for ex in documents.examples():
-        o = engine.oracle(ex.case, ex.dtype)
+        o = oracle(ex.case, ex.dtype)
         ev = o.evaluation
         verdict = documents.judge(ex, None if ev is None else ev.value, None if ev is None else ev.scale,
                                   o.error, k=for_dtype(ex.dtype).k)

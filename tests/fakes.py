@@ -8,8 +8,9 @@ import numpy as np
 
 import reference
 from adapters.base import FrameworkAdapter, Output, Policy, Recipe
-from conformance.case import Case
-from conformance.dtypes import round_to
+from conformance.vocab.case import Case
+from conformance.vocab.dtypes import round_to
+from conformance.vocab.records import Record
 
 
 def exact(loss: str, policies=None, *, before=None, after=None) -> Recipe:
@@ -55,3 +56,10 @@ def correct(*losses: str) -> Fake:
 
 def case(loss, arrays, reduction="mean", params=None, variant="plain") -> Case:
     return Case(loss, variant, reduction, {k: np.asarray(v) for k, v in arrays.items()}, params or {})
+
+
+def record(outcome: str = "agree", check: str = "value", **fields) -> Record:
+    """A record with placeholder coordinates: what a test of scoring or grouping needs."""
+    coordinates = {"case": "c", "loss": "mse", "variant": "plain", "reduction": "mean", "origin": "hypothesis",
+                   "framework": "fake", "device": "cpu", "dtype": "float32"}
+    return Record(**{**coordinates, **fields}, check=check, outcome=outcome)

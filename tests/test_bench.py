@@ -27,12 +27,12 @@ def test_the_bench_command_prints_the_table_and_writes_json(tmp_path, capsys):
 
 
 def test_prepare_runs_the_same_computation_as_run():
-    import adapters
-    from conformance import engine
-    adapter = adapters.get("numpy")
+    from conformance import frameworks
+    from conformance import oracle as oracles
+    adapter = frameworks.get("numpy")
     case = bench.bench_cases()[0]
-    o = engine.oracle(case, "float32")
-    wrt = engine.differentiable(case, o)
+    o = oracles.oracle(case, "float32")
+    wrt = oracles.differentiable(case, o)
     direct, prepared = adapter.run(case, o.arrays, "float32", "cpu", wrt), adapter.prepare(case, o.arrays,
                                                                                            "float32", "cpu", wrt)()
     assert (direct.value == prepared.value).all()

@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 import reference
-from conformance import catalog, shape_groups, strategies
-from conformance.case import Case
+from conformance import strategies
+from conformance.strategies import shape_groups
+from conformance.vocab import catalog
+from conformance.vocab.case import Case
 
 ROOT = Path(__file__).resolve().parents[1]
 CELLS = [(spec, v, r) for spec in catalog.catalog().values() for v in spec.variants for r in spec.reductions]
@@ -179,8 +181,9 @@ def test_the_worst_case_search_draws_its_shapes_freely():
 DRAW_SCRIPT = """
 import sys
 if sys.argv[1] == "with-extra-imports":
-    import adapters.torch_adapter, adapters.numpy_adapter, reports.html  # noqa: F401
-from conformance import catalog, strategies
+    import adapters.torch.adapter, adapters.numpy.adapter, reports.html  # noqa: F401
+from conformance import strategies
+from conformance.vocab import catalog
 cells = [("mse", "plain", "mean"), ("cross_entropy", "all", "mean"), ("huber", "delta", "none"),
          ("smooth_l1", "beta", "sum"), ("nll", "image_2d", "mean")]
 for loss, variant, reduction in cells:

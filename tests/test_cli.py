@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-import adapters
-from conformance import catalog, profiles
-from conformance.case import Case
+from conformance import frameworks
+from conformance import profiles
+from conformance.vocab import catalog
+from conformance.vocab.case import Case
 from conformance.cli import main
-from conformance.compare import OUTCOMES
-from conformance.dtypes import DTYPES
+from conformance.vocab.records import OUTCOMES
+from conformance.vocab.dtypes import DTYPES
 from conformance.results import SCHEMA
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +44,7 @@ def results(tmp_path_factory) -> Path:
 
 BAD = [
     (["--losses", "l1,no_such_loss"], "no_such_loss", list(catalog.catalog())),
-    (["--frameworks", "numpy,mxnet"], "mxnet", adapters.names()),
+    (["--frameworks", "numpy,mxnet"], "mxnet", frameworks.names()),
     (["--dtypes", "float8_e4m3"], "float8_e4m3", list(DTYPES)),
     (["--devices", "tpu"], "tpu", ["cpu", "cuda"]),
     (["--profile", "enormous"], "enormous", list(profiles.profiles())),
@@ -200,7 +201,7 @@ def test_report_on_a_directory_without_run_json_exits_2(tmp_path, capsys):
 
 def test_list_prints_every_catalog_loss_with_its_variant_count(monkeypatch, capsys):
     # Only numpy: listing every installed framework imports TensorFlow, JAX and torch (~15 s).
-    monkeypatch.setattr(adapters, "names", lambda: ["numpy"])
+    monkeypatch.setattr(frameworks, "names", lambda: ["numpy"])
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     rows = {line.split()[0]: line.split() for line in out.split("\n\n")[0].splitlines()[1:]}
@@ -211,7 +212,7 @@ def test_list_prints_every_catalog_loss_with_its_variant_count(monkeypatch, caps
 
 
 def test_list_with_a_loss_name_prints_each_variants_api(monkeypatch, capsys):
-    monkeypatch.setattr(adapters, "names", lambda: ["numpy"])
+    monkeypatch.setattr(frameworks, "names", lambda: ["numpy"])
     assert main(["list", "nll"]) == 0
     out = capsys.readouterr().out
     for variant in catalog.get("nll").variants:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conformance.compare import judge
-from conformance.tolerance import for_dtype
+from conformance.vocab.tolerance import for_dtype
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 

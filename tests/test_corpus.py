@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conformance import corpus, engine, search
-from conformance.case import Case
+from conformance import cells as matrix, corpus, search
+from conformance.vocab.case import Case
+from conformance.vocab.records import Record
+from fakes import record
 from conformance.cli import main
 from conformance.results import load
 
@@ -20,10 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def empty_corpus(tmp_path, monkeypatch) -> Path:
     monkeypatch.setattr(corpus, "CORPUS_DIR", tmp_path / "corpus")
     corpus.clear_cache()
-    engine.clear_case_cache()
+    matrix.clear_case_cache()
     yield tmp_path / "corpus"
     corpus.clear_cache()
-    engine.clear_case_cache()
+    matrix.clear_case_cache()
 
 
 def _case(x: list[float], loss: str = "mse", note: str = "") -> Case:
@@ -61,9 +63,9 @@ def test_a_corpus_of_another_format_or_a_broken_line_is_refused_with_its_place(e
         corpus.cases("l1")
 
 
-def _record(case: Case, outcome: str, origin: str, check: str = "value", framework: str = "torch") -> dict:
-    return {"case": case.id, "loss": case.loss, "variant": case.variant, "reduction": case.reduction,
-            "framework": framework, "dtype": "float32", "check": check, "outcome": outcome, "origin": origin}
+def _record(case: Case, outcome: str, origin: str, check: str = "value", framework: str = "torch") -> Record:
+    return Record(case.id, case.loss, case.variant, case.reduction, origin, framework, "cpu", "float32", check,
+                  outcome)
 
 
 def test_counterexamples_keep_the_smallest_case_per_kind_of_failure_searched_first():
@@ -81,11 +83,11 @@ def test_counterexamples_keep_the_smallest_case_per_kind_of_failure_searched_fir
 
 
 def test_the_engine_replays_the_corpus_first(empty_corpus):
-    assert [c.variant for c in engine.cells(("mse",))][:2] == ["edge", "document"]
+    assert [c.source for c in matrix.cells(("mse",))][:2] == ["edge", "document"]
     corpus.add([_case([4.0, 5.0])])
-    cells = engine.cells(("mse",))
-    assert cells[0] == engine.Cell("mse", "corpus")
-    assert [c.id for c in engine.cases_for(cells[0], 4, 0)] == [_case([4.0, 5.0]).id]
+    cells = matrix.cells(("mse",))
+    assert cells[0] == matrix.Cell("mse", "corpus")
+    assert [c.id for c in matrix.cases_for(cells[0], 4, 0)] == [_case([4.0, 5.0]).id]
 
 
 def test_a_counterexample_found_once_is_replayed_by_a_run_that_would_not_find_it(empty_corpus, tmp_path):
@@ -103,9 +105,9 @@ def test_a_counterexample_found_once_is_replayed_by_a_run_that_would_not_find_it
 
     def verdicts(out: Path) -> dict:
         _, records, _ = load(out)
-        return {(r["case"], r["check"]): (r["origin"], r["outcome"]) for r in records}
+        return {(r.case, r.check): (r.origin, r.outcome) for r in records}
     corpus.clear_cache()
-    engine.clear_case_cache()
+    matrix.clear_case_cache()
     assert main(["run", "--profile", "quick", "--seed", "123", *common, "--out", str(tmp_path / "again")]) in (0, 1)
     meta, _, _ = load(tmp_path / "again")
     assert meta["corpus"]["cases"] == len(replayed)
@@ -120,9 +122,8 @@ def test_a_counterexample_found_once_is_replayed_by_a_run_that_would_not_find_it
 def test_the_example_database_brings_back_an_earlier_search_s_worst_case(tmp_path):
     """Two searches of the same cell with different seeds: the second explores one
     case only, yet with the database it starts from the first one's worst."""
-    def run_check(case: Case) -> list[dict]:
-        return [{"outcome": "agree", "error_eps": float(np.max(np.abs(case.arrays["input"]), initial=0.0)),
-                 "check": "value"}]
+    def run_check(case: Case) -> list[Record]:
+        return [record("agree", error_eps=float(np.max(np.abs(case.arrays["input"]), initial=0.0)))]
 
     def worst(seed_value: int, examples: int, database) -> float:
         found = search.worst_case("mse", "plain", "mean", run_check, examples=examples, seed_value=seed_value,

@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conformance import catalog, documents, engine
-from conformance.case import Case
+from conformance import documents, oracle as oracles
+
+from conformance.vocab import catalog
+from conformance.vocab.case import Case
 from conformance.documents import Example, judge
-from conformance.tolerance import for_dtype
+from conformance.vocab.tolerance import for_dtype
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 K32 = for_dtype("float32").k
@@ -127,7 +129,7 @@ def real_verdicts(source_prefix: str) -> list[tuple[Example, str]]:
     out = []
     for ex in documents.examples():
         if ex.source.startswith(source_prefix):
-            o = engine.oracle(ex.case, ex.dtype)
+            o = oracles.oracle(ex.case, ex.dtype)
             ev = o.evaluation
             v = judge(ex, None if ev is None else ev.value, None if ev is None else ev.scale, o.error,
                       k=for_dtype(ex.dtype).k)
@@ -148,7 +150,7 @@ def test_document_004_bce_with_logits_prints_nothing_and_makes_no_claim():
 def test_document_000_bce_of_minus_13_8155_is_wrong_because_its_inputs_leave_the_domain():
     (ex, v), = [(ex, v) for ex, v in real_verdicts("000_") if ex.stated == ("-13.8155",)]
     assert v == "wrong"
-    assert engine.oracle(ex.case, ex.dtype).error is not None
+    assert oracles.oracle(ex.case, ex.dtype).error is not None
 
 
 def test_document_000_stated_failures_are_confirmed_by_oracle_refusals():

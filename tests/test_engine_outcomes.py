@@ -11,11 +11,11 @@ import pytest
 
 import reference
 from adapters.base import Output, Policy, Recipe
-from conformance.case import Case
-from conformance.compare import OUTCOMES
-from conformance.dtypes import round_to
+from conformance.vocab.case import Case
+from conformance.vocab.records import OUTCOMES, Record
+from conformance.vocab.dtypes import round_to
 from conformance.engine import check
-from conformance.tolerance import for_dtype
+from conformance.vocab.tolerance import for_dtype
 from fakes import Fake, case, correct, exact
 
 FROM_WORKERS = {"crash", "timeout"}
@@ -131,19 +131,19 @@ SCENARIOS = [
 ]
 
 
-def records_by_check(adapter, c, device, dtype) -> dict[str, dict]:
+def records_by_check(adapter, c, device, dtype) -> dict[str, Record]:
     records = check(c, adapter, device, dtype)
-    assert len({r["check"] for r in records}) == len(records), "one record per check"
-    return {r["check"]: r for r in records}
+    assert len({r.check for r in records}) == len(records), "one record per check"
+    return {r.check: r for r in records}
 
 
 @pytest.mark.parametrize("adapter,c,device,dtype,check_name,outcome",
                          [s[1:] for s in SCENARIOS], ids=[s[0] for s in SCENARIOS])
 def test_scenario_gives_its_outcome(adapter, c, device, dtype, check_name, outcome):
     r = records_by_check(adapter, c, device, dtype)[check_name]
-    assert r["outcome"] == outcome, r["detail"]
-    assert RECORD_KEYS <= set(r)
-    assert (r["case"], r["framework"], r["device"], r["dtype"]) == (c.id, "fake", device, dtype)
+    assert r.outcome == outcome, r.detail
+    assert RECORD_KEYS <= set(r.to_json())
+    assert (r.case, r.framework, r.device, r.dtype) == (c.id, "fake", device, dtype)
 
 
 def test_the_scenarios_cover_every_outcome_the_engine_produces_today():
@@ -153,44 +153,44 @@ def test_the_scenarios_cover_every_outcome_the_engine_produces_today():
 def test_a_correct_adapter_agrees_on_every_check_in_every_dtype():
     for dtype in ("float64", "float32", "float16", "bfloat16"):
         records = check(MSE, correct("mse"), "cpu", dtype)
-        assert [r["check"] for r in records] == ["value", "grad:input", "grad:target"]
-        assert {r["outcome"] for r in records} == {"agree"}, dtype
+        assert [r.check for r in records] == ["value", "grad:input", "grad:target"]
+        assert {r.outcome for r in records} == {"agree"}, dtype
 
 
 def test_a_documented_policy_record_cites_it_and_measures_both_errors():
     adapter = Fake({"bce": exact("bce", {"log_floor": -100.0})}, policies={"bce": TORCH_LIKE_FLOOR})
     r = records_by_check(adapter, BCE_AT_ZERO, "cpu", "float32")["value"]
-    assert r["citation"] == TORCH_LIKE_FLOOR.citation
-    assert "log clamped at -100" in r["detail"] and "the mathematics" in r["detail"]
-    assert r["policy_error_eps"] <= 16
-    assert r["policy_expected"]["data"] == [pytest.approx((100 + math.log(2)) / 2, rel=1e-6)]
+    assert r.citation == TORCH_LIKE_FLOOR.citation
+    assert "log clamped at -100" in r.detail and "the mathematics" in r.detail
+    assert r.policy_error_eps <= 16
+    assert r.policy_expected["data"] == [pytest.approx((100 + math.log(2)) / 2, rel=1e-6)]
 
 
 def test_a_declared_policy_does_not_excuse_a_value_that_misses_the_policy_too():
     adapter = Fake({"bce": exact("bce", {"log_floor": -50.0})}, policies={"bce": TORCH_LIKE_FLOOR})
     value = records_by_check(adapter, BCE_AT_ZERO, "cpu", "float32")["value"]
     # judged against what the framework promises (100), its 50 is a plain mismatch
-    assert value["outcome"] == "mismatch" and "beyond its documented policy" in value["detail"]
+    assert value.outcome == "mismatch" and "beyond its documented policy" in value.detail
 
 
 def test_a_mismatch_records_the_error_in_eps_units_beyond_k():
     adapter = Fake({"mse": exact("mse", after=scale_value(1 + 1e-3))})
     r = records_by_check(adapter, MSE, "cpu", "float32")["value"]
-    assert isinstance(r["error_eps"], float) and r["error_eps"] > 16 * 10
-    assert r["expected"] != r["actual"]
+    assert isinstance(r.error_eps, float) and r.error_eps > 16 * 10
+    assert r.expected != r.actual
 
 
 def test_a_flipped_gradient_leaves_the_value_agreeing():
     by_check = records_by_check(Fake({"mse": exact("mse", after=flip_gradients)}), MSE, "cpu", "float32")
-    assert by_check["value"]["outcome"] == "agree"
-    assert by_check["grad:input"]["outcome"] == by_check["grad:target"]["outcome"] == "mismatch"
+    assert by_check["value"].outcome == "agree"
+    assert by_check["grad:input"].outcome == by_check["grad:target"].outcome == "mismatch"
 
 
 def test_a_refusal_of_valid_input_records_what_was_raised():
     adapter = Fake({"mse": exact("mse", before=raise_runtime)})
     (r,) = check(MSE, adapter, "cpu", "float32")
-    assert "RuntimeError: kernel refused the input" in r["raised"]
-    assert "refused valid input" in r["detail"]
+    assert "RuntimeError: kernel refused the input" in r.raised
+    assert "refused valid input" in r.detail
 
 
 class NoHalf(Fake):
@@ -208,23 +208,23 @@ class NoHalf(Fake):
 
 def test_an_unclaimed_dtype_that_fails_is_unsupported_with_the_frameworks_own_words():
     (r,) = check(MSE, NoHalf({"mse": exact("mse")}), "cpu", "float16")
-    assert r["outcome"] == "unsupported" and r["claimed"] is False
-    assert "not implemented for 'Half'" in r["raised"] and "not implemented for 'Half'" in r["detail"]
+    assert r.outcome == "unsupported" and r.claimed is False
+    assert "not implemented for 'Half'" in r.raised and "not implemented for 'Half'" in r.detail
 
 
 def test_a_claimed_dtype_that_fails_is_an_error_mismatch():
     class ClaimsHalf(NoHalf):
         dtypes = ("float64", "float32", "float16")
     (r,) = check(MSE, ClaimsHalf({"mse": exact("mse")}), "cpu", "float16")
-    assert r["outcome"] == "error-mismatch" and r["claimed"] is True and "Half" in r["raised"]
+    assert r.outcome == "error-mismatch" and r.claimed is True and "Half" in r.raised
 
 
 def test_a_refused_backward_is_told_from_a_refused_forward():
     by_check = records_by_check(NoHalf({"mse": exact("mse")}), MSE, "cpu", "bfloat16")
-    assert by_check["value"]["outcome"] == "agree"
+    assert by_check["value"].outcome == "agree"
     for name in ("grad:input", "grad:target"):
-        assert by_check[name]["outcome"] == "unsupported" and "backward" in by_check[name]["detail"]
-        assert "BFloat16" in by_check[name]["raised"]
+        assert by_check[name].outcome == "unsupported" and "backward" in by_check[name].detail
+        assert "BFloat16" in by_check[name].raised
 
 
 def test_an_unclaimed_dtype_that_runs_is_judged_like_any_other():
@@ -232,20 +232,20 @@ def test_an_unclaimed_dtype_that_runs_is_judged_like_any_other():
         dtypes = ("float64",)
     by_check = records_by_check(Float64Only({"mse": exact("mse", after=scale_value(1 + 1e-2))}), MSE,
                                 "cpu", "float32")
-    assert {r["claimed"] for r in by_check.values()} == {False}
-    assert by_check["value"]["outcome"] == "mismatch"
+    assert {r.claimed for r in by_check.values()} == {False}
+    assert by_check["value"].outcome == "mismatch"
 
 
 def test_both_refusing_records_the_oracle_reason_and_the_framework_error():
     (r,) = check(CE_OUT_OF_RANGE, correct("cross_entropy"), "cpu", "float32")
-    assert "both refuse" in r["detail"] and "out of range" in r["detail"]
-    assert "DomainError" in r["raised"]
+    assert "both refuse" in r.detail and "out of range" in r.detail
+    assert "DomainError" in r.raised
 
 
 def test_an_unchecked_values_policy_is_cited_when_it_excuses_a_value():
     adapter = Fake({"cross_entropy": exact("cross_entropy", before=clip_classes)}, unchecked=NO_CHECKS)
     (r,) = check(CE_OUT_OF_RANGE, adapter, "cpu", "float32")
-    assert r["citation"] == NO_CHECKS.citation and NO_CHECKS.summary in r["detail"]
+    assert r.citation == NO_CHECKS.citation and NO_CHECKS.summary in r.detail
 
 
 def test_unsupported_records_carry_the_reason_and_never_run_the_adapter():
@@ -254,18 +254,18 @@ def test_unsupported_records_carry_the_reason_and_never_run_the_adapter():
                  unsupported=unsupported_when_smoothed)
     adapter = Fake({"cross_entropy": spy, "mse": spy})
     (smoothed,) = check(CE_SMOOTHED, adapter, "cpu", "float32")
-    assert smoothed["detail"] == "label smoothing is not implemented"
+    assert smoothed.detail == "label smoothing is not implemented"
     (cuda,) = check(MSE, adapter, "cuda", "float32")
-    assert cuda["outcome"] == "unsupported" and "cuda" in cuda["detail"]
+    assert cuda.outcome == "unsupported" and "cuda" in cuda.detail
     (absent,) = check(L1, adapter, "cpu", "float32")
-    assert absent["outcome"] == "unsupported" and "l1" in absent["detail"]
+    assert absent.outcome == "unsupported" and "l1" in absent.detail
     assert calls == []
 
 
 def test_a_recipe_unsupported_for_one_case_still_runs_the_others():
     recipe = Recipe(exact("cross_entropy").fn, "fake.ce", unsupported=unsupported_when_smoothed)
     plain = case("cross_entropy", {"input": X, "target": np.array([0, 2])})
-    assert {r["outcome"] for r in check(plain, Fake({"cross_entropy": recipe}), "cpu", "float32")} == {"agree"}
+    assert {r.outcome for r in check(plain, Fake({"cross_entropy": recipe}), "cpu", "float32")} == {"agree"}
 
 
 # ------------------------------------------------------------- ignored targets
@@ -274,7 +274,7 @@ def test_a_recipe_unsupported_for_one_case_still_runs_the_others():
 @pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
 def test_an_ignored_row_gets_an_exactly_zero_gradient_from_a_correct_adapter(dtype, reduction):
     c = case("cross_entropy", CE_IGNORED.arrays, reduction, CE_IGNORED.params, "ignore_index")
-    assert {r["outcome"] for r in check(c, correct("cross_entropy"), "cpu", dtype)} == {"agree"}
+    assert {r.outcome for r in check(c, correct("cross_entropy"), "cpu", dtype)} == {"agree"}
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -284,23 +284,23 @@ def test_a_leak_into_an_ignored_row_gradient_is_caught(dtype, reduction, leak):
     c = case("cross_entropy", CE_IGNORED.arrays, reduction, CE_IGNORED.params, "ignore_index")
     adapter = Fake({"cross_entropy": exact("cross_entropy", after=leak_into_row(1, leak))})
     by_check = records_by_check(adapter, c, "cpu", dtype)
-    assert by_check["value"]["outcome"] == "agree"
-    assert by_check["grad:input"]["outcome"] == "mismatch"
-    assert "at (1, " in by_check["grad:input"]["detail"]
+    assert by_check["value"].outcome == "agree"
+    assert by_check["grad:input"].outcome == "mismatch"
+    assert "at (1, " in by_check["grad:input"].detail
 
 
 def test_the_same_leak_into_a_counted_row_is_noise_and_agrees():
     adapter = Fake({"cross_entropy": exact("cross_entropy", after=leak_into_row(0, 1e-20))})
-    assert records_by_check(adapter, CE_IGNORED, "cpu", "float32")["grad:input"]["outcome"] == "agree"
+    assert records_by_check(adapter, CE_IGNORED, "cpu", "float32")["grad:input"].outcome == "agree"
 
 
 def test_when_every_row_is_ignored_the_mean_is_nan_and_the_gradient_still_exactly_zero():
     c = case("cross_entropy", {"input": X, "target": np.array([-100, -100])}, "mean", {"ignore_index": -100})
     good = records_by_check(correct("cross_entropy"), c, "cpu", "float32")
-    assert good["value"]["expected"]["data"] == ["nan"] and good["value"]["outcome"] == "agree"
-    assert good["grad:input"]["expected"]["data"] == [0.0] * 6 and good["grad:input"]["outcome"] == "agree"
+    assert good["value"].expected["data"] == ["nan"] and good["value"].outcome == "agree"
+    assert good["grad:input"].expected["data"] == [0.0] * 6 and good["grad:input"].outcome == "agree"
     nan_grads = Fake({"cross_entropy": exact("cross_entropy", after=lambda v, g: (v, {"input": g["input"] * np.nan}))})
-    assert records_by_check(nan_grads, c, "cpu", "float32")["grad:input"]["outcome"] == "nonfinite-mismatch"
+    assert records_by_check(nan_grads, c, "cpu", "float32")["grad:input"].outcome == "nonfinite-mismatch"
 
 
 # ------------------------------------------- the bound, end to end on a real loss
@@ -320,52 +320,52 @@ def off_by(eps_units: float, dtype: str):
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_a_few_eps_beyond_the_oracles_bound_is_caught_on_a_real_loss(dtype):
     adapter = Fake({"cross_entropy": exact("cross_entropy", after=off_by(16 + 3, dtype))})
-    assert records_by_check(adapter, CE_LARGE_LOGITS, "cpu", dtype)["value"]["outcome"] == "mismatch"
+    assert records_by_check(adapter, CE_LARGE_LOGITS, "cpu", dtype)["value"].outcome == "mismatch"
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_the_same_shift_inside_the_bound_agrees(dtype):
     adapter = Fake({"cross_entropy": exact("cross_entropy", after=off_by(16 - 3, dtype))})
-    assert records_by_check(adapter, CE_LARGE_LOGITS, "cpu", dtype)["value"]["outcome"] == "agree"
+    assert records_by_check(adapter, CE_LARGE_LOGITS, "cpu", dtype)["value"].outcome == "agree"
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
 def test_real_cancellation_noise_of_a_naive_low_precision_implementation_agrees(dtype):
     """The numpy adapter runs the formulas in the dtype itself: log-sum-exp of logits
     1e4 apart loses everything but the scale's precision, and that is not a finding."""
-    import adapters
-    for r in check(CE_LARGE_LOGITS, adapters.get("numpy"), "cpu", dtype):
-        assert r["outcome"] == "agree", r
+    from conformance import frameworks
+    for r in check(CE_LARGE_LOGITS, frameworks.get("numpy"), "cpu", dtype):
+        assert r.outcome == "agree", r
 
 
 # ------------------------------------------------------------- a second device
 
 def test_a_device_that_agrees_with_the_cpu_adds_no_record():
     adapter = TwoDevices({"mse": exact("mse")}, lambda v, g: (v, g))
-    assert {r["check"] for r in check(MSE, adapter, "cuda", "float32")} == {"value", "grad:input", "grad:target"}
+    assert {r.check for r in check(MSE, adapter, "cuda", "float32")} == {"value", "grad:input", "grad:target"}
 
 
 def test_a_device_differing_from_the_cpu_beyond_tolerance_is_a_device_mismatch():
     """Each side within the oracle's tolerance, but 2 x 12 eps apart: only the device
     comparison catches it."""
     by_check = records_by_check(apart_on_cuda(), MSE, "cuda", "float32")
-    assert by_check["value"]["outcome"] == "agree"
-    assert by_check["device:value"]["outcome"] == "device-mismatch"
-    assert "cuda vs cpu" in by_check["device:value"]["detail"] and by_check["device:value"]["cpu"]
+    assert by_check["value"].outcome == "agree"
+    assert by_check["device:value"].outcome == "device-mismatch"
+    assert "cuda vs cpu" in by_check["device:value"].detail and by_check["device:value"].cpu
     assert "device:grad:input" not in by_check
 
 
 def test_a_device_only_run_without_a_cpu_is_not_compared():
     adapter = TwoDevices({"mse": exact("mse")}, lambda v, g: (v * 2, g))
     adapter._devices = ("cuda",)
-    assert not [r for r in check(MSE, adapter, "cuda", "float32") if r["check"].startswith("device:")]
+    assert not [r for r in check(MSE, adapter, "cuda", "float32") if r.check.startswith("device:")]
 
 
 def test_a_device_is_held_to_its_own_cpu_result_and_an_infinite_oracle_scale_does_not_demand_exactness():
     """Found on the H200: where the oracle's scale is infinite (BCE at p = 0, whose
     log torch clamps at -100), one ulp between CUDA and CPU was a device-mismatch."""
-    from conformance.engine import device_verdict
-    from conformance.tolerance import for_dtype
+    from conformance.check import device_verdict
+    from conformance.vocab.tolerance import for_dtype
     f32 = for_dtype("float32")
     same = np.array([np.nan, 1.5, np.inf])
     assert device_verdict(same, same.copy(), np.array([np.inf, 1.0, 1.0]), f32).outcome == "agree"

@@ -14,8 +14,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import reference
-from conformance import catalog, strategies
-from conformance.ctc_cases import needed_frames
+from conformance import strategies
+from conformance.vocab import catalog
+from conformance.strategies.ctc import needed_frames
 from oracle_checks import DPS, F, assert_gradient_matches_differences, assert_round_off, mp_array
 
 REDUCTIONS = ("none", "sum", "mean")

@@ -277,7 +277,7 @@ def test_a_gradient_within_rounding_of_the_hinge_corner_may_take_either_side(gap
     """z = cos - margin = gap > 0: a float32 framework computes z with an error of
     ~1e-7, so at gap 1e-9 the inactive side's gradient (0) conforms; at 0.3 it does not."""
     from conformance.compare import judge
-    from conformance.tolerance import for_dtype
+    from conformance.vocab.tolerance import for_dtype
     arrays = {"input1": np.array([[0.6, 0.8]]), "input2": np.array([[1.0, 0.0]]), "target": np.array([-1.0])}
     ev = reference.evaluate("cosine_embedding", arrays, {"margin": 0.6 - gap}, "sum")
     lo, hi = ev.grads["input1"]

@@ -286,7 +286,7 @@ def test_unequal_shapes_are_refused(loss):
 
 
 def test_keras_policy_constants_are_as_the_dtype_holds_them():
-    from adapters.tensorflow_recipes.keras_regression import POLICIES
+    from adapters.tensorflow.recipes.keras_regression import POLICIES
     assert POLICIES["mape"].knobs_for("float16") == {"epsilon": float(np.float16(1e-7))}
     assert POLICIES["dice"].knobs_for("bfloat16")["eps"] != 1e-7       # rounded to bfloat16
     assert POLICIES["msle"].knobs_for("float16") == {"clip_min": float(np.float32(1e-7))}  # a float32 tensor

@@ -6,6 +6,8 @@ its own namespace), so the frameworks are imported once, not once per finding.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 import importlib.util
 import json
@@ -15,8 +17,8 @@ import sys
 
 import pytest
 
-from conformance.compare import FAILING
-from conformance.findings import findings
+from conformance.vocab.records import FAILING
+from conformance.vocab.findings import findings
 
 RUNNER = """
 import json, sys, traceback
@@ -64,17 +66,20 @@ def test_finding_ids_are_unique_across_the_findings_files():
 
 def test_an_argument_window_finding_explains_only_inputs_inside_its_window():
     import numpy as np
-    from conformance.case import Case
-    from conformance.findings import by_id
+    from conformance.vocab.case import Case
+    from conformance.vocab.findings import by_id
+    from conformance.vocab.records import Record
     finding = by_id("xla-cpu-float64-log1p-inaccurate-near-minus-0.41")
-    record = {"framework": "jax", "loss": "binary_focal", "outcome": "mismatch", "check": "value",
-              "variant": "probabilities", "dtype": "float64", "error_eps": 27.1, "detail": "", "at": [1, 0]}
+    record = Record.from_json({"case": "c", "framework": "jax", "loss": "binary_focal", "outcome": "mismatch",
+                               "check": "value", "variant": "probabilities", "reduction": "none",
+                               "origin": "hypothesis", "device": "cpu", "dtype": "float64", "error_eps": 27.1,
+                               "detail": "", "at": [1, 0]})
 
     def case(p):
         return Case("binary_focal", "probabilities", "none", {"input": np.array([[0.9], [p]]),
                     "target": np.array([[1.0], [0.0]])}, {"from_logits": False, "gamma": 0.0})
     assert finding.explains(record, case(0.4121917486190796))
     assert not finding.explains(record, case(0.6))                       # outside the window
-    assert not finding.explains({**record, "dtype": "float32"}, case(0.41))
-    assert not finding.explains({**record, "error_eps": 400.0}, case(0.41))
+    assert not finding.explains(dataclasses.replace(record, dtype="float32"), case(0.41))
+    assert not finding.explains(dataclasses.replace(record, error_eps=400.0), case(0.41))
     assert not finding.explains(record, None)                             # the input is needed

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conformance.cli import main
+from conformance.vocab.records import Record
 from reports import gate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,7 +107,8 @@ def test_a_baseline_round_trips_and_records_versions(runs):
     data = json.loads(runs["baseline"].read_text())
     assert data["schema"] == gate.SCHEMA and "handwritten" in data["frameworks"]
     loaded = gate.load_baseline(runs["baseline"])
-    meta_cells = gate.cells(json.loads(line) for line in (runs["before"] / "results.jsonl").read_text().splitlines())
+    meta_cells = gate.cells(Record.from_json(json.loads(line))
+                       for line in (runs["before"] / "results.jsonl").read_text().splitlines())
     assert loaded["cells"].keys() == meta_cells.keys()
     for key, stat in meta_cells.items():            # errors are kept to 4 significant digits
         assert loaded["cells"][key].outcomes == stat.outcomes
@@ -146,7 +148,7 @@ def test_the_committed_baseline_is_of_the_pinned_versions_and_the_current_corpus
     from conformance import corpus
     data = gate.load_baseline(COMMITTED)
     assert (data["profile"], data["seed"], data["hypothesis_database"]) == ("default", 0, False)
-    assert data["corpus"] == corpus.identity(), "the corpus changed: regenerate reports/baselines (README)"
+    assert data["corpus"] == corpus.identity(), "the corpus changed: regenerate reports/baselines (docs/running.md)"
     pins = dict(line.split("==") for line in (ROOT / "constraints.txt").read_text().splitlines()
                 if "==" in line and not line.startswith("#"))
     assert data["frameworks"]["torch"].startswith(pins["torch"])
@@ -172,8 +174,8 @@ def test_a_rerun_here_matches_the_committed_baseline_in_the_cells_it_checks(tmp_
 def test_cells_leave_out_what_a_search_found_the_inputs_differ_between_versions():
     base = {"loss": "mse", "variant": "plain", "reduction": "mean", "framework": "torch", "device": "cpu",
             "dtype": "float32", "check": "value"}
-    records = [{**base, "origin": "hypothesis", "outcome": "agree", "error_eps": 0.5},
-               {**base, "origin": "search", "outcome": "documented", "error_eps": 500.0},
-               {**base, "origin": "corpus", "outcome": "agree", "error_eps": 3.0}]
+    records = [Record.from_json({**base, "case": "c", "origin": "hypothesis", "outcome": "agree", "error_eps": 0.5}),
+               Record.from_json({**base, "case": "c", "origin": "search", "outcome": "documented", "error_eps": 500.0}),
+               Record.from_json({**base, "case": "c", "origin": "corpus", "outcome": "agree", "error_eps": 3.0})]
     (stat,) = gate.cells(records).values()
     assert stat.outcomes == {"agree": 2} and stat.worst_error_eps == 3.0

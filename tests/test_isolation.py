@@ -2,6 +2,7 @@
 frameworks are named with the known ones; the HTML report escapes what comes from inputs."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -11,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import adapters
-from conformance.case import Case
+from conformance import frameworks
+from conformance.vocab.case import Case
+from conformance.vocab.records import Record
 from reports import html
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,14 +24,16 @@ ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
 
 def modules_after(code: str) -> dict[str, list[str]]:
-    """Run ``code`` in a fresh interpreter; return the top-level modules it loaded."""
-    probe = code + "\nimport sys, json\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    """Run ``code`` in a fresh interpreter; the top-level modules it loaded ("all"), the
+    frameworks among them, and every module by its full name."""
+    probe = code + "\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
-    loaded = json.loads(out.stdout.splitlines()[-1])
-    return {"frameworks": [m for m in loaded if m in FRAMEWORKS], "all": loaded}
+    modules = json.loads(out.stdout.splitlines()[-1])
+    loaded = sorted({m.split(".")[0] for m in modules})
+    return {"frameworks": [m for m in loaded if m in FRAMEWORKS], "all": loaded, "modules": modules}
 
 
 def test_importing_the_suite_pulls_in_no_framework():
@@ -39,15 +43,16 @@ def test_importing_the_suite_pulls_in_no_framework():
 
 
 def test_importing_every_adapter_module_and_getting_every_adapter_imports_no_framework():
-    got = modules_after("import adapters\n"
-                        "import adapters.torch_adapter, adapters.jax_adapter, adapters.tensorflow_adapter\n"
-                        "[adapters.get(n) for n in adapters.names()]")
+    got = modules_after("from conformance import frameworks\n"
+                        "import adapters.torch.adapter, adapters.jax.adapter, adapters.tensorflow.adapter\n"
+                        "[frameworks.get(n) for n in frameworks.names()]")
     assert got["frameworks"] == []
 
 
 def test_the_oracle_evaluating_every_loss_imports_no_framework_and_none_of_the_suite():
     # One generated case per loss, drawn here (Hypothesis) and handed over as plain JSON.
-    from conformance import catalog, strategies
+    from conformance import strategies
+    from conformance.vocab import catalog
     cases = []
     for spec in catalog.catalog().values():
         variant = next(iter(spec.variants))
@@ -65,7 +70,10 @@ assert count == {len(cases)}
 """
     got = modules_after(code)
     assert got["frameworks"] == []
-    assert not {"conformance", "adapters", "reports", "hypothesis", "jinja2"} & set(got["all"])
+    assert not {"adapters", "reports", "hypothesis", "jinja2"} & set(got["all"])
+    suite = [m for m in got["modules"] if m.split(".")[0] == "conformance"]
+    assert set(suite) <= {"conformance", "conformance.vocab"} | {m for m in suite if m.startswith("conformance.vocab.")}
+    assert "conformance.vocab.catalog" in suite             # the families come from the catalog
 
 
 def test_the_probe_would_see_a_framework_if_one_were_imported():
@@ -78,8 +86,8 @@ def test_the_probe_would_see_a_framework_if_one_were_imported():
 # ------------------------------------------------------------------ registry
 
 def test_an_unknown_framework_raises_naming_it_and_the_known_ones():
-    with pytest.raises(adapters.UnknownFramework) as info:
-        adapters.get("mxnet")
+    with pytest.raises(frameworks.UnknownFramework) as info:
+        frameworks.get("mxnet")
     message = str(info.value)
     assert "'mxnet'" in message
     for name in ("numpy", "torch", "jax", "tensorflow"):
@@ -88,9 +96,9 @@ def test_an_unknown_framework_raises_naming_it_and_the_known_ones():
 
 
 def test_the_registry_knows_the_four_frameworks_and_returns_one_instance_each():
-    assert set(adapters.names()) >= {"numpy", "torch", "jax", "tensorflow"}
-    assert adapters.get("numpy") is adapters.get("numpy")
-    assert adapters.get("numpy").name == "numpy"
+    assert set(frameworks.names()) >= {"numpy", "torch", "jax", "tensorflow"}
+    assert frameworks.get("numpy") is frameworks.get("numpy")
+    assert frameworks.get("numpy").name == "numpy"
 
 
 # --------------------------------------------------------------- HTML escaping
@@ -104,14 +112,12 @@ def hostile_report(where: str) -> str:
     case = Case("mse", "plain", "mean", {"input": np.array([1.0, 2.0]), "target": np.array([0.0, 0.0])},
                 note=HOSTILE if where == "note" else "an ordinary note")
     meta = {**META, "frameworks": {"numpy": HOSTILE if where == "version" else "2.0"}}
-    record = {"case": case.id, "loss": "mse", "variant": "plain", "reduction": "mean", "origin": "hypothesis",
-              "framework": "numpy", "device": "cpu", "dtype": "float32", "check": "value",
-              "outcome": "mismatch", "error_eps": 1e4,
-              "detail": HOSTILE if where == "detail" else "an ordinary detail",
-              "expected": {"dtype": "float64", "shape": [], "data": [2.5]},
-              "actual": {"dtype": "float64", "shape": [], "data": [2.6]}}
+    record = Record(case.id, "mse", "plain", "mean", "hypothesis", "numpy", "cpu", "float32", "value",
+                    "mismatch", error_eps=1e4, detail=HOSTILE if where == "detail" else "an ordinary detail",
+                    expected={"dtype": "float64", "shape": [], "data": [2.5]},
+                    actual={"dtype": "float64", "shape": [], "data": [2.6]})
     if where == "raised":
-        record.update(outcome="error-mismatch", raised=HOSTILE, actual=None)
+        record = dataclasses.replace(record, outcome="error-mismatch", raised=HOSTILE, actual=None)
     return html.render(meta, [record], {case.id: case})
 
 

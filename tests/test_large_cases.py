@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from conformance import engine, large, profiles
-from conformance.case import Case
+from conformance import cells as cells_module, engine, large, oracle, profiles
+from conformance.vocab.case import Case
 
 
 def test_a_generated_case_is_written_as_its_recipe_and_read_back_identically():
@@ -32,32 +32,32 @@ def test_a_malformed_recipe_is_a_value_error():
 
 def test_the_thorough_profile_adds_large_cells_that_run_on_their_own_device_only():
     thorough = profiles.get("thorough")
-    cells = [c for c in engine.cells(("cross_entropy",), thorough) if c.variant in engine.LARGE]
-    assert {c.variant for c in cells} == {"large", "large_cuda"}
-    cpu = next(c for c in cells if c.variant == "large")
+    cells = [c for c in cells_module.cells(("cross_entropy",), thorough) if c.source == "large"]
+    assert {c.case_variant for c in cells} == {"large", "large_cuda"}
+    cpu = next(c for c in cells if c.device == "cpu")
     assert cpu.shapes == thorough.large_shapes and max(v for _, v in cpu.shapes) >= 131072
-    assert (4096, 131072) in next(c for c in cells if c.variant == "large_cuda").shapes
-    assert not [c for c in engine.cells(("cross_entropy",), profiles.get("default")) if c.variant in engine.LARGE]
+    assert (4096, 131072) in next(c for c in cells if c.device == "cuda").shapes
+    assert not [c for c in cells_module.cells(("cross_entropy",), profiles.get("default")) if c.source == "large"]
 
 
 def test_a_large_cell_is_checked_end_to_end_at_a_small_shape():
-    import adapters
-    cell = engine.Cell("cross_entropy", "large", "mean", ((6, 4096),))
-    numpy = adapters.get("numpy")
-    units = engine._cell_work(engine.InProcess(numpy), cell, ("float32",), ("cpu", "cuda"), profiles.get("quick"),
+    from conformance import frameworks
+    cell = cells_module.Cell("cross_entropy", "large", None, "mean", "cpu", ((6, 4096),))
+    numpy = frameworks.get("numpy")
+    units = engine.cell_units(engine.InProcess(numpy), cell, ("float32",), ("cpu", "cuda"), profiles.get("quick"),
                               0, lambda key: False, False)
     found = [pair for unit in units for pair in unit.found]
     assert len(found) == 2 and all(c.variant == "large" for c, _ in found)        # cuda skipped
-    assert {r["outcome"] for _, rs in found for r in rs} == {"agree"}
+    assert {r.outcome for _, rs in found for r in rs} == {"agree"}
 
 
 def test_the_oracle_cache_stays_within_its_byte_budget(monkeypatch):
-    from conformance.case import Case
-    engine.clear_oracle_cache()
-    monkeypatch.setattr(engine, "ORACLE_CACHE_BYTES", 200_000)
+    from conformance.vocab.case import Case
+    oracle.clear_cache()
+    monkeypatch.setattr(oracle.CACHE, "limit", 200_000)
     for seed in range(12):
         x = np.random.default_rng(seed).normal(size=(50, 40))
-        engine.oracle(Case("mse", "plain", "none", {"input": x, "target": x * 0.5}), "float32")
-    sizes = [size for _, size in engine._oracle_cache.values()]
-    assert 1 <= len(sizes) < 12 and sum(sizes) <= 200_000 and engine._cached_bytes[0] == sum(sizes)
-    engine.clear_oracle_cache()
+        oracle.oracle(Case("mse", "plain", "none", {"input": x, "target": x * 0.5}), "float32")
+    sizes = [size for _, size in oracle.CACHE.entries.values()]
+    assert 1 <= len(sizes) < 12 and sum(sizes) <= 200_000 and oracle.CACHE.used == sum(sizes)
+    oracle.clear_cache()

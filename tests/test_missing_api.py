@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-import adapters
+from conformance import frameworks
 from adapters.base import Recipe, missing_api
-from conformance.case import Case
+from conformance.vocab.case import Case
 
 
 def test_missing_api_names_the_first_missing_part_and_the_version():
@@ -20,7 +20,7 @@ def test_missing_api_names_the_first_missing_part_and_the_version():
 
 
 def test_a_native_recipe_of_a_missing_function_is_unsupported_with_the_reason(monkeypatch):
-    adapter = adapters.get("numpy")
+    adapter = frameworks.get("numpy")
     import torch
     monkeypatch.setitem(adapter.recipes, "mse", Recipe(lambda a, p, r: None, "torch.no_such_loss(x, y)", "native"))
     case = Case("mse", "plain", "mean", {"input": np.zeros(2), "target": np.zeros(2)})

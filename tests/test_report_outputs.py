@@ -15,6 +15,7 @@ import pytest
 
 from conformance.cli import main
 from conformance.results import SCHEMA
+from conformance.vocab.records import Record
 from reports import exports, heatmap, html, markdown, pictures
 from reports.frame import COLUMNS, records_frame
 
@@ -29,7 +30,7 @@ def rec(framework="torch", loss="mse", outcome="agree", error_eps=0.5, dtype="fl
          "origin": "hypothesis", "framework": framework, "device": "cpu", "dtype": dtype, "check": check,
          "outcome": outcome, "error_eps": error_eps, "k": 16.0, "detail": "", "claimed": True,
          "support": "native", "api": f"{framework}.{loss}"}
-    return {**r, **extra}
+    return Record.from_json({**r, **extra})
 
 
 RECORDS = [
@@ -95,14 +96,14 @@ def test_each_heatmap_cell_takes_the_worst_outcome_and_the_worst_error(frame):
     assert f32["losses"] == ["mse", "bce"] and f32["frameworks"] == ["jax", "torch"]
     torch_mse = f32["cells"][("mse", "torch")]
     assert (torch_mse.outcome, torch_mse.worst_eps, torch_mse.explained) == ("mismatch", 250.0, True)
-    assert RECORDS[torch_mse.worst_record]["outcome"] == "mismatch"
+    assert RECORDS[torch_mse.worst_record].outcome == "mismatch"
     jax_mse = f32["cells"][("mse", "jax")]
     assert (jax_mse.outcome, jax_mse.worst_eps) == ("documented", 2.0)      # beyond the policy, not inf
     assert f32["cells"][("bce", "torch")].error_bin == len(heatmap.ERROR_BINS)    # infinite
     assert f32["cells"][("bce", "jax")].worst_eps is None and f32["cells"][("bce", "jax")].bar_percent == 0
     f16 = panels["heatmap-cpu-float16"]["cells"]
     assert f16[("mse", "torch")].outcome == "error-mismatch" and not f16[("mse", "torch")].explained
-    assert RECORDS[f16[("mse", "jax")].worst_record]["origin"] == "search"
+    assert RECORDS[f16[("mse", "jax")].worst_record].origin == "search"
 
 
 def test_on_a_tie_a_cells_worst_example_is_the_case_the_search_shrank():
@@ -255,7 +256,7 @@ def test_the_markdown_summary_gives_the_documents_verdicts_and_lists_the_doubtfu
     counts = collections.Counter(row["verdict"].verdict for row in documents)
     assert part.split("\n")[2] == " · ".join(f"{v} {n}" for v, n in sorted(counts.items()))
     doubtful = [row for row in documents if row["verdict"].verdict in ("wrong", "over-precise")]
-    assert doubtful, "the source documents hold wrong statements (README)"
+    assert doubtful, "the source documents hold wrong statements (docs/documents.md)"
     for row in doubtful:
         assert f"| {row['example'].source} § " in part and f"**{row['verdict'].verdict}**" in part
     assert part.count("\n| ") == len(doubtful) + 1        # the header row, then one row each
@@ -275,7 +276,7 @@ def results(tmp_path) -> Path:
     d = tmp_path / "results"
     d.mkdir()
     (d / "run.json").write_text(json.dumps(META))
-    (d / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
+    (d / "results.jsonl").write_text("".join(json.dumps(r.to_json()) + "\n" for r in RECORDS))
     return d
 
 

@@ -1,16 +1,18 @@
 """The report's tables computed from records: dtype support and accuracy against the
-plain NumPy baseline (pure functions over plain dicts)."""
+plain NumPy baseline (pure functions over records)."""
 from __future__ import annotations
 
+from conformance.vocab.records import Record
 from reports import summary
 
 
 def rec(framework, dtype, check="value", outcome="agree", error_eps=0.0, **extra):
-    r = {"loss": "mse", "variant": "plain", "framework": framework, "dtype": dtype, "check": check,
+    r = {"loss": "mse", "variant": "plain", "reduction": "mean", "origin": "hypothesis", "device": "cpu",
+         "framework": framework, "dtype": dtype, "check": check,
          "outcome": outcome, "error_eps": error_eps, "detail": "", "claimed": True, "case": "c"}
     if outcome in ("agree", "mismatch", "documented"):
         r["expected"] = {"dtype": "float64", "shape": [], "data": [1.0]}
-    return {**r, **extra}
+    return Record.from_json({**r, **extra})
 
 
 def test_dtype_support_tells_runs_from_refused_and_keeps_the_frameworks_words():
@@ -71,14 +73,14 @@ def test_worst_inputs_lists_one_searched_case_per_cell_largest_error_first():
 
 def test_accuracy_by_size_groups_the_llm_scale_cases_by_shape():
     import numpy as np
-    from conformance.case import Case
+    from conformance.vocab.case import Case
     big = Case("cross_entropy", "large", "mean", {"input": np.zeros((4, 8)), "target": np.zeros(4, np.int64)})
     small = Case("cross_entropy", "large", "mean", {"input": np.zeros((2, 8)), "target": np.zeros(2, np.int64)})
-    records = [{**rec("torch", "float32", error_eps=3.0, case=big.id), "loss": "cross_entropy", "variant": "large"},
-               {**rec("torch", "float32", "grad:input", error_eps=30.0, case=big.id, outcome="mismatch"),
-                "loss": "cross_entropy", "variant": "large"},
-               {**rec("torch", "float32", error_eps=1.0, case=small.id), "loss": "cross_entropy", "variant": "large"},
-               {**rec("torch", "float32", error_eps=99.0), "loss": "cross_entropy", "variant": "plain"}]
+    records = [rec("torch", "float32", error_eps=3.0, case=big.id, loss="cross_entropy", variant="large"),
+               rec("torch", "float32", "grad:input", error_eps=30.0, case=big.id, outcome="mismatch",
+                   loss="cross_entropy", variant="large"),
+               rec("torch", "float32", error_eps=1.0, case=small.id, loss="cross_entropy", variant="large"),
+               rec("torch", "float32", error_eps=99.0, loss="cross_entropy", variant="plain")]
     table = summary.accuracy_by_size(records, {big.id: big, small.id: small})
     assert table["rows"] == [("cross_entropy", (2, 8), "value"), ("cross_entropy", (4, 8), "gradient"),
                              ("cross_entropy", (4, 8), "value")]
@@ -89,8 +91,8 @@ def test_accuracy_by_size_groups_the_llm_scale_cases_by_shape():
 
 def test_coverage_counts_native_and_composed_per_variant_and_reduction_and_keeps_the_apis():
     def ce(variant, reduction, support, api, check="value"):
-        return {"loss": "cross_entropy", "framework": "jax", "variant": variant, "reduction": reduction,
-                "support": support, "api": api, "check": check}
+        return rec("jax", "float32", check, loss="cross_entropy", variant=variant, reduction=reduction,
+                   support=support, api=api)
     records = [ce("plain", "mean", "native", "optax.ce"), ce("plain", "mean", "native", "optax.ce", "grad:input"),
                ce("weight", "mean", "composed", "composed: w"), ce("weight", "sum", "composed", "composed: w"),
                ce("plain", "sum", "native", "optax.ce")]

@@ -5,6 +5,7 @@ expectation is the framework's own answer, and the drafts carry versions, call a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -16,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conformance import compare, engine
+from conformance import compare, oracle as oracles
 from conformance.cli import main
 from conformance.results import load
-from conformance.tolerance import for_dtype
+from conformance.vocab.records import Record
+from conformance.vocab.tolerance import for_dtype
 from reports import repro_check, reproducers
 from reports.repro_inline import rename
 from reports.repro_script import TEMPLATE
@@ -112,7 +114,7 @@ def test_almost_every_group_gets_a_script_that_reproduces_here(run):
 def test_inputs_are_the_arrays_the_framework_got_and_the_oracle_answer(run):
     entry = _pick(run, framework="torch", loss="soft_margin", check="value", status="reproduced")
     case = run["cases"][entry.case]
-    o = engine.oracle(case, entry.dtype)
+    o = oracles.oracle(case, entry.dtype)
     stored = np.load(run["out"] / entry.slug / "inputs.npz")
     for name, a in o.arrays.items():
         assert np.array_equal(stored[name], a, equal_nan=True)
@@ -198,17 +200,17 @@ def test_bug_md_has_the_version_device_dtype_call_and_expected_vs_actual(run):
 
 def test_a_composed_recipe_draft_says_to_check_before_filing(run):
     entry = _pick(run, framework="tensorflow", how="recipe", status="reproduced", loss=("kl_div", "ctc"))
-    record = next(r for r in run["records"] if r["case"] == entry.case and r["framework"] == "tensorflow"
-                  and r["check"] == entry.check and r["dtype"] == entry.dtype)
+    record = next(r for r in run["records"] if r.case == entry.case and r.framework == "tensorflow"
+                  and r.check == entry.check and r.dtype == entry.dtype)
     text = (run["out"] / entry.slug / "BUG.md").read_text()
     assert "runs the suite's own recipe" in text
-    if record["support"] == "composed":
+    if record.support == "composed":
         assert "Check before filing" in text
 
 
 def test_crash_and_timeout_groups_get_no_directory(tmp_path):
-    records = [{"framework": "torch", "loss": "l1", "variant": "plain", "check": "value", "outcome": o,
-                "case": "x", "dtype": "float32", "device": "cpu"} for o in ("crash", "documented", "agree")]
+    records = [Record("x", "l1", "plain", "mean", "hypothesis", "torch", "cpu", "float32", "value", o)
+               for o in ("crash", "documented", "agree")]
     groups = reproducers.groups(records)
     assert [k[4] for k in groups] == ["crash"]
     meta = {"frameworks": {}}
@@ -252,7 +254,7 @@ def test_the_scripts_judge_is_the_suites_judge():
             actual[rng.random(4) < 0.1] = rng.choice([np.nan, np.inf])
             scale = np.abs(rng.normal(size=4))
             ours = compare.judge(lo, hi, scale, actual, tol)
-            from conformance.dtypes import round_to
+            from conformance.vocab.dtypes import round_to
             theirs = namespace["judge"](lo, hi, round_to(lo, dtype), round_to(hi, dtype), scale, actual)
             assert theirs[0] == ours.outcome and (theirs[2] == ours.at or ours.outcome == "agree")
 
@@ -285,8 +287,8 @@ def test_a_script_that_does_not_reproduce_is_marked_so(run, tmp_path):
     """The suite recorded nonfinite-mismatch; told it was a plain mismatch, every way of
     writing the script fails its own check, and the index and the draft say so."""
     entry = _pick(run, framework="torch", loss="soft_margin", check="value", outcome="nonfinite-mismatch")
-    records = [{**r, "outcome": "mismatch", "finding": None} for r in run["records"]
-               if (r["framework"], r["loss"], r["variant"], r["check"], r["outcome"])
+    records = [dataclasses.replace(r, outcome="mismatch", finding=None) for r in run["records"]
+               if (r.framework, r.loss, r.variant, r.check, r.outcome)
                == ("torch", "soft_margin", entry.variant, "value", "nonfinite-mismatch")]
     (written,) = reproducers.write(run["results"], run["meta"], records, run["cases"], out=tmp_path / "r")
     assert written.status == "not reproduced" and "now nonfinite-mismatch" in written.reason, written
@@ -296,8 +298,8 @@ def test_a_script_that_does_not_reproduce_is_marked_so(run, tmp_path):
 
 def test_a_framework_without_a_builtin_adapter_gets_the_draft_and_inputs_but_no_script(run, tmp_path):
     entry = _pick(run, framework="torch", loss="soft_margin", check="value")
-    records = [{**r, "framework": "my-kernels"} for r in run["records"] if r["case"] == entry.case
-               and r["framework"] == "torch" and r["check"] == "value" and r["dtype"] == entry.dtype]
+    records = [dataclasses.replace(r, framework="my-kernels") for r in run["records"] if r.case == entry.case
+               and r.framework == "torch" and r.check == "value" and r.dtype == entry.dtype]
     (written,) = reproducers.write(run["results"], run["meta"], records, run["cases"], out=tmp_path / "r")
     directory = tmp_path / "r" / written.slug
     assert written.status == "no script" and "not a built-in framework" in written.reason

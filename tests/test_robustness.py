@@ -134,15 +134,15 @@ def test_a_sticky_device_error_costs_its_own_case_not_the_rest_of_the_run(tmp_pa
 
 
 def test_a_framework_shared_between_two_workers_gives_the_records_of_one_in_the_same_order():
-    from conformance import engine, profiles
+    from conformance import cells as matrix, engine, profiles
     from conformance.worker import IsolatedAdapter
     profile = profiles.get("default")
-    cells = engine.cells(("mse", "nll"), profile)
+    cells = matrix.cells(("mse", "nll"), profile)
 
     def run_with(checkers):
         try:
-            return [(c.id, r["framework"], r["dtype"], r["check"], r["outcome"], json.dumps(r.get("error_eps")),
-                     r["origin"]) for unit in engine.iterate(checkers, cells, ("float64", "float32"), ("cpu",),
+            return [(c.id, r.framework, r.dtype, r.check, r.outcome, json.dumps(r.error_eps),
+                     r.origin) for unit in engine.iterate(checkers, cells, ("float64", "float32"), ("cpu",),
                                                                  profile, 0, parallel=True)
                     for c, rs in unit.found for r in rs]
         finally:

@@ -10,7 +10,7 @@ import numpy as np
 from adapters.base import Recipe
 from conformance import engine, profiles, search
 from conformance.engine import Cell, check
-from fakes import Fake, correct, exact
+from fakes import Fake, correct, exact, record
 
 
 def wrong_when_large(value, grads, arrays):
@@ -31,14 +31,14 @@ def run(adapter, dtype="float32", seed=1, examples=10, shrink=20, cell=("mse", "
 def test_a_correct_adapter_has_a_worst_case_within_tolerance():
     worst = run(correct("mse"))
     assert worst.case.origin == "search" and "targeted search" in worst.case.note
-    assert 0 <= worst.score <= 16 and {r["outcome"] for r in worst.records} == {"agree"}
+    assert 0 <= worst.score <= 16 and {r.outcome for r in worst.records} == {"agree"}
     assert worst.failures == []
 
 
 def test_the_search_reports_the_failure_it_finds_and_shrinks_it():
     worst = run(large_input_bug())
-    value = next(r for r in worst.records if r["check"] == "value")
-    assert value["outcome"] == "mismatch"
+    value = next(r for r in worst.records if r.check == "value")
+    assert value.outcome == "mismatch"
     assert np.max(np.abs(worst.case.arrays["input"])) > 50          # the trigger survives shrinking
     assert worst.shrunk and worst.shrink_checks <= 20
     assert worst.score == max(search.score(rs) for _, rs in [(worst.case, worst.records), *worst.failures])
@@ -60,49 +60,48 @@ def test_the_search_is_deterministic_for_a_seed():
 
 
 def test_the_score_is_the_largest_finite_error_and_a_documented_record_counts_beyond_its_policy():
-    records = [{"outcome": "agree", "error_eps": 3.0}, {"outcome": "nonfinite-mismatch", "error_eps": "inf"},
-               {"outcome": "documented", "error_eps": 1e9, "policy_error_eps": 5.0},
-               {"outcome": "error-mismatch", "error_eps": None}]
+    records = [record("agree", error_eps=3.0), record("nonfinite-mismatch", error_eps="inf"),
+               record("documented", error_eps=1e9, policy_error_eps=5.0), record("error-mismatch", error_eps=None)]
     assert search.score(records) == 5.0
-    assert search.score([{"outcome": "mismatch", "error_eps": math.inf}]) == 0.0
+    assert search.score([record("mismatch", error_eps=math.inf)]) == 0.0
 
 
 def test_the_engine_searches_the_profiles_dtypes_and_stamps_the_records():
     profile = profiles.Profile("t", examples=2, dtypes=("float32",), description="", search_examples=4,
                                search_shrink=4, search_dtypes=("float32",))
-    found = engine.searched(Cell("mse", "plain", "mean"), correct("mse"), "cpu", "float32", profile, seed=0)
+    found = engine.searched(Cell("mse", "generated", "plain", "mean"), correct("mse"), "cpu", "float32", profile, seed=0)
     (case, records), *rest = found
     assert case.origin == "search" and rest == []
-    assert {r["origin"] for r in records} == {"search"}
-    assert records[0]["search"]["explored"] >= 1
-    assert engine.searched(Cell("mse", "plain", "mean"), correct("mse"), "cpu", "float64", profile, 0) == []
+    assert {r.origin for r in records} == {"search"}
+    assert records[0].search["explored"] >= 1
+    assert engine.searched(Cell("mse", "generated", "plain", "mean"), correct("mse"), "cpu", "float64", profile, 0) == []
     assert engine.searched(Cell("mse", "edge"), correct("mse"), "cpu", "float32", profile, 0) == []
 
 
 # ---------------------------------------------------------- the search in a worker
 
 def _keyed(found):
-    return [(c.id, [(r["check"], r["outcome"], json.dumps(r.get("error_eps")), r.get("origin")) for r in rs])
+    return [(c.id, [(r.check, r.outcome, json.dumps(r.error_eps), r.origin) for r in rs])
             for c, rs in found]
 
 
 def test_a_worker_searches_exactly_as_this_process_does():
-    import adapters
+    from conformance import frameworks
     from conformance.worker import IsolatedAdapter
     profile = profiles.get("default")
-    cell = Cell("bce_with_logits", "plain", "mean")
-    here = engine.searched(cell, adapters.get("numpy"), "cpu", "float32", profile, seed=0)
+    cell = Cell("bce_with_logits", "generated", "plain", "mean")
+    here = engine.searched(cell, frameworks.get("numpy"), "cpu", "float32", profile, seed=0)
     worker = IsolatedAdapter("numpy")
     try:
         there = engine.searched(cell, worker, "cpu", "float32", profile, seed=0)
     finally:
         worker.close()
     assert here and _keyed(there) == _keyed(here)
-    assert any("search" in rs[0] for _, rs in there)          # the worst case's search statistics came back
+    assert any(rs[0].search is not None for _, rs in there)          # the worst case's search statistics came back
 
 
 def test_a_search_whose_worker_dies_is_searched_here_case_by_case():
-    import adapters
+    from conformance import frameworks
     from conformance.worker import SEARCH, IsolatedAdapter
 
     class DiesOnSearch(IsolatedAdapter):
@@ -112,10 +111,10 @@ def test_a_search_whose_worker_dies_is_searched_here_case_by_case():
                 return "crash", "planted: the worker died during the search"
             return super()._call(message, timeout)
     profile = profiles.get("default")
-    cell = Cell("bce_with_logits", "plain", "mean")
+    cell = Cell("bce_with_logits", "generated", "plain", "mean")
     worker = DiesOnSearch("numpy")
     try:
         there = engine.searched(cell, worker, "cpu", "float32", profile, seed=0)
     finally:
         worker.close()
-    assert _keyed(there) == _keyed(engine.searched(cell, adapters.get("numpy"), "cpu", "float32", profile, seed=0))
+    assert _keyed(there) == _keyed(engine.searched(cell, frameworks.get("numpy"), "cpu", "float32", profile, seed=0))

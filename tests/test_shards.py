@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import engine, profiles, shards
+from conformance import cells as cells_module, engine, profiles, shards
 from conformance.cli import main
 
 RUN = ["run", "--frameworks", "numpy", "--losses", "mse,l1,bce,nll,huber", "--profile", "quick",
@@ -30,7 +30,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
 
 
 def test_the_deal_gives_each_loss_to_exactly_one_shard_and_balances_the_cells():
-    cells = engine.cells(None, profiles.get("default"))
+    cells = cells_module.cells(None, profiles.get("default"))
     dealt = shards.deal(cells, 4)
     losses = [loss for shard in dealt for loss in shard]
     assert sorted(losses) == sorted({c.loss for c in cells})

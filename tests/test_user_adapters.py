@@ -15,9 +15,9 @@ import pytest
 
 from adapters.example_user_adapter import HandWrittenNumpy
 from adapters.user import AdapterLoadError, load
-from conformance import engine, profiles
+from conformance import cells as cells_module, engine, profiles
 from conformance.cli import main
-from conformance.compare import FAILING
+from conformance.vocab.records import FAILING
 from wrong_adapters import WRONG
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,9 +27,9 @@ EXAMPLE = str(ROOT / "adapters" / "example_user_adapter.py")
 def first_failure(adapter, loss: str):
     """The first failing record of a ci-profile run of ``loss`` (None: all conform)."""
     profile = profiles.get("ci")
-    for unit in engine.iterate([adapter], engine.cells((loss,)), profile.dtypes, ("cpu",), profile, profile.seed):
+    for unit in engine.iterate([adapter], cells_module.cells((loss,)), profile.dtypes, ("cpu",), profile, profile.seed):
         for r in (r for _case, records in unit.found for r in records):
-            if r["outcome"] in FAILING:
+            if r.outcome in FAILING:
                 return r
     return None
 
@@ -43,7 +43,7 @@ def test_the_example_adapter_conforms_on_the_ci_profile(loss):
 def test_the_ci_profile_catches_a_realistic_wrong_implementation(wrong):
     failure = first_failure(wrong(), wrong.loss)
     assert failure is not None, f"{wrong.name} ({wrong.why}) passed the ci profile"
-    assert failure["framework"] == wrong.name and failure.get("finding") is None
+    assert failure.framework == wrong.name and failure.finding is None
 
 
 def test_there_are_at_least_a_dozen_distinct_wrong_implementations():

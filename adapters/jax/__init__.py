@@ -1,0 +1,1 @@
+"""JAX + optax: adapter, ops shared by its recipes, recipes per loss family, reproducer writer."""

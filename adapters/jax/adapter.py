@@ -1,0 +1,135 @@
+"""JAX + optax: native where optax has the loss term, composed from jax.numpy otherwise.
+
+optax's losses (https://optax.readthedocs.io/en/latest/api/losses.html) return
+unreduced terms; the reduction is ``jnp.sum`` / ``jnp.mean``. optax has no L1, no
+BCE on probabilities, no NLL, and no class weight, pos_weight, ignore_index or
+label smoothing in its cross-entropies: those recipes are composed from JAX
+primitives, and each composed ``api`` string says how (a migration guide).
+
+Conventions of the composed recipes (the reference's):
+* ``0 * log 0 = 0``: a term whose coefficient is 0 is 0 with gradient 0 (a double
+  ``jnp.where``; ``jax.scipy.special.xlogy(0, p)`` has the right value but a NaN
+  gradient in ``p`` at ``p = 0``: its custom JVP computes ``0 * log 0 + 0 / 0``);
+* ignored rows (``target == ignore_index``) have value 0 and gradient 0; the index
+  is replaced by 0 before one-hot/gather, since JAX clamps or fills out-of-range
+  indices instead of raising (https://docs.jax.dev/en/latest/notebooks/Common_Gotchas_in_JAX.html#out-of-bounds-indexing).
+
+Each (recipe, reduction, compiled-in parameters) is compiled once with ``jax.jit``
+(value and gradient together); the loss's numeric parameters are traced
+arguments, so one executable serves every parameter value of a shape. Eager
+dispatch would compile every primitive for every new shape; one jit compiles the
+whole loss once per shape. float64 through
+``jax_enable_x64``, on the device the engine names ("cpu" or "cuda").
+"""
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from ..base import FrameworkAdapter, Output, Policy, Recipe
+from ..native_logs import GPU_PROBE, filtered_stderr
+from .ops import jax_modules as _jax
+from .recipes import POLICIES, RECIPES
+
+SHARP_BITS = ("https://docs.jax.dev/en/latest/notebooks/Common_Gotchas_in_JAX.html"
+              "#out-of-bounds-indexing")
+
+
+def split_params(recipe: Recipe, arrays: Mapping[str, np.ndarray],
+                 params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(traced, static) parameters as jit gets them: flags, strings, the recipe's
+    ``static`` ones and its ``decided`` ones are compiled in; numbers are traced."""
+    static = {k: v for k, v in params.items() if isinstance(v, (bool, str)) or k in recipe.static}
+    if recipe.decided is not None:
+        static.update(recipe.decided(arrays, params))
+    return {k: v for k, v in params.items() if k not in static}, static
+
+
+@functools.cache
+def _compiled(fn: Callable[..., Any], reduction: str, static: tuple[tuple[str, Any], ...] = ()) -> Callable[..., Any]:
+    """jit(value_and_grad) of sum(loss) for one recipe and reduction; numeric
+    parameters are traced, the ``static`` ones are compiled in."""
+    jax, jnp, _ = _jax()
+
+    def total(diff: dict[str, Any], const: dict[str, Any], params: dict[str, Any]) -> tuple[Any, Any]:
+        out = fn({**const, **diff}, {**params, **dict(static)}, reduction)
+        return jnp.sum(out), out
+    return jax.jit(jax.value_and_grad(total, has_aux=True))
+
+
+class JaxAdapter(FrameworkAdapter):
+    name = "jax"
+    # JAX compiles every new (loss, shape, dtype) and is a run's slowest framework
+    # by far; alone at the end of a run it would leave the other core idle, so a
+    # run gives it two worker processes, each with every other cell.
+    workers = 2
+    recipes = RECIPES
+    policies_by_loss: Mapping[str, Policy] = POLICIES
+    unchecked_values = Policy(
+        knobs={}, citation=SHARP_BITS,
+        summary="JAX does not raise on invalid values (out-of-range indices, probabilities "
+                "outside [0, 1]); it returns a value")
+
+    def _import(self) -> Any:
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # share the GPU
+        jax, _, _ = _jax()
+        jax.config.update("jax_enable_x64", True)
+        jax.config.update("jax_default_matmul_precision", "highest")   # no TF32 / bf16 passes on GPUs
+        cache = os.environ.get("LOSS_CONFORMANCE_JAX_CACHE", os.path.join(".cache", "jax"))
+        if cache and jax.config.jax_compilation_cache_dir is None:
+            # Re-runs (make test, then make report) load compiled losses from disk.
+            jax.config.update("jax_compilation_cache_dir", cache)
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        return jax
+
+    def version(self) -> str:
+        jax, optax = self._import(), _jax()[2]
+        return f"jax {jax.__version__} / optax {optax.__version__}"
+
+    @functools.cache
+    def devices(self) -> tuple[str, ...]:
+        jax = self._import()
+        try:
+            with filtered_stderr(GPU_PROBE):
+                gpus = jax.devices("gpu")
+        except RuntimeError:
+            gpus = []
+        return ("cpu", "cuda") if gpus else ("cpu",)
+
+    def environment(self) -> dict[str, Any]:
+        jax = self._import()
+        return {"devices": list(self.devices()), "backend": jax.default_backend(),
+                "jax_devices": [str(d) for d in jax.devices()],
+                "default_matmul_precision": str(jax.config.jax_default_matmul_precision)}
+
+    def release(self) -> None:
+        """Compiled executables are ~5 MB each on CPU and a loss's shapes rarely recur
+        in the next loss: free them (the persistent cache makes a recompile cheap)."""
+        _compiled.cache_clear()
+        self._import().clear_caches()
+
+    def _prepare(self, recipe, arrays, params, reduction, dtype, device, wrt) -> Callable[[], Output]:
+        jax = self._import()
+        jnp = jax.numpy
+        dev = jax.devices("gpu" if device == "cuda" else device)[0]
+        const, diff = {}, {}
+        for name, a in arrays.items():
+            floating = np.issubdtype(a.dtype, np.floating)
+            x = jax.device_put(a.astype(jnp.dtype(dtype) if floating else np.int64), dev)
+            (diff if floating and name in wrt else const)[name] = x
+        # Python numbers: jit traces them weakly typed, so a float parameter does not
+        # promote a float32/float16 computation to float64 (an np.float64 array would).
+        traced, static = split_params(recipe, arrays, params)
+        compiled = _compiled(recipe.fn, reduction, tuple(sorted(static.items())))
+
+        def back(v: Any) -> np.ndarray:
+            return np.asarray(v).astype(np.float64)
+
+        def call() -> Output:
+            with jax.default_device(dev):
+                (_, out), grads = compiled(diff, const, traced)
+            return Output(back(out), {n: back(g) for n, g in grads.items()})
+        return call

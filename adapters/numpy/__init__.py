@@ -1,0 +1,1 @@
+"""NumPy: the suite's baseline (the oracle's formulas in the test dtype)."""

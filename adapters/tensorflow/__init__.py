@@ -1,0 +1,1 @@
+"""TensorFlow + Keras: adapter, ops shared by its recipes, recipes per loss family, reproducer writer."""

@@ -1,0 +1,1 @@
+"""PyTorch: adapter, ops shared by its recipes, recipes per loss family, reproducer writer."""

@@ -1,0 +1,221 @@
+"""One case on one framework, device and dtype: the adapter's answer against the
+oracle's, as records (one per check: the value, each gradient, and on a GPU the
+same checks against the framework's own CPU result).
+
+The steps, in order: does the adapter cover the case; does the oracle refuse the
+input (then the framework must refuse it too); does the framework refuse valid
+input; how far is each result from the oracle (and, when it misses, from the
+framework's documented policy); on a device other than the CPU, how far from the
+framework's CPU result. A failing record a known finding explains names it.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+import reference
+from adapters.base import AdapterContractError, FrameworkAdapter, Output
+
+from .compare import Verdict, judge
+from .oracle import Oracle, differentiable, evaluate, oracle
+from .vocab import findings
+from .vocab.case import Case, encode_array
+from .vocab.records import Record
+from .vocab.tolerance import Tolerance, for_dtype
+
+SUMMARY_ELEMENTS = 24
+
+
+def check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> list[Record]:
+    """Every record for one case on one framework, device and dtype; a failing
+    record that a known finding explains carries the finding's id."""
+    records = _Checking(case, adapter, device, dtype).records()
+    return [dataclasses.replace(r, finding=_finding(r, case)) if r.failing else r for r in records]
+
+
+def _finding(record: Record, case: Case) -> str | None:
+    known = findings.explain(record, case)
+    return known.id if known else None
+
+
+def base(case: Case, framework: str, device: str, dtype: str) -> dict[str, Any]:
+    """The fields every record of a (case, framework, device, dtype) starts with."""
+    return {"case": case.id, "loss": case.loss, "variant": case.variant, "reduction": case.reduction,
+            "origin": case.origin, "framework": framework, "device": device, "dtype": dtype}
+
+
+def summary(a: Any) -> dict[str, Any]:
+    """A JSON-safe, truncated view of an array for records."""
+    enc = encode_array(np.asarray(a, dtype=np.float64))
+    enc["data"] = enc["data"][:SUMMARY_ELEMENTS]
+    return enc
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}"
+
+
+def run(adapter: FrameworkAdapter, case: Case, arrays, dtype: str, device: str,
+        wrt: tuple[str, ...]) -> tuple[Output | None, str | None, str | None]:
+    """(output, forward failure, backward failure). When forward + backward fails,
+    the forward alone is retried, so a refused backward is told from a refused forward."""
+    try:
+        with np.errstate(all="ignore"):
+            return adapter.run(case, arrays, dtype, device, wrt), None, None
+    except AdapterContractError:
+        raise                       # the adapter's fault, not the framework's refusal
+    except Exception as exc:  # noqa: BLE001 - the framework's refusal is data
+        failure = _error_text(exc)
+    if wrt:
+        try:
+            with np.errstate(all="ignore"):
+                return adapter.run(case, arrays, dtype, device, ()), None, failure
+        except AdapterContractError:
+            raise
+        except Exception:  # noqa: BLE001
+            pass
+    return None, failure, None
+
+
+class _Checking:
+    """The context of one check: what every record of it shares."""
+
+    def __init__(self, case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> None:
+        self.case, self.adapter, self.device, self.dtype = case, adapter, device, dtype
+        self.tol: Tolerance = for_dtype(dtype)
+        self.support = adapter.support(case)
+        self.claimed = dtype in adapter.claimed_dtypes(case.loss)
+        self.base = {**base(case, adapter.name, device, dtype), "support": self.support.kind,
+                     "api": self.support.api, "k": self.tol.k, "claimed": self.claimed}
+        self._policy_evaluation: list[reference.Evaluation | None] = []
+
+    def record(self, check: str, outcome: str, error_eps: float | None = None, detail: str = "",
+               **extra: Any) -> Record:
+        eps_units = None if error_eps is None else (error_eps if np.isfinite(error_eps) else "inf")
+        if extra.get("at") is not None:
+            extra["at"] = tuple(extra["at"])
+        return Record(**self.base, check=check, outcome=outcome, error_eps=eps_units, detail=detail, **extra)
+
+    def records(self) -> list[Record]:
+        if self.support.kind == "unsupported":
+            return [self.record("value", "unsupported", detail=self.support.reason)]
+        if self.device not in self.adapter.devices():
+            return [self.record("value", "unsupported",
+                                detail=f"device {self.device!r} is not available to {self.adapter.name}")]
+        o = oracle(self.case, self.dtype)
+        wrt = differentiable(self.case, o)
+        out, failure, backward_failure = run(self.adapter, self.case, o.arrays, self.dtype, self.device, wrt)
+        if o.error is not None:
+            return [self.invalid_input(o, out, failure)]
+        if failure is not None:
+            return [self.refused("value", "forward", failure)]
+        found = self.against_oracle(o, out, wrt if backward_failure is None else ())
+        found += [self.refused(f"grad:{n}", "backward", backward_failure) for n in wrt if backward_failure]
+        if self.device != "cpu" and "cpu" in self.adapter.devices():
+            found += self.against_cpu(o, wrt, out, backward_failure)
+        return found
+
+    # -- the steps ----------------------------------------------------------------------
+    def invalid_input(self, o: Oracle, out: Output | None, failure: str | None) -> Record:
+        """The oracle refuses the input: the framework must refuse it too, unless it
+        documents that it does not check values at run time."""
+        if failure is not None:
+            return self.record("value", "agree", detail=f"both refuse. oracle: {o.error}", raised=failure)
+        got = summary(out.value)
+        unchecked = self.adapter.unchecked_values
+        if unchecked is not None and o.value_dependent:
+            return self.record("value", "documented", detail=f"the oracle refuses ({o.error}); {unchecked.summary}",
+                               actual=got, citation=unchecked.citation)
+        return self.record("value", "error-mismatch", actual=got,
+                           detail=f"the oracle refuses ({o.error}) but {self.adapter.name} returned a value")
+
+    def refused(self, check: str, stage: str, text: str) -> Record:
+        """A refusal of valid input: unsupported (with the framework's own words) in a
+        dtype the adapter does not claim, error-mismatch in one it does."""
+        if not self.claimed:
+            return self.record(check, "unsupported", raised=text, refused=stage,
+                               detail=f"{self.adapter.name} does not claim {self.dtype} for {self.case.loss}; "
+                                      f"its {stage} says: {text}")
+        return self.record(check, "error-mismatch", raised=text, refused=stage,
+                           detail=f"{self.adapter.name} refused valid input ({stage})")
+
+    def against_oracle(self, o: Oracle, out: Output, wrt: tuple[str, ...]) -> list[Record]:
+        """One record per checked quantity: agree, documented (within the framework's
+        documented policy) or the discrepancy that remains."""
+        ev = o.evaluation
+        checks = [("value", (ev.value, ev.value), ev.scale, out.value)]
+        checks += [(f"grad:{n}", ev.grads[n], ev.grad_scales[n], out.grads.get(n)) for n in wrt]
+        return [self.judged(o, name, lo, hi, scale, actual) for name, (lo, hi), scale, actual in checks]
+
+    def judged(self, o: Oracle, name: str, lo: Any, hi: Any, scale: Any, actual: Any) -> Record:
+        verdict = judge(lo, hi, scale, actual, self.tol)
+        extra: dict[str, Any] = {"expected": summary(lo), "actual": summary(actual)}
+        policy = self.adapter.policy(self.case.loss)
+        if verdict.outcome != "agree" and policy is not None:
+            (plo, phi), pscale = self.by_policy(o, name)
+            pv: Verdict = judge(plo, phi, pscale, actual, self.tol)
+            extra["policy_expected"] = summary(plo)
+            if pv.outcome == "agree":
+                return self.record(name, "documented", verdict.error_eps,
+                                   f"{policy.summary}; the mathematics: {verdict.detail}",
+                                   citation=policy.citation, policy_error_eps=pv.error_eps, **extra)
+            # It misses its own documented policy too: report what remains beyond it.
+            verdict = Verdict(pv.outcome, pv.error_eps,
+                              f"beyond its documented policy ({policy.summary}): {pv.detail}", pv.at)
+        return self.record(name, verdict.outcome, verdict.error_eps, verdict.detail, at=verdict.at, **extra)
+
+    def by_policy(self, o: Oracle, name: str) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+        """The policy oracle's (bounds, scale) for a check, evaluated once, on first need."""
+        if not self._policy_evaluation:
+            knobs = self.adapter.policy(self.case.loss).knobs_for(self.dtype)
+            self._policy_evaluation.append(evaluate(self.case, o.arrays, knobs)[0])
+        pe = self._policy_evaluation[0]
+        if name == "value":
+            return (pe.value, pe.value), pe.scale
+        arg = name.split(":", 1)[1]
+        return pe.grads[arg], pe.grad_scales[arg]
+
+    def against_cpu(self, o: Oracle, wrt: tuple[str, ...], out: Output,
+                    backward_failure: str | None) -> list[Record]:
+        """The same framework on the CPU, same inputs: a ``device-mismatch`` record per
+        check where the device's result differs from the CPU's beyond the tolerance
+        (with the oracle's scale), or where only one of them refuses."""
+        cpu, cpu_failure, cpu_backward_failure = run(self.adapter, self.case, o.arrays, self.dtype, "cpu", wrt)
+        if cpu_failure is not None:
+            return [self.record("device:value", "device-mismatch",
+                                detail=f"the cpu refuses what {self.device} computes", raised=cpu_failure)]
+        if (cpu_backward_failure is None) != (backward_failure is None):
+            refuses = "cpu" if backward_failure is None else self.device
+            return [self.record("device:grad", "device-mismatch", detail=f"the backward is refused on {refuses} only",
+                                raised=cpu_backward_failure or backward_failure)]
+        ev = o.evaluation
+        pairs = [("value", cpu.value, out.value, ev.scale)]
+        if backward_failure is None:
+            pairs += [(f"grad:{n}", cpu.grads.get(n), out.grads.get(n), ev.grad_scales[n]) for n in wrt]
+        found = []
+        for name, on_cpu, on_device, scale in pairs:
+            verdict = device_verdict(on_cpu, on_device, scale, self.tol)
+            if verdict.outcome != "agree":
+                found.append(self.record(f"device:{name}", "device-mismatch", verdict.error_eps,
+                                         f"{self.device} vs cpu: {verdict.detail}", cpu=summary(on_cpu),
+                                         actual=summary(on_device)))
+        return found
+
+
+def device_verdict(on_cpu: Any, on_device: Any, scale: Any, tol: Tolerance) -> Verdict:
+    """A device's result against the same framework's CPU result. Identical
+    results (NaN where NaN) agree, whatever they are; otherwise the tolerance is
+    the oracle's scale or the magnitude of the CPU result, whichever is larger
+    (the oracle's scale may be infinite, an infinite term the framework clamps,
+    or 0, where it expects an exact 0 that neither device computes): both are
+    the framework's answers, neither is the mathematics."""
+    if on_cpu is not None and on_device is not None and np.shape(on_cpu) == np.shape(on_device) and \
+            np.array_equal(np.asarray(on_cpu, np.float64), np.asarray(on_device, np.float64), equal_nan=True):
+        return Verdict("agree", 0.0)
+    if on_cpu is not None:
+        scale = np.broadcast_to(np.asarray(scale, np.float64), np.shape(on_cpu))
+        magnitude = np.abs(np.asarray(on_cpu, np.float64))
+        scale = np.where(np.isfinite(scale), np.maximum(scale, magnitude), magnitude)
+    return judge(on_cpu, on_cpu, scale, on_device, tol)

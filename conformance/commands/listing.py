@@ -1,0 +1,32 @@
+"""``list``: the catalog with each framework's coverage; with loss names, what each
+framework calls for each variant (or why not)."""
+from __future__ import annotations
+
+import argparse
+
+from .. import coverage
+from ..vocab import catalog
+from .options import chosen_frameworks
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    lst = sub.add_parser("list", help="print the catalog with each framework's coverage; with loss "
+                                      "names, what each framework calls for each variant (or why not)")
+    lst.add_argument("losses", nargs="*", metavar="LOSS", help="losses to show in detail")
+    lst.add_argument("--adapter", action="append", metavar="SPEC", help="add your own adapter's coverage")
+    lst.set_defaults(func=command)
+
+
+def command(args: argparse.Namespace) -> int:
+    for name in args.losses:
+        catalog.get(name)                      # an unknown name: one message, exit 2
+    chosen, versions, _ = chosen_frameworks(None, args.adapter or (), all_builtins=True)
+    unavailable = {n: v for n, v in versions.items() if v.startswith("unavailable")}
+    found = coverage.entries(chosen, args.losses or None)
+    if args.losses:
+        print(coverage.details(found))
+        return 0
+    print(coverage.render(coverage.table(found, list(versions), unavailable), ["loss", "variants", *versions]))
+    print()
+    print(coverage.totals(found, [a.name for a in chosen]))
+    return 0

@@ -1,0 +1,98 @@
+"""The oracle's answer for a case in a dtype: the inputs rounded to the dtype (so
+input rounding is never blamed on a framework), then the float64 reference on
+exactly those values, or the refusal (DomainError) of an input outside the loss's
+domain. Answers are kept in a cache of bounded size: the frameworks of one cell
+share them, and LLM-scale ones are large."""
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+import reference
+
+from .vocab import catalog
+from .vocab.case import Case
+from .vocab.dtypes import round_to
+
+CACHE_BYTES = 512 << 20
+
+
+@dataclass(frozen=True)
+class Oracle:
+    arrays: dict[str, np.ndarray]           # inputs rounded to the dtype (float64 containers)
+    evaluation: reference.Evaluation | None
+    error: str | None                       # DomainError text: the input must be refused
+    value_dependent: bool = False           # the refusal depends on array values
+
+
+def evaluate(case: Case, arrays: Mapping[str, np.ndarray],
+             policies: Mapping[str, Any] | None = None) -> tuple[reference.Evaluation | None, str | None, bool]:
+    """(evaluation, refusal, whether the refusal depends on values) of the reference."""
+    try:
+        with np.errstate(all="ignore"):
+            return reference.evaluate(case.loss, arrays, case.params, case.reduction, policies), None, False
+    except reference.DomainError as exc:
+        return None, str(exc), exc.value_dependent
+
+
+class _Cache:
+    """Least recently used first out, within ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+        self.entries: collections.OrderedDict[tuple[str, str], tuple[Oracle, int]] = collections.OrderedDict()
+
+    def get(self, key: tuple[str, str]) -> Oracle | None:
+        if key not in self.entries:
+            return None
+        self.entries.move_to_end(key)
+        return self.entries[key][0]
+
+    def put(self, key: tuple[str, str], found: Oracle) -> None:
+        self.entries[key] = (found, _nbytes(found))
+        self.used += self.entries[key][1]
+        while self.used > self.limit and len(self.entries) > 1:
+            self.used -= self.entries.popitem(last=False)[1][1]
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.used = 0
+
+
+CACHE = _Cache(CACHE_BYTES)
+
+
+def oracle(case: Case, dtype: str) -> Oracle:
+    """The oracle's evaluation of a case in a dtype (cached)."""
+    key = (case.id, dtype)
+    found = CACHE.get(key)
+    if found is None:
+        arrays = {k: round_to(v, dtype) for k, v in case.arrays.items()}
+        found = Oracle(arrays, *evaluate(case, arrays))
+        CACHE.put(key, found)
+    return found
+
+
+def clear_cache() -> None:
+    CACHE.clear()
+
+
+def _nbytes(o: Oracle) -> int:
+    ev = o.evaluation
+    arrays = list(o.arrays.values())
+    if ev is not None:
+        arrays += [ev.value, ev.scale, *ev.grad_scales.values()]
+        arrays += [b for lo, hi in ev.grads.values() for b in ((lo,) if lo is hi else (lo, hi))]
+    return sum(np.asarray(a).nbytes for a in arrays)
+
+
+def differentiable(case: Case, o: Oracle) -> tuple[str, ...]:
+    """The arguments whose gradient is checked: the catalog's differentiable ones
+    that hold real numbers in this case (none when the oracle refuses the input)."""
+    if o.error is not None:
+        return ()
+    return tuple(n for n in catalog.get(case.loss).differentiable
+                 if n in o.arrays and np.issubdtype(o.arrays[n].dtype, np.floating))

@@ -1,0 +1,109 @@
+"""Known findings (data/findings.toml): discrepancies the suite has found and
+recorded, each with a reproducer. The pytest matrix marks a cell whose only
+failures are explained here as xfail (with the finding's id); anything else
+fails. A finding is never a reason to loosen a tolerance.
+"""
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .case import Case
+from .records import Record
+from .dtypes import round_to
+
+FINDINGS_FILE = Path(__file__).parents[1] / "data" / "findings.toml"
+FINDINGS_DIR = Path(__file__).parents[1] / "data" / "findings"     # one file per loss family
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str
+    framework: str
+    loss: tuple[str, ...]               # the TOML may name one loss or a list
+    outcome: str
+    summary: str
+    reproducer: str
+    checks: tuple[str, ...] = ()
+    variants: tuple[str, ...] = ()
+    dtypes: tuple[str, ...] = ()
+    detail_contains: str = ""           # in the record's detail or the framework's error text
+    max_error_eps: float | None = None  # an accuracy finding explains errors up to this size
+    at_input: tuple[float, ...] = ()    # the input at the worst element is one of these (NaN allowed)
+    input_within: tuple[float, ...] = ()  # or lies in this [low, high] (an argument window of an inaccurate op)
+
+    def explains(self, record: Record, case: Case | None = None) -> bool:
+        text = f"{record.detail} {record.raised or ''}"
+        error = record.error_eps
+        return (record.framework == self.framework and record.loss in self.loss
+                and record.outcome == self.outcome
+                and (not self.checks or record.check in self.checks)
+                and (not self.variants or record.variant in self.variants)
+                and (not self.dtypes or record.dtype in self.dtypes)
+                and self.detail_contains in text
+                and (self.max_error_eps is None or (isinstance(error, (int, float)) and error <= self.max_error_eps))
+                and (not self.at_input or self._input_matches(record, case))
+                and (not self.input_within or self._input_within(record, case)))
+
+    def _input_matches(self, record: Record, case: Case | None) -> bool:
+        """Whether the input at the record's worst element is one of ``at_input``."""
+        values = _inputs_at(record, case)
+        return values is not None and any(
+            np.any(values == v) or (math.isnan(v) and np.isnan(values).any()) for v in self.at_input)
+
+    def _input_within(self, record: Record, case: Case | None) -> bool:
+        """Whether the input at the record's worst element lies in ``input_within``."""
+        values = _inputs_at(record, case)
+        low, high = self.input_within
+        return values is not None and bool(np.any((values >= low) & (values <= high)))
+
+
+def _inputs_at(record: Record, case: Case | None) -> np.ndarray | None:
+    """The input at the record's worst element, as the framework got it (rounded
+    to the dtype); for a reduced value (index ``()`` of a non-scalar input), every
+    input element. None without the case or the element: a finding that needs
+    them explains nothing."""
+    if case is None or record.at is None:
+        return None
+    first = case.arrays.get("input", next(iter(case.arrays.values()), None))
+    if first is None:
+        return None
+    x = round_to(np.asarray(first, dtype=np.float64), record.dtype)
+    at = tuple(record.at)
+    try:
+        return x.ravel() if at == () else np.asarray([x[at]])
+    except (IndexError, TypeError):
+        return None
+
+
+@lru_cache(maxsize=1)
+def findings() -> tuple[Finding, ...]:
+    raw = []
+    for path in [FINDINGS_FILE, *sorted(FINDINGS_DIR.glob("*.toml"))]:
+        with open(path, "rb") as f:
+            raw += tomllib.load(f).get("finding", [])
+    out = []
+    for row in raw:
+        row = dict(row)
+        row["loss"] = (row["loss"],) if isinstance(row["loss"], str) else tuple(row["loss"])
+        for key in ("checks", "variants", "dtypes"):
+            row[key] = tuple(row.get(key, ()))
+        row["at_input"] = tuple(float(v) for v in row.get("at_input", ()))
+        row["input_within"] = tuple(float(v) for v in row.get("input_within", ()))
+        if row["input_within"] and len(row["input_within"]) != 2:
+            raise ValueError(f"finding {row['id']}: input_within is [low, high]")
+        out.append(Finding(**row))
+    return tuple(out)
+
+
+def explain(record: Record, case: Case | None = None) -> Finding | None:
+    return next((f for f in findings() if f.explains(record, case)), None)
+
+
+def by_id(finding_id: str | None) -> Finding | None:
+    return next((f for f in findings() if f.id == finding_id), None)
