@@ -8,7 +8,7 @@ OUT    ?= results
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup report test matrix freeze clean
+.PHONY: setup report test matrix docs freeze clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: $(STAMP)
 ## JUnit XML for CI (one testcase per loss variant, framework, device, dtype and direction): $(OUT)/junit-matrix.xml
 matrix: $(STAMP)
 	$(BIN)/python -m pytest conformance -q --profile $(PROFILE) --junitxml=$(OUT)/junit-matrix.xml
+
+## The pages generated from the data: docs/coverage.md, docs/findings.md
+docs: $(STAMP)
+	$(BIN)/python -m conformance docs
 
 freeze: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable > constraints.txt
