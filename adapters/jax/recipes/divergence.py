@@ -102,7 +102,7 @@ RECIPES = {
                                    GENERALIZED.format(*["convex_kl_divergence"] * 2)
                                    + " (deprecated alias of generalized_kl_divergence)"),
     "poisson_nll": Recipe(_poisson_nll, "composed: log_input: jnp.exp(x) - y * x; else x - y * jnp.log(x + eps) "
-                          "(0 * log 0 = 0 through jax_ops.times); full: + where(y > 1, y log y - y + "
+                          "(0 * log 0 = 0 through adapters/jax/ops.times); full: + where(y > 1, y log y - y + "
                           "0.5 log(2 pi y), 0) (optax has no Poisson loss)", "composed"),
     "gaussian_nll": Recipe(_gaussian_nll, GAUSSIAN, "composed"),
     "gaussian_nll_homoscedastic": Recipe(_gaussian_nll, GAUSSIAN, "composed"),

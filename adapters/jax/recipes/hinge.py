@@ -78,7 +78,7 @@ RECIPES = {
                          "then jnp.sum / jnp.mean"),
     "categorical_hinge": Recipe(_categorical_hinge, "composed: neg = jnp.max((1 - y) * x, -1), pos = "
                                 "jnp.sum(y * x, -1) (products with a zero coefficient are 0: "
-                                "adapters.jax_ops.times), jnp.maximum(neg - pos + 1, 0) per row, then "
+                                "adapters/jax/ops.times), jnp.maximum(neg - pos + 1, 0) per row, then "
                                 "jnp.sum / jnp.mean (optax has no categorical hinge)", "composed"),
     "multiclass_hinge": Recipe(_multiclass_hinge, f"optax.losses.multiclass_hinge_loss(scores, labels) "
                                f"({OPTAX}multiclass_hinge_loss), then jnp.sum / jnp.mean"),
