@@ -11,6 +11,7 @@ framework's CPU result. A failing record a known finding explains names it.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ import numpy as np
 import reference
 from adapters.base import AdapterContractError, FrameworkAdapter, Output
 
-from .compare import Verdict, judge
+from .compare import Verdict, judge, ulps
 from .oracle import Oracle, differentiable, evaluate, oracle
 from .vocab import findings
 from .vocab.case import Case, encode_array
@@ -152,6 +153,9 @@ class _Checking:
     def judged(self, o: Oracle, name: str, lo: Any, hi: Any, scale: Any, actual: Any) -> Record:
         verdict = judge(lo, hi, scale, actual, self.tol)
         extra: dict[str, Any] = {"expected": summary(lo), "actual": summary(actual)}
+        if actual is not None:
+            error_ulp = ulps(lo, hi, actual, self.dtype)
+            extra["error_ulp"] = error_ulp if math.isfinite(error_ulp) else "inf"
         policy = self.adapter.policy(self.case.loss)
         if verdict.outcome != "agree" and policy is not None:
             (plo, phi), pscale = self.by_policy(o, name)

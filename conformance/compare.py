@@ -16,11 +16,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import ml_dtypes
 import numpy as np
 
-from .vocab.dtypes import round_to
+from .vocab.dtypes import numpy_dtype, round_to
 from .vocab.tolerance import Tolerance
-
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,37 @@ def judge(lo: np.ndarray, hi: np.ndarray, scale: np.ndarray, actual: np.ndarray,
     expected = _num(lo[i]) if lo[i] == hi[i] else f"[{_num(lo[i])}, {_num(hi[i])}]"
     return Verdict("mismatch", worst, f"at {i}: expected {expected}, got {_num(actual[i])}: "
                                       f"{worst:.3g} eps > {tol.k:g} (scale {_num(scale[i])})", i)
+
+
+def ulps(lo: np.ndarray, hi: np.ndarray, actual: np.ndarray, dtype: str) -> float:
+    """The worst error in ulps of the correctly rounded result: per element, the
+    distance from the framework's value to the nearest point e of [lo, hi], in units
+    of the spacing of ``dtype`` at e rounded to it. A correctly rounded result is at
+    most 0.5 ulp off; a result rounded twice (computed in the dtype, step by step)
+    typically more. NaN where NaN is due, and the due infinity, are 0; a non-finite
+    value on one side only, or a shape other than the expected, is inf. (In float64
+    the oracle's own rounding is of the same size: there the figure is indicative.)"""
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    actual = np.asarray(actual, np.float64)
+    if actual.shape != lo.shape:
+        return math.inf
+    if not lo.size:
+        return 0.0
+    info = ml_dtypes.finfo(numpy_dtype(dtype))
+    with np.errstate(invalid="ignore", over="ignore"):
+        nearest = np.clip(actual, np.minimum(lo, hi), np.maximum(lo, hi))
+        nearest = np.where(np.isnan(nearest), lo, nearest)
+        rounded = round_to(nearest, dtype)
+        _, exponent = np.frexp(np.where(np.isfinite(rounded), np.abs(rounded), 0.0))
+        lead = np.where(rounded == 0, info.minexp, np.maximum(exponent - 1, info.minexp))
+        spacing = np.ldexp(1.0, lead - info.nmant)
+        error = np.abs(actual - nearest) / spacing
+    want_nan = np.isnan(lo) | np.isnan(hi)
+    error = np.where(want_nan, np.where(np.isnan(actual), 0.0, math.inf), error)
+    due_inf = ~want_nan & np.isinf(rounded)
+    error = np.where(due_inf, np.where(actual == rounded, 0.0, math.inf), error)
+    error = np.where(~want_nan & ~due_inf & ~np.isfinite(actual), math.inf, error)
+    return float(np.max(error))
 
 
 def _index(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:

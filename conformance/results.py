@@ -77,6 +77,7 @@ RECORD = schema.obj(
     {"error_eps": schema.nullable(_NUMBER_OR_INF), "k": schema.NUMBER, "support": str, "api": str,
      "claimed": bool, "expected": _SUMMARY, "actual": _SUMMARY, "policy_expected": _SUMMARY, "cpu": _SUMMARY,
      "at": schema.list_of(int), "citation": str, "policy_error_eps": schema.nullable(_NUMBER_OR_INF),
+     "error_ulp": schema.nullable(_NUMBER_OR_INF),
      "raised": str, "refused": schema.one_of("forward", "backward"), "finding": schema.nullable(str),
      "search": dict})
 RUN = schema.obj(

@@ -54,6 +54,7 @@ def render(meta: Mapping[str, Any], records: list[dict[str, Any]], cases: Mappin
         discrepancies=summary.discrepancies(records, cases),
         documents=summary.document_table(records) if documents is None else documents,
         support=summary.dtype_support(records), accuracy=summary.accuracy(records),
+        ulp_ranking=summary.ulp_ranking(records),
         worst_inputs=summary.worst_inputs(records, cases),
         by_size=summary.accuracy_by_size(records, cases),
         tolerances=[for_dtype(d) for d in dtypes],

@@ -150,6 +150,24 @@ def accuracy(records: list[Record], baseline: str = "numpy") -> dict[str, Any]:
     return {"rows": rows, "frameworks": frameworks, "cells": cells, "baseline": baseline}
 
 
+def ulp_ranking(records: list[Record]) -> list[dict[str, Any]]:
+    """Per (loss, value/gradient, dtype), the frameworks ranked by their worst error in
+    ulps of the correctly rounded result (then by the median): a framework that rounds
+    once (computes in a wider type) ranks above one that rounds at every step."""
+    errors: dict[tuple, list[float]] = collections.defaultdict(list)
+    for r in records:
+        if r.error_ulp is not None and r.outcome != "unsupported":
+            kind = "value" if r.check == "value" else "gradient"
+            errors[(r.loss, kind, r.dtype, r.framework)].append(float(r.error_ulp))
+    rows: dict[tuple, list[dict[str, Any]]] = collections.defaultdict(list)
+    for (loss, kind, dtype, framework), errs in errors.items():
+        rows[(loss, kind, dtype)].append({"framework": framework, "worst": max(errs),
+                                          "median": float(np.median(errs)), "n": len(errs)})
+    ordered = sorted(rows, key=lambda k: (_loss_order(k[0]), k[1], _dtype_order(k[2])))
+    return [{"loss": k[0], "check": k[1], "dtype": k[2],
+             "ranked": sorted(rows[k], key=lambda c: (c["worst"], c["median"], c["framework"]))} for k in ordered]
+
+
 def accuracy_by_size(records: list[Record], cases: Mapping[str, Case]) -> dict[str, Any]:
     """Worst error of the LLM-scale cases per (loss, shape, check) and (framework, dtype):
     how accuracy holds up as the vocabulary grows."""

@@ -10,7 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from conformance.compare import judge
+from conformance.compare import judge, ulps
+from conformance.vocab.dtypes import round_to
 from conformance.vocab.tolerance import for_dtype
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
@@ -235,3 +236,51 @@ def test_zero_scale_catches_an_error_that_would_be_noise_at_any_positive_scale()
     assert point(0.0, 1.0, 1e-30, "float32").outcome == "agree"
     v = point(0.0, 0.0, 1e-30, "float32")
     assert v.outcome == "mismatch" and v.error_eps > tol.k
+
+
+# ------------------------------------------------------------------ ulps of the correctly rounded result
+
+def test_a_correctly_rounded_result_is_at_most_half_an_ulp_off_in_every_narrow_dtype():
+    rng = np.random.default_rng(3)           # (float64 values are float64 already: nothing to round)
+    for dtype in ("float32", "float16", "bfloat16"):
+        exponents = {"float32": 35, "float16": 4, "bfloat16": 35}[dtype]
+        x = rng.normal(size=2000) * 10.0 ** rng.integers(-exponents, exponents, 2000)
+        rounded = round_to(x, dtype)
+        finite = np.isfinite(rounded)
+        assert 0.4 < ulps(x[finite], x[finite], rounded[finite], dtype) <= 0.5, dtype
+
+
+@pytest.mark.parametrize("dtype,step", [("float32", 2.0**-23), ("float16", 2.0**-10), ("bfloat16", 2.0**-7)])
+def test_one_step_of_the_dtype_is_one_ulp_near_one_and_in_the_subnormals(dtype, step):
+    assert ulps(a(1.0), a(1.0), a(1.0 + step), dtype) == 1.0
+    assert ulps(a(-3.0), a(-3.0), a(-3.0 - 4 * step), dtype) == 2.0          # the spacing doubles at 2
+    tiny = for_dtype(dtype).tiny
+    smallest = tiny * step                                                      # the smallest subnormal
+    assert ulps(a(0.0), a(0.0), a(smallest), dtype) == 1.0
+    assert ulps(a(tiny), a(tiny), a(tiny + smallest), dtype) == 1.0
+
+
+def test_ulps_measure_the_distance_to_a_subdifferential_and_treat_specials_as_judge_does():
+    assert ulps(a([0.0, -1.0]), a([1.0, 1.0]), a([0.5, 1.0]), "float32") == 0.0      # inside the interval
+    assert ulps(a(0.0), a(1.0), a(1.0 + 2.0**-23), "float32") == 1.0                  # one step beyond its end
+    assert ulps(a(math.nan), a(math.nan), a(math.nan), "float32") == 0.0
+    assert ulps(a(math.nan), a(math.nan), a(1.0), "float32") == math.inf
+    assert ulps(a(1.0), a(1.0), a(math.inf), "float32") == math.inf
+    assert ulps(a(1e39), a(1e39), a(math.inf), "float32") == 0.0                      # rounds to inf: inf is due
+    assert ulps(a(1e39), a(1e39), a(3.4e38), "float32") == math.inf
+    assert ulps(a([1.0, 2.0]), a([1.0, 2.0]), a([1.0]), "float32") == math.inf        # wrong shape
+    assert ulps(a([]), a([]), a([]), "float32") == 0.0
+
+
+def test_a_bfloat16_mean_accumulated_in_bfloat16_is_further_off_than_one_rounded_once():
+    """What the ranking is for: both may pass the verdict; the ulps tell them apart."""
+    rng = np.random.default_rng(0)
+    t = round_to(rng.uniform(100.0, 160.0, 125), "bfloat16")
+    exact_mean = t.mean()
+    once = round_to(a(np.float32(t.astype(np.float32).sum()) / np.float32(t.size)), "bfloat16")
+    total = 0.0
+    for v in t:                                                                   # every partial sum rounded
+        total = float(round_to(a(total + v), "bfloat16"))
+    stepwise = round_to(a(total / t.size), "bfloat16")
+    assert ulps(a(exact_mean), a(exact_mean), once, "bfloat16") <= 0.5
+    assert ulps(a(exact_mean), a(exact_mean), stepwise, "bfloat16") > 1.0

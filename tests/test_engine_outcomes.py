@@ -377,3 +377,19 @@ def test_a_device_is_held_to_its_own_cpu_result_and_an_infinite_oracle_scale_doe
     # an oracle scale of 0 (an exact answer expected) does not make one ulp between devices a mismatch
     assert device_verdict(np.float64(-0.463572164), np.float64(-0.463572164) * (1 + 2**-52), 0.0,
                           for_dtype("float64")).outcome == "agree"
+
+
+def test_every_judged_record_carries_its_error_in_ulps_and_a_nudge_of_three_ulps_shows():
+    """A result rounded once is within half an ulp; the same result three ulps away still
+    agrees (k = 16 eps of the scale) but its ulps say it is less accurate."""
+    def nudged(value, grads):
+        v = np.asarray(value, np.float64)
+        return v + 3 * np.spacing(np.abs(v).astype(np.float32)).astype(np.float64), grads
+    exact_records = check(MSE, correct("mse"), "cpu", "float32")
+    nudged_records = check(MSE, Fake({"mse": exact("mse", after=nudged)}), "cpu", "float32")
+    assert {r.check for r in exact_records} == {"value", "grad:input", "grad:target"}
+    assert all(isinstance(r.error_ulp, float) and r.error_ulp <= 0.5 for r in exact_records)
+    value = next(r for r in nudged_records if r.check == "value")
+    assert value.outcome == "agree" and 2.5 <= value.error_ulp <= 3.5
+    refused = check(CE_OUT_OF_RANGE, correct("cross_entropy"), "cpu", "float32")
+    assert all(r.error_ulp is None for r in refused)                 # nothing computed to measure

@@ -299,3 +299,12 @@ def test_one_output_that_cannot_be_written_loses_none_of_the_others(results, cap
     for name in ("report.html", "results.csv", "summary.md"):
         assert (results / name).is_file() and str((results / name).resolve()) in captured.out, name
     assert (results / "results.parquet").is_dir()
+
+
+def test_the_report_ranks_the_frameworks_by_ulps_beside_the_verdict():
+    records = [rec("torch", dtype="bfloat16", error_ulp=0.9), rec("jax", dtype="bfloat16", error_ulp=0.5),
+               rec("numpy", dtype="bfloat16", error_ulp=3.0)]
+    page = html.render({**META, "dtypes": ["bfloat16"]}, records, {})
+    table = page[page.index('id="ulp-ranking"'):]
+    table = table[:table.index("</table>")]
+    assert "1. jax 0.5 / 0.5 · 2. torch 0.9 / 0.9 · 3. numpy 3 / 3" in table

@@ -102,3 +102,17 @@ def test_coverage_counts_native_and_composed_per_variant_and_reduction_and_keeps
     assert cell["apis"] == ["composed: w", "optax.ce"]
     only = summary.coverage(records[:2])["cells"][("cross_entropy", "jax")]
     assert only["text"] == "native"
+
+
+def test_the_ulp_ranking_orders_frameworks_by_their_worst_then_median_error_per_loss_and_dtype():
+    records = [rec("torch", "bfloat16", error_ulp=0.5), rec("torch", "bfloat16", error_ulp=0.25),
+               rec("numpy", "bfloat16", error_ulp=12.0), rec("jax", "bfloat16", error_ulp=0.5),
+               rec("jax", "bfloat16", error_ulp=0.5), rec("jax", "bfloat16", "grad:input", error_ulp=7.0),
+               rec("tensorflow", "bfloat16", outcome="unsupported", error_eps=None, error_ulp=None),
+               rec("torch", "float32", error_ulp="inf", outcome="nonfinite-mismatch")]
+    rows = summary.ulp_ranking(records)
+    assert [(r["check"], r["dtype"]) for r in rows] == [("gradient", "bfloat16"), ("value", "float32"),
+                                                         ("value", "bfloat16")]       # the DTYPES order
+    value_bf16 = next(r for r in rows if (r["check"], r["dtype"]) == ("value", "bfloat16"))
+    assert [c["framework"] for c in value_bf16["ranked"]] == ["torch", "jax", "numpy"]      # 0.5/0.375, 0.5/0.5, 12
+    assert next(r for r in rows if r["dtype"] == "float32")["ranked"][0]["worst"] == float("inf")

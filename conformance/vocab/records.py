@@ -57,6 +57,7 @@ class Record:
     refused: Literal["forward", "backward"] | None = None
     finding: str | None = None                  # the known finding explaining a failing record
     search: Mapping[str, Any] | None = None     # the worst case of a search: how it was found
+    error_ulp: float | str | None = None        # worst error in ulps of the correctly rounded result; "inf"
 
     @property
     def failing(self) -> bool:
