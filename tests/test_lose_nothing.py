@@ -69,13 +69,15 @@ def test_an_adapter_breaking_the_protocol_mid_run_stops_it_unfinished_with_one_m
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_ctrl_c_or_sigterm_leaves_the_run_unfinished_and_resumable(tmp_path, sig, code):
     out = tmp_path / "r"
+    # the ci profile: long enough (seconds after its first results) that the signal lands mid-run
     args = [sys.executable, "-m", "conformance", "run", "--frameworks", "numpy,torch", "--losses",
-            "cross_entropy,mse", "--profile", "default", "--no-example-db", "--out", str(out)]
+            "cross_entropy,mse", "--profile", "ci", "--out", str(out)]
     proc = subprocess.Popen(args, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and not ((out / "results.jsonl").exists()
                                           and (out / "results.jsonl").stat().st_size > 20_000):
         time.sleep(0.01)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
