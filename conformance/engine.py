@@ -13,7 +13,7 @@ import queue
 import threading
 import zlib
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Protocol, runtime_checkable
+from typing import Callable, Iterator, Protocol, runtime_checkable
 
 from adapters.base import AdapterContractError, FrameworkAdapter
 
@@ -21,7 +21,6 @@ from . import search
 from .cells import Cell, cases_for
 from .check import check
 from .profiles import Profile
-from .vocab import catalog
 from .vocab.case import Case
 from .vocab.records import Record
 

@@ -10,9 +10,7 @@ The shapes come from the profile: ``large.shapes`` on CPU (scaled down) and
 from __future__ import annotations
 
 import zlib
-from typing import Any, Mapping
 
-import numpy as np
 
 from .vocab.case import Case
 from .vocab.generated import IGNORE_INDEX, generate

@@ -23,7 +23,6 @@ from __future__ import annotations
 import collections
 import errno
 import json
-import os
 import platform
 import shutil
 import sys

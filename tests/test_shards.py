@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import cells as cells_module, engine, profiles, shards
+from conformance import cells as cells_module, profiles, shards
 from conformance.cli import main
 
 RUN = ["run", "--frameworks", "numpy", "--losses", "mse,l1,bce,nll,huber", "--profile", "quick",

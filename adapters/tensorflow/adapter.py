@@ -11,7 +11,6 @@ TF has no weighted/ignored/smoothed softmax cross-entropy and no NLL loss.
 from __future__ import annotations
 
 import functools
-import os
 from typing import Any, Callable, Mapping
 
 import numpy as np
