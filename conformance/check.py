@@ -174,7 +174,7 @@ class _Checking:
         """The policy oracle's (bounds, scale) for a check, evaluated once, on first need."""
         if not self._policy_evaluation:
             knobs = self.adapter.policy(self.case.loss).knobs_for(self.dtype)
-            self._policy_evaluation.append(evaluate(self.case, o.arrays, knobs)[0])
+            self._policy_evaluation.append(evaluate(self.case, o.arrays, knobs, self.dtype)[0])
         pe = self._policy_evaluation[0]
         if name == "value":
             return (pe.value, pe.value), pe.scale

@@ -6,6 +6,7 @@ share them, and LLM-scale ones are large."""
 from __future__ import annotations
 
 import collections
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -16,6 +17,7 @@ import reference
 from .vocab import catalog
 from .vocab.case import Case
 from .vocab.dtypes import round_to
+from .vocab.tolerance import for_dtype
 
 CACHE_BYTES = 512 << 20
 
@@ -28,14 +30,27 @@ class Oracle:
     value_dependent: bool = False           # the refusal depends on array values
 
 
-def evaluate(case: Case, arrays: Mapping[str, np.ndarray],
-             policies: Mapping[str, Any] | None = None) -> tuple[reference.Evaluation | None, str | None, bool]:
-    """(evaluation, refusal, whether the refusal depends on values) of the reference."""
+def evaluate(case: Case, arrays: Mapping[str, np.ndarray], policies: Mapping[str, Any] | None = None,
+             dtype: str = "float64") -> tuple[reference.Evaluation | None, str | None, bool]:
+    """(evaluation, refusal, whether the refusal depends on values) of the reference,
+    its value scale in units of eps(dtype) (``in_dtype_units``)."""
     try:
         with np.errstate(all="ignore"):
-            return reference.evaluate(case.loss, arrays, case.params, case.reduction, policies), None, False
+            ev = reference.evaluate(case.loss, arrays, case.params, case.reduction, policies)
     except reference.DomainError as exc:
         return None, str(exc), exc.value_dependent
+    return in_dtype_units(ev, dtype), None, False
+
+
+def in_dtype_units(ev: reference.Evaluation, dtype: str) -> reference.Evaluation:
+    """One value scale in units of eps(dtype): the condition, plus the accumulation
+    weighted by eps_acc / eps (tolerance.toml: float32's for half precision, whose
+    sums frameworks accumulate in float32), so the verdict, the device check and
+    the reproducers apply one tolerance, k * eps * scale + tiny."""
+    tol = for_dtype(dtype)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scale = np.abs(ev.scale) + np.asarray(ev.accumulation, np.float64) * (tol.accumulator_eps / tol.eps)
+    return dataclasses.replace(ev, scale=scale, accumulation=0.0)
 
 
 class _Cache:
@@ -71,7 +86,7 @@ def oracle(case: Case, dtype: str) -> Oracle:
     found = CACHE.get(key)
     if found is None:
         arrays = {k: round_to(v, dtype) for k, v in case.arrays.items()}
-        found = Oracle(arrays, *evaluate(case, arrays))
+        found = Oracle(arrays, *evaluate(case, arrays, dtype=dtype))
         CACHE.put(key, found)
     return found
 

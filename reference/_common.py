@@ -35,14 +35,24 @@ class Evaluation:
     argument.
 
     ``grads[name] = (lo, hi)``: elementwise bounds of the subdifferential; equal
-    where the loss is differentiable. ``scale`` and ``grad_scales`` are the
-    magnitudes of what was actually computed (same shapes as value / gradient):
-    the tolerance is ``k * eps(dtype) * scale``.
+    where the loss is differentiable.
+
+    The value's allowed error is ``k * (eps(dtype) * scale + eps_acc(dtype) *
+    accumulation)`` (docs/verdicts.md): ``scale`` bounds a correct evaluation's
+    rounding (``reduce``), ``accumulation`` the rounding a float
+    accumulator may add to the sums over array elements the formula takes (the
+    reduction, a sum over classes or features), judged at the accumulator's
+    precision (float32 for half precision). ``grad_scales`` are the magnitudes
+    of what a gradient sums (same shapes as the gradients), judged at eps(dtype).
     """
     value: np.ndarray
     scale: np.ndarray
     grads: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     grad_scales: Mapping[str, np.ndarray] = field(default_factory=dict)
+    accumulation: np.ndarray | float = 0.0
+    #: the componentwise condition |f| + sum |df/dxi| |xi| over every real input
+    #: (array elements and float parameters), per term for reduction 'none'
+    condition: np.ndarray | None = None
 
 
 def exact(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -58,6 +68,26 @@ def times(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(a == 0, np.zeros_like(b), a * b)
 
 
+def condition(terms: np.ndarray, *parts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The componentwise condition of each term: ``|t| + sum |dt/dxi| |xi|`` for
+    the (derivative, input) pairs given, each already in the terms' layout (sum
+    over a class or feature axis before passing it). The error of an algorithm
+    that is stable in the mixed sense (the exact result for inputs perturbed by
+    a few eps relatively, then rounded) is a few eps of it; 0 * inf = 0, so an
+    input that does not move the term adds nothing, even where it is infinite."""
+    out = np.abs(terms)
+    for derivative, x in parts:
+        d, a = np.broadcast_arrays(np.abs(derivative), np.abs(x))
+        with np.errstate(invalid="ignore"):
+            out = out + np.where((d == 0) | (a == 0), 0.0, d * a)
+    return out
+
+
+def row_sum(a: np.ndarray, axis: int = -1) -> np.ndarray:
+    """A part of ``condition`` summed over the axis the term reduces."""
+    return np.sum(a, axis=axis)
+
+
 def summation_factor(n: int) -> float:
     """Rounding error of a (pairwise) sum of n terms grows like log2(n) * eps * sum|t|."""
     return 1.0 + math.log2(max(n, 1))
@@ -70,35 +100,63 @@ def reduce(
     grad_scales: Mapping[str, np.ndarray],
     reduction: str,
     denominator: float | np.ndarray | None = None,
+    *,
+    condition: np.ndarray | None = None,
+    sums: np.ndarray | float = 0.0,
+    weighted: bool = False,
 ) -> Evaluation:
     """Apply ``reduction`` to elementwise ``terms`` (and their gradients).
 
-    ``grads`` are the gradients of ``sum(terms)``. ``mean`` divides by
-    ``denominator`` (default: the number of terms), which is how weighted
-    means (cross-entropy, NLL) share this one function. A mean over nothing is
-    0/0 = NaN, as the mathematics says.
+    Each term's value is allowed k eps of the smaller of two bounds of a correct
+    evaluation: ``scale``, the magnitudes the direct evaluation of the formula
+    combines (a difference x - y rounds to eps |x - y|, sharper than the
+    condition), and ``condition``, its componentwise condition (``condition()``),
+    which a stable evaluation achieves where the formula's intermediates are far
+    larger than the term (log1p, softplus), plus ``sums``, each term's own
+    summation allowance (a sum over classes: log2(m) times what it adds, times
+    the term's derivative by that sum). The reduction's own rounding, log2(n)
+    times the sum of |terms|, is the ``accumulation``, judged at the
+    accumulator's precision. ``grads`` are the gradients of ``sum(terms)``.
+    ``mean`` divides by ``denominator`` (default: the number of terms), which is
+    how weighted means (cross-entropy, NLL) share this one function;
+    ``weighted``: the denominator is itself a sum of n weights, whose rounding
+    moves the mean by log2(n) of it. A mean over nothing is 0/0 = NaN, as the
+    mathematics says.
     """
+    if condition is not None:
+        with np.errstate(invalid="ignore"):
+            scale = np.fmin(np.abs(scale), np.broadcast_to(condition + np.asarray(sums), np.shape(terms)))
     if reduction == "none":
-        return Evaluation(terms, scale, dict(grads), dict(grad_scales))
+        return Evaluation(terms, scale, dict(grads), dict(grad_scales), 0.0, condition)
     if reduction == "batchmean":     # torch.nn.KLDivLoss: the sum over the batch size
         reduction, denominator = "mean", terms.dtype.type(terms.shape[0] if terms.ndim else 1)
     if reduction not in ("sum", "mean"):
         raise DomainError(f"reduction must be 'none', 'sum', 'mean' or 'batchmean', got {reduction!r}")
-    factor = summation_factor(terms.size)
+    rounding = summation_factor(terms.size) - 1.0
     total = terms.sum()
-    total_scale = np.abs(scale).sum() * factor
+    scale_total = np.asarray(np.abs(scale).sum())
+    condition_total = None if condition is None else np.asarray(np.abs(condition).sum())
+    with np.errstate(invalid="ignore"):
+        finite = np.where(np.isfinite(terms), np.abs(terms), 0.0)
+        accumulation = np.asarray(rounding * finite.sum())
     if reduction == "sum":
-        return Evaluation(np.asarray(total), np.asarray(total_scale), dict(grads), dict(grad_scales))
+        return Evaluation(np.asarray(total), scale_total, dict(grads), dict(grad_scales),
+                          accumulation, condition_total)
     if denominator is None:
         denominator = terms.dtype.type(terms.size)
     with np.errstate(divide="ignore", invalid="ignore"):
         value = np.asarray(total / denominator)
-        value_scale = np.asarray(total_scale / np.abs(denominator))
+        value_scale = np.asarray(scale_total / np.abs(denominator))
+        if condition_total is not None:
+            condition_total = condition_total / np.abs(denominator)
+        accumulation = np.asarray(accumulation / np.abs(denominator))
+        if weighted:
+            accumulation = accumulation + rounding * np.abs(np.where(np.isfinite(value), value, 0.0))
         # An argument the loss does not depend on (an ignored row) keeps an exact
         # zero gradient, even when the mean is 0/0 because every row is ignored.
         grads = {k: _divide_bounds(lo, hi, denominator) for k, (lo, hi) in grads.items()}
         grad_scales = {k: s / np.abs(denominator) for k, s in grad_scales.items()}
-    return Evaluation(value, value_scale, grads, grad_scales)
+    return Evaluation(value, value_scale, grads, grad_scales, accumulation, condition_total)
 
 
 def _divide_bounds(lo: np.ndarray, hi: np.ndarray, denominator) -> tuple[np.ndarray, np.ndarray]:

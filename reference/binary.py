@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import DomainError, Evaluation, broadcast, check_same_shape, check_unit_interval, exact, reduce
+from ._common import DomainError, Evaluation, broadcast, check_same_shape, check_unit_interval, condition, exact, reduce
 from ._common import times as _times
 
 
@@ -59,8 +59,11 @@ def bce(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray | None = No
             gscale = np.abs(w) * (np.abs(_times(target, one / x)) + np.abs(_times(one - target, one / (one - x))))
         g_target = w * (log_1mx - log_x)
         g_target_scale = np.abs(w) * (np.abs(log_x) + np.abs(log_1mx))
+        # condition: the probability, the target, and a weight (which moves the term by |t| relatively)
+        parts = [(g, input), (g_target, target)] + ([(np.abs(terms), one)] if weight is not None else [])
+        cond = condition(terms, *parts)
     return reduce(terms, scale, {"input": exact(g), "target": exact(g_target)},
-                  {"input": gscale, "target": g_target_scale}, reduction)
+                  {"input": gscale, "target": g_target_scale}, reduction, condition=cond)
 
 
 def _softplus(z: np.ndarray) -> np.ndarray:
@@ -103,10 +106,16 @@ def bce_with_logits(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray
         gscale = np.abs(w) * 2.0 * (np.abs(ny) + np.abs(py))
         g_target = w * (_times(p, sp_neg) - sp_pos)
         g_target_scale = np.abs(w) * (np.abs(_times(p, sp_neg)) + sp_pos)
+        # condition: the logit, the target, and the weights (a weight w moves the
+        # term by |t| relatively, pos_weight p by w y softplus(-x))
+        parts = [(g, input), (g_target, target)]
+        parts += [(np.abs(terms), one)] if weight is not None else []
+        parts += [(w * _times(target, sp_neg), p)] if pos_weight is not None else []
+        cond = condition(terms, *parts)
     if not np.all(np.isfinite(p)) or np.any(p < 0):
         raise DomainError("pos_weight must be finite and >= 0", value_dependent=True)
     return reduce(terms, scale, {"input": exact(g), "target": exact(g_target)},
-                  {"input": gscale, "target": g_target_scale}, reduction)
+                  {"input": gscale, "target": g_target_scale}, reduction, condition=cond)
 
 
 FUNCTIONS = {"bce": bce, "bce_with_logits": bce_with_logits}

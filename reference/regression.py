@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import DomainError, Evaluation, check_same_shape, reduce
+from ._common import DomainError, Evaluation, check_same_shape, condition, reduce
 
 
-def _elementwise(input, target, reduction, term, dterm):
-    """term(d) -> (value, scale); dterm(d) -> (lo, hi, scale) for d(term)/dd."""
+def _elementwise(input, target, reduction, term, dterm, dparameter=None):
+    """term(d) -> (value, scale); dterm(d) -> (lo, hi, scale) for d(term)/dd;
+    dparameter(d) -> (d(term)/dp, p) for the loss's float parameter p.
+    The condition: |t| + |dt/dd| (|x| + |y|) + |dt/dp| |p|."""
     check_same_shape(input, target)
     d = input - target
     value, scale = term(d)
     lo, hi, gscale = dterm(d)
     grads = {"input": (lo, hi), "target": (-hi, -lo)}
     gscales = {"input": gscale, "target": gscale}
-    return reduce(value, scale, grads, gscales, reduction)
+    slope = np.maximum(np.abs(lo), np.abs(hi))
+    parts = [(slope, input), (slope, target)] + ([dparameter(d)] if dparameter else [])
+    return reduce(value, scale, grads, gscales, reduction, condition=condition(value, *parts))
 
 
 def l1(input: np.ndarray, target: np.ndarray, *, reduction: str = "mean") -> Evaluation:
@@ -79,7 +83,10 @@ def smooth_l1(input: np.ndarray, target: np.ndarray, *, beta: float = 1.0,
     def dterm(d):
         g = np.where(np.abs(d) < beta, d / beta, np.sign(d)).astype(d.dtype)
         return g, g, np.abs(g) + 1.0  # see huber: autodiff of huber/beta sums terms of size 1
-    return _elementwise(input, target, reduction, term, dterm)
+
+    def dbeta(d):
+        return np.where(np.abs(d) < beta, -0.5 * d * d / (beta * beta), -0.5), np.asarray(beta)
+    return _elementwise(input, target, reduction, term, dterm, dbeta)
 
 
 def huber(input: np.ndarray, target: np.ndarray, *, delta: float = 1.0,
@@ -104,7 +111,10 @@ def huber(input: np.ndarray, target: np.ndarray, *, delta: float = 1.0,
         # (optax, Keras), differentiated by autodiff, returns delta + (q - delta):
         # what is summed has the size of delta, not of the gradient.
         return g, g, np.abs(g) + delta
-    return _elementwise(input, target, reduction, term, dterm)
+
+    def ddelta(d):
+        return np.where(np.abs(d) <= delta, 0.0, np.abs(d) - delta), np.asarray(delta)
+    return _elementwise(input, target, reduction, term, dterm, ddelta)
 
 
 FUNCTIONS = {"l1": l1, "mse": mse, "smooth_l1": smooth_l1, "huber": huber}

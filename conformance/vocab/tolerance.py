@@ -26,6 +26,8 @@ class Tolerance:
     eps: float
     tiny: float
     reason: str
+    accumulator_eps: float          # the precision a sum over array elements is held to
+    accumulator: str = ""           # its dtype and reason
 
 
 @lru_cache(maxsize=1)
@@ -42,4 +44,10 @@ def for_dtype(dtype: str) -> Tolerance:
     numpy_dtype(dtype)  # an unknown name raises UnknownDtype, listing the known ones
     row = _table()[dtype]
     tiny = float(ml_dtypes.finfo(numpy_dtype(dtype)).smallest_normal)
-    return Tolerance(dtype=dtype, k=float(row["k"]), eps=eps(dtype), tiny=tiny, reason=row["reason"])
+    accumulator = row["accumulator"]
+    if accumulator not in DTYPES or eps(accumulator) > eps(dtype):
+        raise ValueError(f"{TOLERANCE_FILE}: the accumulator of {dtype} must be a dtype at least as precise, "
+                         f"got {accumulator!r}")
+    return Tolerance(dtype=dtype, k=float(row["k"]), eps=eps(dtype), tiny=tiny, reason=row["reason"],
+                     accumulator_eps=eps(accumulator),
+                     accumulator=f"{accumulator}: {row['accumulator_reason']}")
