@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from ._common import DomainError, Evaluation, check_same_shape, exact, reduce, times
+from ._common import DomainError, Evaluation, check_same_shape, condition, exact, reduce, times
 
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -23,6 +23,13 @@ HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 def nan_where(bad: np.ndarray, a: np.ndarray) -> np.ndarray:
     """``a`` with NaN where ``bad`` (an element with a NaN argument)."""
     return np.where(bad, np.nan, a)
+
+
+def part(derivative: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A ``condition`` part |d| |x| with 0 * inf = 0 either way round (a zero
+    probability, whose log is -inf, moves nothing)."""
+    d, a = np.broadcast_arrays(np.abs(derivative), np.abs(x))
+    return np.where((d == 0) | (a == 0), np.zeros_like(d), d * a), np.ones((), d.dtype)
 
 
 def clip_bounds(v: np.ndarray, lo: float, hi: float, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -57,6 +64,9 @@ def kl_div(input: np.ndarray, target: np.ndarray, *, log_target: bool = False,
     ``[epsilon, 1]`` before ``y_true * log(y_true / y_pred)``; here
     ``y_pred = exp(input)`` and ``y_true = target`` (``exp(target)`` with
     ``log_target``), and the clip's derivative is 0 outside the interval.
+
+    Condition: the input and the target elements (the clip's bounds are a
+    framework's constants, given exactly in the dtype, not inputs).
     """
     check_same_shape(input, target)
     x, t = input, target
@@ -64,21 +74,30 @@ def kl_div(input: np.ndarray, target: np.ndarray, *, log_target: bool = False,
         bad = np.isnan(x) | np.isnan(t)
         if prob_clip is not None:
             terms, scale, gx, gt, sx, st = _kl_clipped(x, t, log_target, prob_clip)
+            cond = condition(terms, part(_larger(gx), x), part(_larger(gt), t))
         elif log_target:
             p = np.exp(t)
             terms = times(p, t - x)
             scale = times(p, np.abs(t) + np.abs(x))
             gx, sx = exact(-p), p
             gt, st = exact(times(p, t - x + 1.0)), times(p, np.abs(t) + np.abs(x) + 1.0)
+            cond = condition(terms, part(gx[0], x), part(gt[0], t))
         else:
             logt = np.log(t)
             terms = times(t, logt - x)
             scale = times(t, np.abs(logt) + np.abs(x))
             gx, sx = exact(-t), np.abs(t)
             gt, st = exact(logt + 1.0 - x), np.abs(logt) + np.abs(x) + 1.0
+            cond = condition(terms, part(gx[0], x), part(gt[0], t))
         terms = nan_where(bad, terms)
         grads = {"input": tuple(nan_where(bad, b) for b in gx), "target": tuple(nan_where(bad, b) for b in gt)}
-    return reduce(terms, scale, grads, {"input": sx, "target": st}, reduction)
+        cond = nan_where(bad, cond)
+    return reduce(terms, scale, grads, {"input": sx, "target": st}, reduction, condition=cond)
+
+
+def _larger(bounds: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The derivative's size for the condition: the larger of the bounds at a kink."""
+    return np.maximum(np.abs(bounds[0]), np.abs(bounds[1]))
 
 
 def _kl_clipped(x, t, log_target, clip):
@@ -121,7 +140,8 @@ def generalized_kl_divergence(input: np.ndarray, target: np.ndarray, *,
         gt = nan_where(bad, logt - x)
         grads = {"input": exact(gx), "target": exact(gt)}
         scales = {"input": q + np.abs(t), "target": np.abs(logt) + np.abs(x) + 1.0}
-    return reduce(terms, scale, grads, scales, reduction)
+        cond = nan_where(bad, condition(terms, part(gx, x), part(gt, t)))
+    return reduce(terms, scale, grads, scales, reduction, condition=cond)
 
 
 
@@ -145,6 +165,11 @@ def poisson_nll(input: np.ndarray, target: np.ndarray, *, log_input: bool = True
     ``fixed_eps``: a framework's own constant in place of ``eps`` —
     keras.losses.poisson (https://keras.io/api/losses/probabilistic_losses/#poisson-function)
     computes ``y_pred - y_true * log(y_pred + epsilon)``, epsilon = 1e-7.
+
+    Condition: the input, the counts (real numbers to the formula; the Stirling
+    term adds :math:`\log y + 1/(2y)` to their derivative) and, for the rate, the
+    parameter ``eps`` (:math:`\partial \ell / \partial \text{eps} = -y / (x + \text{eps})`;
+    a ``fixed_eps`` is a framework's constant, exact in the dtype, not an input).
     """
     check_same_shape(input, target)
     x, y = input, target
@@ -156,6 +181,7 @@ def poisson_nll(input: np.ndarray, target: np.ndarray, *, log_input: bool = True
             terms = q - times(y, x)
             scale = q + times(np.abs(y), np.abs(x))
             g, gscale = q - y, q + np.abs(y)
+            gy, parts = -x, []
         else:
             z = x + e
             logz = np.log(z)
@@ -164,6 +190,8 @@ def poisson_nll(input: np.ndarray, target: np.ndarray, *, log_input: bool = True
             scale = np.abs(x) + times(np.abs(y), np.abs(logz) + 1.0)
             g = 1.0 - times(y, 1.0 / z)
             gscale = 1.0 + times(np.abs(y), 1.0 / np.abs(z))
+            gy = -logz
+            parts = [part(times(y, 1.0 / z), np.asarray(eps))] if fixed_eps is None else []
         if full:
             big = y > 1
             safe = np.where(big, y, np.ones_like(y))
@@ -172,9 +200,11 @@ def poisson_nll(input: np.ndarray, target: np.ndarray, *, log_input: bool = True
             terms = terms + np.where(big, stirling, np.zeros_like(y))
             scale = scale + np.where(big, safe * np.abs(logy) + safe + np.abs(0.5 * np.log(2.0 * math.pi * safe)),
                                      np.zeros_like(y))
+            gy = gy + np.where(big, logy + 0.5 / safe, np.zeros_like(y))
         terms = np.where(bad, np.nan, terms)
         g = np.where(bad, np.nan, g)
-    return reduce(terms, scale, {"input": exact(g)}, {"input": gscale}, reduction)
+        cond = np.where(bad, np.nan, condition(terms, part(g, x), part(gy, y), *parts))
+    return reduce(terms, scale, {"input": exact(g)}, {"input": gscale}, reduction, condition=cond)
 
 
 def fit_shape(name: str, a: np.ndarray, shape: tuple[int, ...], *, fewer: bool = False) -> np.ndarray:
@@ -220,6 +250,11 @@ def gaussian_nll(input: np.ndarray, target: np.ndarray, var: np.ndarray, *, full
     ``var_gradient = "straight_through"``: torch's documented convention ("The
     clamping of var is ignored with respect to autograd, and so the gradients are
     unaffected by it"): the derivative of the unclamped formula at ``max(v, eps)``.
+
+    Condition: input, target and variance elements (``eps`` is drawn among exact
+    choices, not an input); a shared target or variance element enters each term
+    with that term's own derivative, and the value's derivative in ``v`` is the
+    clamped one (0 below eps) whatever ``var_gradient`` says.
     """
     shape = input.shape
     t = fit_shape("target", target, shape)
@@ -252,6 +287,8 @@ def gaussian_nll(input: np.ndarray, target: np.ndarray, var: np.ndarray, *, full
             return np.where(bad, np.nan, a)
         gx_scale = np.abs(gx)
         gv_scale = 0.5 * (1.0 + q) / vc
+        gv_value = np.maximum(*map(np.abs, _clamp_bounds(vb, eps, gv)))     # of the clamped value
+        cond = nan(condition(terms, (gx, x), (gx, tb), (gv_value, vb)))
         grads = {
             "input": exact(nan(gx)),
             "target": exact(sum_to(nan(-gx), t.shape, target.shape)),
@@ -260,7 +297,7 @@ def gaussian_nll(input: np.ndarray, target: np.ndarray, var: np.ndarray, *, full
         scales = {"input": gx_scale, "target": sum_to(gx_scale, t.shape, target.shape),
                   "var": sum_to(gv_scale, v.shape, var.shape)}
         terms = nan(terms)
-    return reduce(terms, scale, grads, scales, reduction)
+    return reduce(terms, scale, grads, scales, reduction, condition=cond)
 
 
 def _clamp_bounds(v: np.ndarray, eps: float, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from ._common import Evaluation, check_same_shape, reduce, summation_factor
+from ._common import Evaluation, check_same_shape, condition, reduce, summation_factor, times
 
 LOG2 = math.log(2.0)
 
@@ -52,7 +52,8 @@ def log_cosh(input: np.ndarray, target: np.ndarray, *, reduction: str = "mean") 
     scale = a + LOG2
     gscale = 1.0 + np.abs(t)
     grads = {"input": (t, t), "target": (-t, -t)}
-    return reduce(value, scale, grads, {"input": gscale, "target": gscale}, reduction)
+    cond = condition(value, (t, input), (t, target))
+    return reduce(value, scale, grads, {"input": gscale, "target": gscale}, reduction, condition=cond)
 
 
 def mape(input: np.ndarray, target: np.ndarray, *, epsilon: float = 0.0,
@@ -98,8 +99,11 @@ def mape(input: np.ndarray, target: np.ndarray, *, epsilon: float = 0.0,
     nan = np.full_like(value, np.nan)
     x_lo, x_hi, y_lo, y_hi = (np.where(undefined, nan, np.where(far, zero, g))
                               for g in (x_lo, x_hi, y_lo, y_hi))
+    with np.errstate(invalid="ignore"):
+        cond = condition(value, (np.fmax(np.abs(x_lo), np.abs(x_hi)), input),
+                         (np.fmax(np.abs(y_lo), np.abs(y_hi)), target))
     return reduce(value, value, {"input": (x_lo, x_hi), "target": (y_lo, y_hi)},
-                  {"input": xscale, "target": yscale}, reduction)
+                  {"input": xscale, "target": yscale}, reduction, condition=cond)
 
 
 def _log1p_clipped(x: np.ndarray, clip_min: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -148,8 +152,10 @@ def msle(input: np.ndarray, target: np.ndarray, *, clip_min: float | None = None
         gy = _scaled(-two_r, gb_lo, gb_hi)
         xscale = 2.0 * spread * np.maximum(np.abs(ga_lo), np.abs(ga_hi))
         yscale = 2.0 * spread * np.maximum(np.abs(gb_lo), np.abs(gb_hi))
+        cond = condition(value, (np.maximum(np.abs(gx[0]), np.abs(gx[1])), input),
+                         (np.maximum(np.abs(gy[0]), np.abs(gy[1])), target))
     return reduce(value, scale, {"input": gx, "target": gy}, {"input": xscale, "target": yscale},
-                  reduction)
+                  reduction, condition=cond)
 
 
 def _scaled(c: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -196,8 +202,12 @@ def _expand(s: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 
 def _overlap(input: np.ndarray, target: np.ndarray, alpha: float, beta: float, smooth: float,
-             eps: float, from_logits: bool, reduction: str) -> Evaluation:
-    """1 - (I + smooth) / (I + alpha FP + beta FN + smooth + eps) per sample."""
+             eps: float, from_logits: bool, reduction: str, weights_are_parameters: bool) -> Evaluation:
+    """1 - (I + smooth) / (I + alpha FP + beta FN + smooth + eps) per sample.
+
+    The condition counts every x (or logit) and y, the smoothing, and alpha and beta
+    when they are the loss's parameters (Tversky; Dice's 1/2 is a constant).
+    ``sums``: the overlap sums over the sample's n elements, as ``scale`` counts them."""
     check_same_shape(input, target)
     x = _sigmoid(input) if from_logits else input
     y = target
@@ -220,8 +230,9 @@ def _overlap(input: np.ndarray, target: np.ndarray, alpha: float, beta: float, s
         f = summation_factor(int(np.prod(x.shape[1:])) if x.ndim >= 2 else x.size)
         sxy = _per_sample(np.abs(x * y))
         s_num = sxy + abs(smooth)
-        s_den = sxy + abs(alpha) * (_per_sample(np.abs(x)) + sxy) + abs(beta) * (
-            _per_sample(np.abs(y)) + sxy) + abs(smooth) + abs(eps)
+        s_sums = sxy + abs(alpha) * (_per_sample(np.abs(x)) + sxy) + abs(beta) * (
+            _per_sample(np.abs(y)) + sxy)
+        s_den = s_sums + abs(smooth) + abs(eps)
         adn = np.abs(den)
         scale = 1.0 + np.abs(ratio) + f * (s_num + np.abs(ratio) * s_den) / adn
         s_num_e, s_den_e, adn_e = _expand(s_num, x), _expand(s_den, x), _expand(adn, x)
@@ -236,8 +247,21 @@ def _overlap(input: np.ndarray, target: np.ndarray, alpha: float, beta: float, s
             # whose absolute error (eps, the size of the 1) the scale counts.
             dsig = x * _sigmoid(-input)
             gx, xscale = gx * dsig, xscale * dsig + np.abs(gx) * (dsig + x)
+        # condition: dt/ds = -(alpha FP + beta FN + eps) / den^2, dt/dalpha = num FP / den^2,
+        # dt/dbeta = num FN / den^2; the derivatives in x, y are the gradients above
+        den2 = den * den
+        parts = [(_per_sample(times(np.abs(gx), np.abs(input))), 1.0),
+                 (_per_sample(times(np.abs(gy), np.abs(y))), 1.0),
+                 ((alpha * fp + beta * fn + eps) / den2, np.asarray(smooth, x.dtype))]
+        if weights_are_parameters:
+            parts += [(num * fp / den2, np.asarray(alpha, x.dtype)), (num * fn / den2, np.asarray(beta, x.dtype))]
+        cond = condition(value, *parts)
+        # the sums of I, FP (or sum(x)) and FN (or sum(y)), each through |d t / d num| = 1 / |den|
+        # or |d t / d den| = |ratio| / |den|
+        sums = (f - 1.0) * (sxy + np.abs(ratio) * s_sums) / adn
     grads = {"input": (gx, gx), "target": (gy, gy)}
-    return reduce(value, scale, grads, {"input": xscale, "target": yscale}, reduction)
+    return reduce(value, scale, grads, {"input": xscale, "target": yscale}, reduction,
+                  condition=cond, sums=sums)
 
 
 def dice(input: np.ndarray, target: np.ndarray, *, smooth: float = 0.0, from_logits: bool = False,
@@ -254,7 +278,7 @@ def dice(input: np.ndarray, target: np.ndarray, *, smooth: float = 0.0, from_log
     summed over the axes between the first and the last: their ``smooth`` is s/2.
     torch.nn has none.
     """
-    return _overlap(input, target, 0.5, 0.5, 0.5 * smooth, 0.5 * eps, from_logits, reduction)
+    return _overlap(input, target, 0.5, 0.5, 0.5 * smooth, 0.5 * eps, from_logits, reduction, False)
 
 
 def tversky(input: np.ndarray, target: np.ndarray, *, alpha: float = 0.5, beta: float = 0.5,
@@ -271,7 +295,7 @@ def tversky(input: np.ndarray, target: np.ndarray, *, alpha: float = 0.5, beta: 
     P - I = FP, beta T - I = FN, as here. torch.nn has none. alpha = beta = 1/2
     is Dice; alpha = beta = 1 is the Jaccard (IoU) loss.
     """
-    return _overlap(input, target, alpha, beta, smooth, eps, from_logits, reduction)
+    return _overlap(input, target, alpha, beta, smooth, eps, from_logits, reduction, True)
 
 
 FUNCTIONS = {"log_cosh": log_cosh, "mape": mape, "msle": msle, "dice": dice, "tversky": tversky}

@@ -5,13 +5,19 @@ import math
 
 import numpy as np
 
-from ._common import DomainError, Evaluation, reduce, times
+from ._common import DomainError, Evaluation, condition, reduce, row_sum, times
 
 
 def _same_shape(logits: np.ndarray, **others: np.ndarray | None) -> None:
     for name, a in others.items():
         if a is not None and a.shape != logits.shape:
             raise DomainError(f"{name} shape {a.shape} differs from logits shape {logits.shape}")
+
+
+def _product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a| |b| with 0 * inf = 0 either way round."""
+    a, b = np.broadcast_arrays(np.abs(a), np.abs(b))
+    return np.where((a == 0) | (b == 0), np.zeros_like(a), a * b)
 
 
 def _log_softmax(s: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -71,6 +77,11 @@ def ranking_softmax(logits: np.ndarray, labels: np.ndarray, *, where: np.ndarray
     Gradients: :math:`\partial \ell / \partial s_i = p_i \sum_j q_j - q_i`,
     :math:`\partial \ell / \partial y_i = -w_i \log p_i` (q = w y over the valid items);
     0 at ignored items.
+
+    Condition: the logits, the labels and the weights (each moves the term by
+    :math:`|q_i \log p_i|`); ``where`` only selects. Sums: the sum of the
+    :math:`q_i \log p_i` and the log-sum-exp's sum of exponentials over the m valid
+    items, :math:`\log_2 m \, (\sum_i |q_i \log p_i| + |\sum_i q_i|)`.
     """
     _same_shape(logits, labels=labels, where=where, weights=weights)
     if logits.ndim == 0:
@@ -91,13 +102,20 @@ def ranking_softmax(logits: np.ndarray, labels: np.ndarray, *, where: np.ndarray
         g_labels = np.where(valid, -times(w, log_p), zero)
         gscale_logits = np.where(valid, times(np.abs(total) * p, shifted + size) + np.abs(q), zero)
         gscale_labels = np.where(valid, times(np.abs(w), shifted + size), zero)
+        moved = np.where(valid, _product(q, log_p), zero)          # |q_i log p_i| = |dl/dy_i| |y_i|
+        cond = condition(terms, (row_sum(_product(g_logits, logits)), 1.0),
+                         (row_sum(moved) * (1.0 if weights is None else 2.0), 1.0))
+        items = valid.sum(axis=-1)
+        sums = np.log2(np.maximum(items, 1)) * (row_sum(moved) + np.abs(total[..., 0]))
+        sums = np.where(np.isfinite(sums), sums, np.zeros_like(sums))
     grads = {"logits": (g_logits, g_logits), "labels": (g_labels, g_labels)}
     scales = {"logits": gscale_logits, "labels": gscale_labels}
     counted = valid.any(axis=-1) if where is not None else np.ones(terms.shape, bool)
     denominator = logits.dtype.type(counted.sum())
-    out = reduce(terms, scale, grads, scales, reduction, denominator)
+    out = reduce(terms, scale, grads, scales, reduction, denominator, condition=cond, sums=sums)
     if reduction == "mean" and denominator == 0 and not math.isnan(mean_of_nothing):
-        out = Evaluation(np.asarray(logits.dtype.type(mean_of_nothing)), np.zeros(()), out.grads, out.grad_scales)
+        out = Evaluation(np.asarray(logits.dtype.type(mean_of_nothing)), np.zeros(()), out.grads, out.grad_scales,
+                         condition=np.zeros(()))
     return out
 
 

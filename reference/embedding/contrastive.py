@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._common import DomainError, Evaluation, reduce, summation_factor
-from .pairs import Unit, quiet
+from .pairs import Unit, finite, log2, quiet, spread
 
 
 @quiet
@@ -32,6 +32,14 @@ def ntxent(embeddings: np.ndarray, labels: np.ndarray, *, temperature: float = 0
     negatives of i (-inf without one), l_ij = softplus(A_ij); its derivative is
     sigmoid(A_ij) = q_ij in L_i and -q_ij in s_ij / tau, and L_i's in s_ik / tau
     is the softmax weight w_ik over the negatives.
+
+    Condition of l_ij: every element of e_i (through s_ij and each s_ik: the vjp of
+    G_i - u_j, G_i = sum_k w_ik u_k, times q_ij / tau), of e_j (through s_ij) and
+    of each negative e_k (through s_ik, weighted by w_ik), and the temperature,
+    tau dl_ij/dtau = q_ij (s_ij / tau - sum_k w_ik s_ik / tau). Sums: each cosine's
+    dot product and sums of squares over the D features (``Cosine.sums``) carried
+    by q_ij / tau (w_ik for a negative), and the sum over the negatives'
+    exponentials, log2(#negatives) q_ij.
     """
     if reduction != "mean":
         raise DomainError(f"ntxent: only the mean over positive pairs is defined, got reduction {reduction!r}")
@@ -63,4 +71,28 @@ def ntxent(embeddings: np.ndarray, labels: np.ndarray, *, temperature: float = 0
     # -q_ij = -1 + (1 - q_ij) is a difference of terms of size up to 1, also where q = 0
     gs = np.where(pos, 2 - q, np.abs(g)) * (1 + logits) / temperature
     gscale = unit.vjp_scale((gs + gs.T) @ np.abs(u)) * summation_factor(n)
-    return reduce(ell[pos], (ell + logits)[pos], {"embeddings": (grad, grad)}, {"embeddings": gscale}, "mean")
+    cond, sums = _condition(embeddings, unit, z, neg, ell, q, w, temperature)
+    return reduce(ell[pos], (ell + logits)[pos], {"embeddings": (grad, grad)}, {"embeddings": gscale}, "mean",
+                  condition=cond[pos], sums=sums[pos])
+
+
+def _condition(e: np.ndarray, unit: Unit, z: np.ndarray, neg: np.ndarray, ell: np.ndarray, q: np.ndarray,
+               w: np.ndarray, temperature: float) -> tuple[np.ndarray, np.ndarray]:
+    """The condition and the sums' allowance of every pair's l_ij, as (N, N) arrays
+    (``ntxent``'s docstring)."""
+    u = unit.u
+    # own[i, j] = sum_d |d(L_i - s_ij) / de_i| |e_i| (times tau): the vjp of G_i - u_j at e_i
+    g = w @ u
+    own = spread(unit.vjp(g[None, :, :] - u[:, None, :]), e[None, :, :]).T
+    # other[i, k] = sum_d |ds_ik / de_k| |e_k|: the vjp of u_i at e_k
+    other = spread(unit.vjp(np.broadcast_to(u[:, None, :], (len(u),) + u.shape)), e[None, :, :])
+    negatives = np.sum(np.where(neg, w * other, 0), axis=1, keepdims=True)
+    mean_z = np.sum(np.where(neg, w * z, 0), axis=1, keepdims=True)
+    cond = np.abs(ell) + q / temperature * (own + other + negatives) + q * np.abs(z - mean_z)
+    # each cosine's sums over the features, then the sum over the negatives
+    cos = z * temperature
+    sigma = log2(u.shape[1]) * (np.abs(u) @ np.abs(u).T + np.abs(cos) * (unit.share[:, None] + unit.share[None, :]))
+    carried = sigma + np.sum(np.where(neg, w * sigma, 0), axis=1, keepdims=True)
+    count = np.sum(neg, axis=1, keepdims=True)
+    sums = q / temperature * carried + q * np.log2(np.maximum(count, 1))
+    return cond, finite(sums)

@@ -23,17 +23,45 @@ formulas in float16, where 256^2 is already inf).
 The hinges max(0, z) and the swap's min(d(a, n), d(p, n)) have a step in their
 gradient; a framework that rounds z may land on the other side of it when |z| is
 within its rounding. The gradient scales carry that (``near_corner``): |dz| zscale / |z|.
+
+Each term's condition counts every vector element with the term's derivative by
+it (an anchor's two distances combined) and the float parameter ``margin``; the
+knobs above are frameworks' constants, not inputs. Its ``sums`` are those of the
+norms and dot products over the feature axis (``Cosine.sums``, ``Distance.sums``).
 """
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from .._common import DomainError, Evaluation, reduce, summation_factor
+from .._common import DomainError, Evaluation, condition, reduce, row_sum, summation_factor
 
 Bounds = tuple[np.ndarray, np.ndarray]
+
+
+def log2(m: int) -> float:
+    """The depth of a sum of m summands, log2(m) (0 for m <= 1)."""
+    return math.log2(max(m, 1))
+
+
+def spread(derivative: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """A ``condition`` part over the feature axis: sum_i |dt/dx_i| |x_i|, 0 * inf = 0."""
+    d, a = np.broadcast_arrays(np.abs(derivative), np.abs(x))
+    return row_sum(np.where((d == 0) | (a == 0), np.zeros_like(d), d * a))
+
+
+def finite(sums: np.ndarray) -> np.ndarray:
+    """A sums allowance, 0 where it is not finite (an infinite or NaN term, or an
+    inactive hinge's 0 * inf): the reduction's accumulation stays finite."""
+    return np.where(np.isfinite(sums), sums, 0)
+
+
+def larger(bounds: Bounds) -> np.ndarray:
+    """The size of a derivative for the condition: the larger bound at a kink."""
+    return np.maximum(np.abs(bounds[0]), np.abs(bounds[1]))
 
 
 def quiet(fn):
@@ -65,6 +93,9 @@ class Unit:
     u: np.ndarray
     n: np.ndarray
     projected: np.ndarray
+    #: S |dn/dS| / n for the sum of squares S: how a relative rounding of S moves
+    #: n (1/2; less with sq_eps; 0 where the floor divides)
+    share: np.ndarray
 
     @classmethod
     def of(cls, x: np.ndarray, sq_eps: float = 0.0, norm_floor: float = 0.0) -> "Unit":
@@ -75,14 +106,17 @@ class Unit:
             m = np.max(a, axis=-1, keepdims=True) if a.shape[-1] else np.ones(a.shape[:-1] + (1,), a.dtype)
             r = x / m
             s = np.sqrt(np.sum(r * r, axis=-1, keepdims=True))
-            return cls(r / s, (m * s)[..., 0], np.ones(x.shape[:-1], bool))
+            return cls(r / s, (m * s)[..., 0], np.ones(x.shape[:-1], bool), np.full(x.shape[:-1], 0.5, x.dtype))
         n = norm(x)
+        share = np.full_like(n, 0.5)
         if sq_eps:
-            n = np.sqrt(n * n + sq_eps)
+            squares = n * n
+            n = np.sqrt(squares + sq_eps)
+            share = 0.5 * squares / (squares + sq_eps)
         projected = ~(n < norm_floor)
         if norm_floor:
             n = np.where(projected, n, norm_floor)
-        return cls(x / n[..., None], n, projected)
+        return cls(x / n[..., None], n, projected, np.where(projected, share, 0))
 
     def vjp(self, g: np.ndarray) -> np.ndarray:
         """d(sum g * u)/dx: (g - (g.u) u) / n, or g / floor where the floor divides."""
@@ -97,21 +131,27 @@ class Unit:
 
 @dataclass(frozen=True)
 class Cosine:
-    """cos(x, y) over the last axis, its magnitude, and its gradients and their scales."""
+    """cos(x, y) over the last axis, its magnitude, and its gradients and their scales;
+    ``sums``: the allowance of its sums over the D features, the dot product
+    (log2 D sum |u_x u_y|) and the two sums of squares (log2 D |cos| times each
+    norm's ``share``)."""
     value: np.ndarray
     scale: np.ndarray
     dx: np.ndarray
     dy: np.ndarray
     dx_scale: np.ndarray
     dy_scale: np.ndarray
+    sums: np.ndarray
 
     @classmethod
     def of(cls, x: np.ndarray, y: np.ndarray, sq_eps: float = 0.0, norm_floor: float = 0.0) -> "Cosine":
         ux, uy = Unit.of(x, sq_eps, norm_floor), Unit.of(y, sq_eps, norm_floor)
         prod = ux.u * uy.u
         value = np.sum(prod, axis=-1)
-        scale = np.sum(np.abs(prod), axis=-1) * summation_factor(x.shape[-1])
-        return cls(value, scale, ux.vjp(uy.u), uy.vjp(ux.u), ux.vjp_scale(uy.u), uy.vjp_scale(ux.u))
+        dot = np.sum(np.abs(prod), axis=-1)
+        scale = dot * summation_factor(x.shape[-1])
+        sums = log2(x.shape[-1]) * (dot + np.abs(value) * (ux.share + uy.share))
+        return cls(value, scale, ux.vjp(uy.u), uy.vjp(ux.u), ux.vjp_scale(uy.u), uy.vjp_scale(ux.u), sums)
 
 
 def _vectors(loss: str, **arrays: np.ndarray) -> tuple[int, ...]:
@@ -168,7 +208,8 @@ def cosine_embedding(input1: np.ndarray, input2: np.ndarray, target: np.ndarray,
     for it). A zero vector has no cosine: NaN. torch adds EPSILON = 1e-12 to each
     squared norm (``sq_eps``, aten/src/ATen/native/Loss.cpp cosine_embedding_loss).
     At the corner cos = margin the subdifferential is the segment between 0 and
-    the gradient of the cosine.
+    the gradient of the cosine. The condition counts the margin where y = -1; the
+    target only selects the case.
     """
     batch = _vectors("cosine_embedding", input1=input1, input2=input2)
     if target.shape != batch:
@@ -191,7 +232,11 @@ def cosine_embedding(input1: np.ndarray, input2: np.ndarray, target: np.ndarray,
         nan = np.isnan(target)[..., None]
         grads[name] = (np.where(nan, np.nan, lo), np.where(nan, np.nan, hi))
         gscales[name] = ds + np.where(positive, 0, near_corner(z, c.scale + abs(margin), d, d))
-    return reduce(value, scale, grads, gscales, reduction)
+    # |dl/dcos|: 1 for y = 1, the hinge's (1 at its corner) for y = -1
+    slope = np.where(target == 1, 1.0, np.where(z >= 0, 1.0, 0.0))
+    cond = condition(value, (slope, spread(c.dx, input1) + spread(c.dy, input2)),
+                     (np.where(target == 1, 0.0, slope), np.asarray(margin, dtype=value.dtype)))
+    return reduce(value, scale, grads, gscales, reduction, condition=cond, sums=finite(slope * c.sums))
 
 
 FORMS = {"negative": 0.0, "distance": 1.0}
@@ -216,28 +261,34 @@ def cosine_similarity(input: np.ndarray, target: np.ndarray, *, form: str = "neg
     _vectors("cosine_similarity", input=input, target=target)
     c = Cosine.of(input, target, norm_floor=norm_floor)
     offset = FORMS[form]
-    return reduce(offset - c.value, offset + c.scale, {"input": (-c.dx, -c.dx), "target": (-c.dy, -c.dy)},
-                  {"input": c.dx_scale, "target": c.dy_scale}, reduction)
+    value = offset - c.value
+    cond = condition(value, (spread(c.dx, input) + spread(c.dy, target), 1.0))
+    return reduce(value, offset + c.scale, {"input": (-c.dx, -c.dx), "target": (-c.dy, -c.dy)},
+                  {"input": c.dx_scale, "target": c.dy_scale}, reduction, condition=cond, sums=finite(c.sums))
 
 
 # -- triplet losses -------------------------------------------------------------
 @dataclass(frozen=True)
 class Distance:
     """d(x, y) per row, its magnitude, and the bounds of dd/dx (dd/dy = -dd/dx for the
-    p-norm; given separately for the cosine distance) with their scales."""
+    p-norm; given separately for the cosine distance) with their scales, and the
+    allowance of its sums over the features (``Cosine.sums``)."""
     value: np.ndarray
     scale: np.ndarray
     dx: Bounds
     dy: Bounds
     dx_scale: np.ndarray
     dy_scale: np.ndarray
+    sums: np.ndarray
 
 
 def p_distance(x: np.ndarray, y: np.ndarray, p: float, shift: float = 0.0, power_eps: float = 0.0) -> Distance:
     """d = ||x - y + shift||_p, or (sum |x - y|^p + power_eps)^(1/p).
 
     dd/dv_i = sign(v_i) (|v_i| / d)^(p - 1). Where the norm is not differentiable
-    (v = 0; for p = 1 every v_i = 0) its subdifferential lies in the box [-1, 1]."""
+    (v = 0; for p = 1 every v_i = 0) its subdifferential lies in the box [-1, 1].
+    Sums: S = sum |v_i|^p moves d by d / (p (S + power_eps)) per unit, so its
+    allowance is log2(D) (d / p) S / (S + power_eps) = log2(D) (d / p) (1 - power_eps / d^p)."""
     v = x - y + shift if shift else x - y
     a = np.abs(v)
     if power_eps:
@@ -252,13 +303,17 @@ def p_distance(x: np.ndarray, y: np.ndarray, p: float, shift: float = 0.0, power
         kink = np.zeros_like(kink)
     lo, hi = np.where(kink, -1.0, g), np.where(kink, 1.0, g)
     s = np.maximum(np.abs(lo), np.abs(hi)) * summation_factor(v.shape[-1])
-    return Distance(d, d * summation_factor(v.shape[-1]), (lo, hi), (-hi, -lo), s, s)
+    share = d / p
+    if power_eps:
+        share = share * (1 - power_eps / d ** p)
+    return Distance(d, d * summation_factor(v.shape[-1]), (lo, hi), (-hi, -lo), s, s,
+                    log2(v.shape[-1]) * share)
 
 
 def cosine_distance(x: np.ndarray, y: np.ndarray, norm_floor: float = 0.0) -> Distance:
     """d = 1 - cos(x, y)."""
     c = Cosine.of(x, y, norm_floor=norm_floor)
-    return Distance(1 - c.value, 1 + c.scale, (-c.dx, -c.dx), (-c.dy, -c.dy), c.dx_scale, c.dy_scale)
+    return Distance(1 - c.value, 1 + c.scale, (-c.dx, -c.dx), (-c.dy, -c.dy), c.dx_scale, c.dy_scale, c.sums)
 
 
 def _add(a: Bounds, b: Bounds) -> Bounds:
@@ -285,7 +340,7 @@ def _triplet(loss: str, anchor: np.ndarray, positive: np.ndarray, negative: np.n
     _vectors(loss, anchor=anchor, positive=positive, negative=negative)
     ap, an = dist(anchor, positive), dist(anchor, negative)
     zeros = (np.zeros_like(anchor), np.zeros_like(anchor))
-    dn, dn_scale = an.value, an.scale
+    dn, dn_scale, dn_sums = an.value, an.scale, an.sums
     d_a, d_p, d_n = an.dx, zeros, an.dy            # bounds of d(negative distance)/d(argument)
     ga_s, gp_s, gn_s = ap.dx_scale + an.dx_scale, ap.dy_scale, an.dy_scale
     if swap:
@@ -293,6 +348,7 @@ def _triplet(loss: str, anchor: np.ndarray, positive: np.ndarray, negative: np.n
         first, tie = an.value < pn.value, an.value == pn.value
         dn = np.minimum(an.value, pn.value)
         dn_scale = np.where(first, an.scale, pn.scale)
+        dn_sums = np.where(tie, np.maximum(an.sums, pn.sums), np.where(first, an.sums, pn.sums))
         d_a = _pick(first, tie, an.dx, zeros)
         d_p = _pick(first, tie, zeros, pn.dx)
         d_n = _pick(first, tie, an.dy, pn.dy)
@@ -302,6 +358,10 @@ def _triplet(loss: str, anchor: np.ndarray, positive: np.ndarray, negative: np.n
     scale = ap.scale + dn_scale + abs(margin)
     dz = {"anchor": _add(ap.dx, _neg(d_a)), "positive": _add(ap.dy, _neg(d_p)), "negative": _neg(d_n)}
     grads = {name: _hinge(z, *b) for name, b in dz.items()}
+    active = np.where(z >= 0, 1.0, 0.0)          # |dl/dz|, 1 at the hinge's corner
+    moved = sum(spread(larger(grads[name]), x) for name, x in
+                (("anchor", anchor), ("positive", positive), ("negative", negative)))
+    cond = condition(value, (moved, 1.0), (active, np.asarray(margin, dtype=value.dtype)))
     gscales = {"anchor": ga_s, "positive": gp_s, "negative": gn_s}
     gscales = {name: s + near_corner(z, scale, *dz[name]) for name, s in gscales.items()}
     if swap:        # the min's corner d(a, n) = d(p, n), where the hinge is active
@@ -309,7 +369,8 @@ def _triplet(loss: str, anchor: np.ndarray, positive: np.ndarray, negative: np.n
         for name, g in step.items():
             gscales[name] = gscales[name] + np.where((z >= 0)[..., None], near_corner(
                 an.value - pn.value, an.scale + pn.scale, g, g), 0)
-    return reduce(value, scale, grads, gscales, reduction)
+    return reduce(value, scale, grads, gscales, reduction, condition=cond,
+                  sums=finite(active * (ap.sums + dn_sums)))
 
 
 @quiet

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._common import DomainError, Evaluation, reduce
+from .._common import DomainError, Evaluation, condition, reduce, times
 
 KERAS_HINGE = "https://keras.io/api/losses/hinge_losses/"
 OPTAX_LOSSES = "https://optax.readthedocs.io/en/latest/api/losses.html"
@@ -68,8 +68,12 @@ def _positive_part(z: np.ndarray) -> np.ndarray:
         return np.where(np.isnan(z), z, np.maximum(z, 0.0))
 
 
-def _binary(input: np.ndarray, y: np.ndarray, margin: float, squared: bool, reduction: str) -> Evaluation:
-    """max(0, margin - y x), or its square, elementwise; then the reduction."""
+def _binary(input: np.ndarray, y: np.ndarray, margin: float, squared: bool, reduction: str,
+            target: np.ndarray | None = None, dy: float = 1.0) -> Evaluation:
+    """max(0, margin - y x), or its square, elementwise; then the reduction.
+
+    The condition counts x and the float target (y = dy target + const: dy = 2 for
+    0/1 labels); the margin is a constant of the formula, not an input."""
     with np.errstate(invalid="ignore", over="ignore"):
         yx = y * input
         z = margin - yx
@@ -82,12 +86,19 @@ def _binary(input: np.ndarray, y: np.ndarray, margin: float, squared: bool, redu
             grads = {"input": (g, g)}
             scale = 2.0 * part * size
             gscale = 2.0 * size * np.abs(y)
+            # d/dy = 2 z+ (-x); at the corner both are 0
+            slope_x, slope_y = np.abs(g), 2.0 * times(part, np.abs(input))
         else:
             value = part
             grads = {"input": corner_bounds(z, -y * np.ones_like(input))}
             scale = size
             gscale = np.abs(y) * np.ones_like(input)
-    return reduce(value, scale, grads, {"input": gscale}, reduction)
+            # |d/dx| = |y|, |d/dy| = |x| where z > 0, and at the corner (the larger bound)
+            active = np.where(z >= 0, 1.0, 0.0).astype(z.dtype)
+            slope_x, slope_y = times(active, np.abs(y)), times(active, np.abs(input))
+        target = y if target is None else target
+        cond = condition(value, (slope_x, input), (dy * slope_y, target))
+    return reduce(value, scale, grads, {"input": gscale}, reduction, condition=cond)
 
 
 def hinge(input: np.ndarray, target: np.ndarray, *, labels: str = "signs", reduction: str = "mean",
@@ -105,7 +116,8 @@ def hinge(input: np.ndarray, target: np.ndarray, *, labels: str = "signs", reduc
     between 0 and -y.
     """
     _check_shapes(input, target)
-    return _binary(input, signs(target, labels, convert_binary), 1.0, False, reduction)
+    y = signs(target, labels, convert_binary)
+    return _binary(input, y, 1.0, False, reduction, target, 1.0 if y is target else 2.0)
 
 
 def squared_hinge(input: np.ndarray, target: np.ndarray, *, labels: str = "signs", reduction: str = "mean",
@@ -119,7 +131,8 @@ def squared_hinge(input: np.ndarray, target: np.ndarray, *, labels: str = "signs
     everywhere: the derivative 2 max(0, 1 - y x) (-y) is 0 at the corner.
     """
     _check_shapes(input, target)
-    return _binary(input, signs(target, labels, convert_binary), 1.0, True, reduction)
+    y = signs(target, labels, convert_binary)
+    return _binary(input, y, 1.0, True, reduction, target, 1.0 if y is target else 2.0)
 
 
 def perceptron(input: np.ndarray, target: np.ndarray, *, reduction: str = "mean") -> Evaluation:

@@ -9,9 +9,11 @@ A row holding a NaN score has a NaN loss and NaN gradient (every entry).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .._common import DomainError, Evaluation, reduce, times
+from .._common import DomainError, Evaluation, condition, reduce, row_sum, times
 
 
 def _rows(input: np.ndarray) -> int:
@@ -54,6 +56,8 @@ def categorical_hinge(input: np.ndarray, target: np.ndarray, *, reduction: str =
 
     Subgradient: t (lambda_j (1 - y_j) - y_j) with t in the subdifferential of
     max(0, .) and lambda in the simplex of the maximisers of (1 - y_j) x_j.
+    Condition: the scores and the (float) labels, whose derivative is
+    -t (lambda_j + 1) x_j; ``sums`` is the rounding of pos over the C classes.
     """
     if input.shape != target.shape:
         raise DomainError(f"input shape {input.shape} and target shape {target.shape} differ")
@@ -72,8 +76,15 @@ def categorical_hinge(input: np.ndarray, target: np.ndarray, *, reduction: str =
         corners = [t * (lm * c - target) for t in (t_lo, t_hi) for lm in lam]
         lo, hi = np.minimum.reduce(corners), np.maximum.reduce(corners)
         scale = 1.0 + np.abs(neg) + np.abs(products).sum(axis=-1)
+        # d/dy_j = -t (lambda_j + 1) x_j: its largest magnitude over the corners
+        slope_y = t_hi * (lam[1] + 1.0)
+        slope_x = np.maximum(np.abs(lo), np.abs(hi))
+        cond = condition(value, (row_sum(times(slope_x, np.abs(input))), 1.0),
+                         (row_sum(times(slope_y, np.abs(times(target, input)))), 1.0))
+        sums = math.log2(max(input.shape[-1], 1)) * t_hi[..., 0] * np.abs(products).sum(axis=-1)
     grads = {"input": _nan_rows((lo, hi), value)}
-    return reduce(value, scale, grads, {"input": np.abs(c) + np.abs(target)}, reduction)
+    return reduce(value, scale, grads, {"input": np.abs(c) + np.abs(target)}, reduction,
+                  condition=cond, sums=sums)
 
 
 def _integer_labels(input: np.ndarray, target: np.ndarray) -> None:
@@ -105,8 +116,12 @@ def _multiclass(input: np.ndarray, target: np.ndarray, margin: float, reduction:
         lam_lo, lam_hi = _active(d, value)
         e_y = is_y.astype(input.dtype)
         scale = abs(margin) + np.abs(input).max(axis=-1) + np.abs(xy[..., 0])
+        # the scores only (the margin is a constant, the labels integers); at a tie
+        # the larger bound: |lambda_j - [j = y]| <= 1
+        slope = np.maximum(np.abs(lam_lo - e_y), np.abs(lam_hi - e_y))
+        cond = condition(value, (row_sum(times(slope, np.abs(input))), 1.0))
     grads = {"input": _nan_rows((lam_lo - e_y, lam_hi - e_y), value)}
-    return reduce(value, scale, grads, {"input": np.ones_like(input)}, reduction)
+    return reduce(value, scale, grads, {"input": np.ones_like(input)}, reduction, condition=cond)
 
 
 def multiclass_hinge(input: np.ndarray, target: np.ndarray, *, reduction: str = "mean") -> Evaluation:

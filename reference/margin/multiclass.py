@@ -19,9 +19,11 @@ to zero, a wrong branch) is still a mismatch.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .._common import DomainError, Evaluation, reduce
+from .._common import DomainError, Evaluation, condition, reduce, row_sum, times
 
 
 def finite_abs(a: np.ndarray) -> np.ndarray:
@@ -99,6 +101,8 @@ def multi_margin(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray | 
     JAX/optax and TF/Keras have no multi-class hinge of this form.
     Gradient: :math:`w_y p h^{p-1} / C` on each :math:`x_i`, minus their sum on
     :math:`x_y`; with p = 1 a corner gives the segment [0, w_y / C] per hinge.
+    The condition counts the scores, the margin (its derivative is that sum) and
+    w[y], which moves the term by its own size.
     """
     if p not in (1, 2):
         raise DomainError(f"multi_margin: p must be 1 or 2, got {p!r}")
@@ -136,9 +140,18 @@ def multi_margin(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray | 
         each = np.abs(c) * (np.ones_like(s) + kink_scale(z, s, 1.0) if p == 1 else 2.0 * s)
         gscale = np.where(other, each, np.zeros_like(each))
         gscale[at, t] = gscale.sum(axis=1)
+        # at a corner, the larger bound of each derivative (hi >= lo >= 0 per hinge)
+        slope = np.maximum(np.abs(g_lo), np.abs(g_hi))
+        parts = [(row_sum(times(slope, np.abs(rows))), 1.0),
+                 (np.abs(c[:, 0]) * hi.sum(axis=1), np.asarray(margin, rows.dtype))]
+        if weight is not None:
+            parts.append((np.abs(terms), 1.0))
+        cond = condition(terms, *parts)
+        sums = math.log2(max(classes, 1)) * np.abs(c[:, 0]) * (h if p == 1 else h * h).sum(axis=1)
     if unbatched:
-        terms, scale, g_lo, g_hi, gscale = terms[0], scale[0], g_lo[0], g_hi[0], gscale[0]
-    return reduce(terms, scale, {"input": (g_lo, g_hi)}, {"input": gscale}, reduction)
+        terms, scale, g_lo, g_hi, gscale, cond, sums = (a[0] for a in (terms, scale, g_lo, g_hi, gscale, cond, sums))
+    return reduce(terms, scale, {"input": (g_lo, g_hi)}, {"input": gscale}, reduction,
+                  condition=cond, sums=sums)
 
 
 def multilabel_margin(input: np.ndarray, target: np.ndarray, *, reduction: str = "mean") -> Evaluation:
@@ -159,6 +172,7 @@ def multilabel_margin(input: np.ndarray, target: np.ndarray, *, reduction: str =
     A row with no target (-1 first) has loss 0. 'mean' is the mean over the N
     samples. JAX/optax and TF/Keras have no counterpart. Gradient: :math:`+1/C` per active pair on :math:`x_i`,
     :math:`-1/C` per active pair on :math:`x_{y_j}`; corners give segments.
+    The condition counts the scores only (the 1 is a constant, the targets integers).
     """
     rows, unbatched = _rows(input, "multilabel_margin")
     _integer("multilabel_margin", target)
@@ -192,9 +206,15 @@ def multilabel_margin(input: np.ndarray, target: np.ndarray, *, reduction: str =
         pairs = np.where(mask, 1.0 + kink_scale(z, s, 1.0), zero)   # per pair: 1 and its kink term
         per_j = pairs.sum(axis=2)
         gscale = (pairs.sum(axis=1) + np.where(onehot, per_j[:, :, None], zero).sum(axis=1)) / classes
+        # a class is a target or not, so its derivative has one sign: the larger bound
+        slope = np.maximum(np.abs(g_lo), np.abs(g_hi))
+        cond = condition(terms, (row_sum(times(slope, np.abs(rows))), 1.0))
+        # the double sum runs over the (J, C) pairs of the row
+        sums = math.log2(max(mask.shape[1] * classes, 1)) * np.where(mask, hinge(z), zero).sum(axis=(1, 2)) / classes
     if unbatched:
-        terms, scale, g_lo, g_hi, gscale = terms[0], scale[0], g_lo[0], g_hi[0], gscale[0]
-    return reduce(terms, scale, {"input": (g_lo, g_hi)}, {"input": gscale}, reduction)
+        terms, scale, g_lo, g_hi, gscale, cond, sums = (a[0] for a in (terms, scale, g_lo, g_hi, gscale, cond, sums))
+    return reduce(terms, scale, {"input": (g_lo, g_hi)}, {"input": gscale}, reduction,
+                  condition=cond, sums=sums)
 
 
 FUNCTIONS = {"multilabel_margin": multilabel_margin, "multi_margin": multi_margin}

@@ -3,9 +3,11 @@ MultiLabelSoftMargin (here); MultiLabelMargin, MultiMargin are in ``multiclass``
 which also holds the hinge helpers."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .._common import DomainError, Evaluation, exact, reduce, times
+from .._common import DomainError, Evaluation, condition, exact, reduce, row_sum, times
 from .multiclass import finite_abs, hinge, hinge_bounds, kink_scale
 
 
@@ -31,6 +33,8 @@ def margin_ranking(input1: np.ndarray, input2: np.ndarray, target: np.ndarray, *
     the formula is applied as written for any y. At the corner the
     subdifferential is the segment between 0 and the active gradient; within
     rounding of it either side's gradient is accepted (``kink_scale``).
+    The condition counts x1, x2, the (float) target, with derivative -(x1 - x2),
+    and the margin, with derivative 1, where the hinge is active.
     """
     _same_shapes(input1=input1, input2=input2, target=target)
     d = input1 - input2
@@ -40,7 +44,12 @@ def margin_ranking(input1: np.ndarray, input2: np.ndarray, target: np.ndarray, *
     g1 = hinge_bounds(z, -target)
     g2 = hinge_bounds(z, target)
     gscale = np.abs(target) * np.ones_like(d) + kink_scale(z, scale, target)
-    return reduce(value, scale, {"input1": g1, "input2": g2}, {"input1": gscale, "input2": gscale}, reduction)
+    with np.errstate(invalid="ignore", over="ignore"):
+        active = np.where(z >= 0, 1.0, 0.0).astype(d.dtype)     # at the corner: the larger bound
+        cond = condition(value, (times(active, np.abs(target)), input1), (times(active, np.abs(target)), input2),
+                         (times(active, np.abs(d)), target), (active, np.asarray(margin, d.dtype)))
+    return reduce(value, scale, {"input1": g1, "input2": g2}, {"input1": gscale, "input2": gscale}, reduction,
+                  condition=cond)
 
 
 def hinge_embedding(input: np.ndarray, target: np.ndarray, *, margin: float = 1.0,
@@ -70,7 +79,12 @@ def hinge_embedding(input: np.ndarray, target: np.ndarray, *, margin: float = 1.
     one = np.ones_like(input)
     grads = {"input": (np.where(positive, one, lo), np.where(positive, one, hi))}
     gscale = np.where(positive, one, one + kink_scale(z, scale, 1.0))
-    return reduce(terms, scale, grads, {"input": gscale}, reduction)
+    # the condition: x and the margin (derivative 1 where the hinge is active, the
+    # larger bound at the corner); the labels select a branch, they are no variable
+    active = np.where(positive | (z >= 0), one, 0.0 * one)
+    margin_slope = np.where(positive, 0.0 * one, active)
+    cond = condition(terms, (active, input), (margin_slope, np.asarray(margin, input.dtype)))
+    return reduce(terms, scale, grads, {"input": gscale}, reduction, condition=cond)
 
 
 def soft_margin(input: np.ndarray, target: np.ndarray, *, reduction: str = "mean") -> Evaluation:
@@ -92,7 +106,9 @@ def soft_margin(input: np.ndarray, target: np.ndarray, *, reduction: str = "mean
         scale = finite_abs(z) + 1.0 + finite_abs(terms)
         g = -target * np.exp(-_softplus(-z))
         gscale = 2.0 * np.abs(target) * np.ones_like(input)
-    return reduce(terms, scale, {"input": exact(g)}, {"input": gscale}, reduction)
+        # d/dy = -x sigma(-y x): |x dt/dx| = |y dt/dy| = |y x| sigma(-y x)
+        cond = condition(terms, (g, input), (times(input, np.exp(-_softplus(-z))), target))
+    return reduce(terms, scale, {"input": exact(g)}, {"input": gscale}, reduction, condition=cond)
 
 
 def multilabel_soft_margin(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray | None = None,
@@ -132,8 +148,16 @@ def multilabel_soft_margin(input: np.ndarray, target: np.ndarray, *, weight: np.
         gscale = np.abs(w) * 2.0 * (np.abs(ny) + np.abs(target)) / classes
         g_target = -w * input / classes
         g_target_scale = np.abs(w) * (finite_abs(sp_neg) + finite_abs(sp_pos)) / classes
+        # condition: x, y and a class weight w_c (which moves the term by |element_c| / C);
+        # sums: the sum over the C classes
+        parts = [(row_sum(times(np.abs(g), np.abs(input))), one), (row_sum(times(np.abs(g_target), np.abs(target))), one)]
+        if weight is not None:
+            parts.append((row_sum(np.abs(elements)) / classes, one))
+        cond = condition(terms, *parts)
+        sums = math.log2(max(classes, 1)) * row_sum(np.abs(elements)) / classes
     return reduce(terms, scale, {"input": exact(g), "target": exact(g_target)},
-                  {"input": gscale, "target": g_target_scale * np.ones_like(input)}, reduction)
+                  {"input": gscale, "target": g_target_scale * np.ones_like(input)}, reduction,
+                  condition=cond, sums=sums)
 
 
 FUNCTIONS = {
