@@ -2,7 +2,8 @@
 
 A loss has, in this order, the cells that replay what is known (its corpus, its
 edge cases, the documents' worked examples), then one generated cell per (catalog
-variant, reduction), then the profile's LLM-scale cells, one per device. A cell's
+variant, reduction), one reduction cell per reduction over at least 4,096 terms
+(``reductions``), then the profile's LLM-scale cells, one per device. A cell's
 ``id`` names it in pytest ids, unit keys and the seeds its cases are drawn with.
 """
 from __future__ import annotations
@@ -12,12 +13,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from . import corpus, documents, edge_cases, large, strategies
+from . import corpus, documents, edge_cases, large, reductions, strategies
 from .profiles import Profile
 from .vocab import catalog
 from .vocab.case import Case
 
-Source = Literal["corpus", "edge", "document", "generated", "large"]
+Source = Literal["corpus", "edge", "document", "generated", "reduction", "large"]
 REPLAYED: tuple[Source, ...] = ("corpus", "edge", "document")
 
 
@@ -34,6 +35,8 @@ class Cell:
     def id(self) -> str:
         if self.source in REPLAYED:
             return f"{self.loss}-{self.source}"
+        if self.source == "reduction":
+            return f"{self.loss}-{self.variant}-{self.reduction}-{reductions.TERMS}"
         return f"{self.loss}-{self.case_variant}-{self.reduction}"
 
     @property
@@ -41,6 +44,8 @@ class Cell:
         """The variant its generated cases carry (an LLM-scale case names its device's cell)."""
         if self.source == "large":
             return "large" if self.device == "cpu" else f"large_{self.device}"
+        if self.source == "reduction":
+            return reductions.VARIANT
         return self.variant or self.source
 
     @property
@@ -60,6 +65,7 @@ def cells(losses: tuple[str, ...] | None = None, profile: Profile | None = None)
         out += [Cell(spec.name, "corpus")] if corpus.cases(spec.name) else []
         out += [Cell(spec.name, "edge"), Cell(spec.name, "document")]
         out += [Cell(spec.name, "generated", v, r) for v in spec.variants for r in spec.reductions]
+        out += [Cell(spec.name, "reduction", next(iter(spec.variants)), r) for r in reductions.reductions(spec)]
         if profile is not None and spec.name in profile.large_losses:
             out += [Cell(spec.name, "large", None, "mean", "cpu", profile.large_shapes),
                     Cell(spec.name, "large", None, "mean", "cuda", profile.large_shapes_cuda)]
@@ -82,6 +88,9 @@ def _made(cell: Cell, examples: int, seed: int) -> tuple[Case, ...]:
         return tuple(documents.for_loss(cell.loss))
     if cell.source == "large":
         return tuple(large.cases(cell.loss, cell.case_variant, cell.reduction, cell.shapes, seed))
+    if cell.source == "reduction":
+        return tuple(reductions.cases(catalog.get(cell.loss), cell.variant, cell.reduction,
+                                      zlib.crc32(f"{seed}:{cell.id}".encode())))
     cell_seed = zlib.crc32(f"{seed}:{cell.id}".encode())
     return tuple(strategies.draw_cases(catalog.get(cell.loss), cell.variant, cell.reduction,
                                        count=examples, seed_value=cell_seed))

@@ -4,6 +4,6 @@
 (elementwise and classification there, ``shaped`` and ``ctc`` in modules of
 their own); ``shape_groups`` makes a cell's cases share shapes.
 """
-from .cases import HYPOTHESIS_LOCK, cases, draw_cases, without_local_constants
+from .cases import HYPOTHESIS_LOCK, cases, draw_cases, draw_pinned, without_local_constants
 
-__all__ = ["HYPOTHESIS_LOCK", "cases", "draw_cases", "without_local_constants"]
+__all__ = ["HYPOTHESIS_LOCK", "cases", "draw_cases", "draw_pinned", "without_local_constants"]

@@ -158,6 +158,12 @@ def draw_cases(spec: LossSpec, variant: str, reduction: str, *, count: int, seed
     return list(unique.values())
 
 
+def draw_pinned(spec: LossSpec, variant: str, reduction: str, sizes: dict[str, Any], seed_value: int) -> Case:
+    """A case with the sizes labelled in ``sizes`` pinned (the rest drawn): the
+    second of a seeded run, whose values are not Hypothesis's simplest."""
+    return _drawn(spec, variant, reduction, 2, seed_value, sizes)[0][-1]
+
+
 def _drawn(spec: LossSpec, variant: str, reduction: str, count: int, seed_value: int,
            pinned: dict[str, Any] | None) -> tuple[list[Case], list[dict[str, Any]]]:
     """One Hypothesis run: ``count`` cases and the sizes of each."""

@@ -57,6 +57,10 @@ def _roles(spec: LossSpec, settings: Mapping[str, Any]) -> dict[str, str]:
     return roles
 
 
+#: up to this many sequences, Hypothesis draws each length; beyond, a seed does
+DRAWN_LENGTHS = 64
+
+
 @st.composite
 def arrays(draw, spec: LossSpec, settings: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], int]:
     """(arrays, number of classes C) for a case of a "ctc" loss."""
@@ -70,10 +74,15 @@ def arrays(draw, spec: LossSpec, settings: Mapping[str, Any]) -> tuple[dict[str,
         raise InvalidArgument(f"{spec.name}: blank {blank} is not a class of C = {classes} (catalog dims C)")
     pool = np.array([c for c in range(classes) if c != blank])
 
-    def length_list(label, values):
-        return draw(st.lists(values, min_size=n, max_size=n), label=label)
-    input_lengths = np.array(length_list("input lengths", st.just(frames) | st.integers(0, frames)), dtype=np.int64)
-    target_lengths = np.array(length_list("target lengths", st.integers(0, width)), dtype=np.int64)
+    def length_list(label, values, high, full):
+        if n <= DRAWN_LENGTHS:
+            return draw(st.lists(values, min_size=n, max_size=n), label=label)
+        # a reduction case's thousands of sequences: lengths from a drawn seed (as the labels)
+        r = np.random.default_rng(draw(st.integers(0, 2**32 - 1), label=f"{label} seed"))
+        return np.where(full & (r.random(n) < 0.5), high, r.integers(0, high + 1, n))
+    input_lengths = np.array(length_list("input lengths", st.just(frames) | st.integers(0, frames), frames, True),
+                             dtype=np.int64)
+    target_lengths = np.array(length_list("target lengths", st.integers(0, width), width, False), dtype=np.int64)
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="labels seed"))
     # few classes make repeats (which need a blank between them) frequent
     rows = pool[rng.integers(0, pool.size, (n, width))]
