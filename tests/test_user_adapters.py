@@ -46,6 +46,22 @@ def test_the_ci_profile_catches_a_realistic_wrong_implementation(wrong):
     assert failure.framework == wrong.name and failure.finding is None
 
 
+@pytest.mark.parametrize("name", ["bce_softplus_without_log1p", "bce_tiny_term_cancelled"])
+def test_a_lost_tiny_term_is_caught_in_float32_and_in_float64(name):
+    """Relative accuracy where the mathematics is well conditioned: the bug loses
+    softplus(-20) in float32 and softplus(-40) in float64, both caught."""
+    wrong = next(w for w in WRONG if w.name == name)
+    profile = profiles.get("ci")
+    failing = set()
+    for dtype in ("float32", "float64"):
+        for unit in engine.iterate([wrong()], cells_module.cells((wrong.loss,)), (dtype,), ("cpu",), profile,
+                                   profile.seed):
+            if any(r.outcome in FAILING for _case, records in unit.found for r in records):
+                failing.add(dtype)
+                break
+    assert failing == {"float32", "float64"}
+
+
 def test_there_are_at_least_a_dozen_distinct_wrong_implementations():
     assert len({w.name for w in WRONG}) == len(WRONG) >= 12
 

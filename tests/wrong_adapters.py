@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 import adapters.example_user_adapter as ok
-from adapters.base import Recipe
+from adapters.base import Output, Recipe
+from conformance.vocab.dtypes import numpy_dtype
 
 
 def broken(name: str, loss: str, kernel, why: str):
@@ -45,6 +46,53 @@ def bce_naive_softplus(a, p, r):
         return ok.bce_with_logits(a, p, r)
     finally:
         ok.softplus = saved
+
+
+def bce_softplus_without_log1p(a, p, r):
+    """The max-shifted softplus with log(1 + t) for log1p(t): the tiny term
+    softplus(-20) = 2.06e-9 becomes 0 in float32 (softplus(-40) in float64)."""
+    saved = ok.softplus
+    ok.softplus = lambda z: np.maximum(z, 0) + np.log(1 + np.exp(-np.abs(z)))
+    try:
+        return ok.bce_with_logits(a, p, r)
+    finally:
+        ok.softplus = saved
+
+
+def bce_tiny_term_cancelled(a, p, r):
+    """(1 - y) x - log sigmoid(x): right in exact arithmetic, but at y = 0 and a
+    very negative logit it is x - (x - softplus(x)), which rounds the tiny
+    softplus(x) away (0 for 2.06e-9 at x = -20 in float32)."""
+    value, grads = ok.bce_with_logits(a, p, r)
+    if "pos_weight" in a:
+        return value, grads
+    x, y = a["input"], a["target"]
+    w = np.broadcast_to(a["weight"], x.shape) if "weight" in a else np.ones_like(x)
+    log_sigmoid = np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+    with np.errstate(invalid="ignore"):
+        terms = w * (ok.times(1 - y, x) - log_sigmoid)
+    return ok.reduce(terms, r)[0], grads
+
+
+def half_accumulating(name: str, loss: str, why: str):
+    """An adapter whose reduction accumulates in the dtype itself, one term at a
+    time (what a plain half-precision loop does): its terms are right, its sum of
+    thousands of bfloat16 terms stalls (at 256 for unit terms)."""
+    base = broken(name, loss, ok.HandWrittenNumpy.recipes[loss].fn, why)
+    kernel = ok.HandWrittenNumpy.recipes[loss].fn
+
+    def in_the_dtype(self, recipe, arrays, params, reduction, dtype, device, wrt):
+        out = ok.HandWrittenNumpy._run(self, recipe, arrays, params, reduction, dtype, device, wrt)
+        if reduction not in ("sum", "mean"):
+            return out
+        compute = np.float64 if dtype == "float64" else np.float32
+        inputs = {k: (v.astype(compute) if np.issubdtype(v.dtype, np.floating) else v) for k, v in arrays.items()}
+        with np.errstate(all="ignore"):
+            terms = kernel(inputs, params, "none")[0].astype(numpy_dtype(dtype))
+            total = np.add.accumulate(terms.ravel(), dtype=terms.dtype)[-1] if terms.size else terms.dtype.type(0)
+            value = total if reduction == "sum" else total / terms.dtype.type(terms.size)
+        return Output(np.asarray(value).astype(np.float64), out.grads)
+    return type(base.__name__, (base,), {"_run": in_the_dtype})
 
 
 def bce_pos_weight_on_the_negative_term(a, p, r):
@@ -141,6 +189,12 @@ WRONG = [
     broken("mse_mean_over_the_wrong_axis", "mse", mse_mean_over_the_wrong_axis,
            "'mean' divides by the batch axis only (a reduction over the wrong axis)"),
     broken("bce_naive_softplus", "bce_with_logits", bce_naive_softplus, "log1p(exp(x)) overflowing in float32"),
+    broken("bce_softplus_without_log1p", "bce_with_logits", bce_softplus_without_log1p,
+           "softplus as max(z, 0) + log(1 + exp(-|z|)): the tiny term is lost (float32 and float64)"),
+    broken("bce_tiny_term_cancelled", "bce_with_logits", bce_tiny_term_cancelled,
+           "(1 - y) x - log sigmoid(x): x - (x - softplus(x)) cancels the tiny term at y = 0"),
+    half_accumulating("mse_sum_accumulated_in_the_dtype", "mse",
+                      "the reduction accumulates bfloat16 terms in bfloat16: it stalls at 256"),
     broken("bce_pos_weight_on_the_negative_term", "bce_with_logits", bce_pos_weight_on_the_negative_term,
            "pos_weight multiplies the wrong term"),
     broken("bce_epsilon_inside_the_log", "bce_with_logits", bce_epsilon_inside_the_log,
