@@ -103,7 +103,6 @@ def reduce(
     *,
     condition: np.ndarray | None = None,
     sums: np.ndarray | float = 0.0,
-    weighted: bool = False,
 ) -> Evaluation:
     """Apply ``reduction`` to elementwise ``terms`` (and their gradients).
 
@@ -118,10 +117,8 @@ def reduce(
     times the sum of |terms|, is the ``accumulation``, judged at the
     accumulator's precision. ``grads`` are the gradients of ``sum(terms)``.
     ``mean`` divides by ``denominator`` (default: the number of terms), which is
-    how weighted means (cross-entropy, NLL) share this one function;
-    ``weighted``: the denominator is itself a sum of n weights, whose rounding
-    moves the mean by log2(n) of it. A mean over nothing is 0/0 = NaN, as the
-    mathematics says.
+    how weighted means (cross-entropy, NLL) share this one function. A mean
+    over nothing is 0/0 = NaN, as the mathematics says.
     """
     if condition is not None:
         with np.errstate(invalid="ignore"):
@@ -150,8 +147,6 @@ def reduce(
         if condition_total is not None:
             condition_total = condition_total / np.abs(denominator)
         accumulation = np.asarray(accumulation / np.abs(denominator))
-        if weighted:
-            accumulation = accumulation + rounding * np.abs(np.where(np.isfinite(value), value, 0.0))
         # An argument the loss does not depend on (an ignored row) keeps an exact
         # zero gradient, even when the mean is 0/0 because every row is ignored.
         grads = {k: _divide_bounds(lo, hi, denominator) for k, (lo, hi) in grads.items()}

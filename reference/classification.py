@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ._common import DomainError, Evaluation, check_unit_interval, exact, reduce, times as _times
+from ._common import DomainError, Evaluation, check_unit_interval, condition, exact, reduce, row_sum, times as _times
 
 #: Rows are processed in blocks of about this many elements, so the float64
 #: temporaries of a large vocabulary (4096 x 131072) stay a few tens of MB; only
@@ -98,6 +98,7 @@ def cross_entropy(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray |
         t, valid = _indices(target, moved_shape, unbatched, classes, ignore_index)
         denominator = np.where(valid, w[t], np.zeros_like(w[t])).sum()
     terms, scale = np.empty(m_rows, rows.dtype), np.empty(m_rows, rows.dtype)
+    cond, sums = np.empty(m_rows, np.float64), np.empty(m_rows, np.float64)
     g, gscale = np.empty_like(rows), np.empty_like(rows)
     g_target = np.empty_like(rows) if probabilities else None
     g_target_scale = np.empty_like(rows) if probabilities else None
@@ -105,10 +106,10 @@ def cross_entropy(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray |
     for lo in range(0, m_rows, step):         # row blocks: temporaries stay O(CHUNK_ELEMENTS)
         b = slice(lo, min(lo + step, m_rows))
         out = _ce_rows(rows[b], w, label_smoothing, valid[b], None if soft is None else soft[b],
-                       None if t is None else t[b])
-        terms[b], scale[b], g[b], gscale[b] = out[:4]
+                       None if t is None else t[b], weight is not None)
+        terms[b], scale[b], cond[b], sums[b], g[b], gscale[b] = out[:6]
         if probabilities:
-            g_target[b], g_target_scale[b] = out[4:]
+            g_target[b], g_target_scale[b] = out[6:]
     grads = {"input": exact(_unrows(g, moved_shape, unbatched))}
     grad_scales = {"input": _unrows(gscale, moved_shape, unbatched)}
     if probabilities:
@@ -116,13 +117,17 @@ def cross_entropy(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray |
         grad_scales["target"] = _unrows(g_target_scale, moved_shape, unbatched)
     out_shape = moved_shape[:-1][1:] if unbatched else moved_shape[:-1]
     return reduce(terms.reshape(out_shape), scale.reshape(out_shape), grads, grad_scales,
-                  reduction, denominator)
+                  reduction, denominator, condition=cond.reshape(out_shape), sums=sums.reshape(out_shape))
 
 
 def _ce_rows(rows: np.ndarray, w: np.ndarray, label_smoothing: float, valid: np.ndarray,
-             soft: np.ndarray | None, t: np.ndarray | None) -> tuple[np.ndarray, ...]:
-    """Cross-entropy of a block of rows: (terms, scale, grad, grad scale[, target grad,
-    its scale]); ``soft`` holds probability targets, ``t`` class indices."""
+             soft: np.ndarray | None, t: np.ndarray | None, weighted: bool = False) -> tuple[np.ndarray, ...]:
+    """Cross-entropy of a block of rows: (terms, scale, condition, sums, grad, grad
+    scale[, target grad, its scale]); ``soft`` holds probability targets, ``t`` class
+    indices. The condition: the logits (the gradient), the class weights
+    (|w_c q_c log p_c|), a probability target (its gradient) and label smoothing
+    (-sum_c w_c (1/C - y_c) log p_c); the sums: log2(C) of the log-sum-exp's
+    exponentials (|sum_c w_c q_c|) and of the sum over classes."""
     m_rows, classes = rows.shape
     eps_c = label_smoothing / classes if classes else 0.0
     if soft is not None:
@@ -156,10 +161,23 @@ def _ce_rows(rows: np.ndarray, w: np.ndarray, label_smoothing: float, valid: np.
         g = s * p - wq
         g = np.where(valid[:, None], g, np.zeros_like(g))
         gscale = np.abs(s) * _times(p, np.abs(shifted) + lse_size) + np.abs(wq)
-        if soft is None:
-            return terms, scale, g, gscale
         smooth_w = (1.0 - label_smoothing) * w * np.ones_like(rows)
-        return (terms, scale, g, gscale, -_times(smooth_w, log_p),
+        wq_log_p = np.abs(_times(wq, log_p))
+        parts = [(row_sum(condition(np.zeros_like(g), (g, rows))), 1.0)]
+        if weighted:
+            parts.append((row_sum(wq_log_p), 1.0))
+        if soft is not None:
+            parts.append((row_sum(condition(np.zeros_like(g), (-_times(smooth_w, log_p), soft))), 1.0))
+        if label_smoothing:
+            dq = (1.0 / classes) - (soft if soft is not None else np.where(valid[:, None], onehot, 0.0))
+            dq = np.where(valid[:, None], dq, np.zeros_like(dq))
+            parts.append((-_times(w * dq, log_p).sum(axis=1), label_smoothing))
+        cond = condition(terms, *parts)
+        sums = math.log2(max(classes, 1)) * (np.abs(s[:, 0]) + wq_log_p.sum(axis=1))
+        sums = np.where(valid, sums, 0.0)
+        if soft is None:
+            return terms, scale, cond, sums, g, gscale
+        return (terms, scale, cond, sums, g, gscale, -_times(smooth_w, log_p),
                 _times(np.abs(smooth_w), np.abs(shifted) + lse_size))
 
 
@@ -185,8 +203,10 @@ def nll(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray | None = No
     g[np.arange(m_rows), t] = -wt
     out_shape = moved_shape[:-1][1:] if unbatched else moved_shape[:-1]
     grad = _unrows(g, moved_shape, unbatched)
+    # condition: the picked logit (|w x| = |t|) and, when given, its class weight (|t| again)
+    cond = condition(terms, (wt, picked), *([(terms, 1.0)] if weight is not None else []))
     return reduce(terms.reshape(out_shape), np.abs(terms).reshape(out_shape), {"input": exact(grad)},
-                  {"input": np.abs(grad)}, reduction, wt.sum())
+                  {"input": np.abs(grad)}, reduction, wt.sum(), condition=cond.reshape(out_shape))
 
 
 FUNCTIONS = {"cross_entropy": cross_entropy, "nll": nll}

@@ -69,7 +69,7 @@ def _relative_derivatives(loss, arrays, params, base):
 #: formulas that do not state their condition yet: their value is judged by the
 #: earlier scale alone (reduce() without condition=), as before this model. Strict:
 #: the list must shrink as each is stated, and a stated one cannot stay on it.
-PENDING = {"cross_entropy", "nll", "ctc", "binary_focal", "categorical_focal", "poly1_cross_entropy",
+PENDING = {"ctc", "binary_focal", "categorical_focal", "poly1_cross_entropy",
            "sparsemax", "multiclass_sparsemax"}
 PENDING_VARIANTS = {("hinge", "binary_labels"), ("squared_hinge", "binary_labels"), ("msle", "signed")}
 
