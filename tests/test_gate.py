@@ -4,6 +4,7 @@ refuses a baseline it cannot use with one clear message (exit 2), never a pass."
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,21 @@ def test_a_baseline_round_trips_and_records_versions(runs):
     for key, stat in meta_cells.items():            # errors are kept to 4 significant digits
         assert loaded["cells"][key].outcomes == stat.outcomes
         assert loaded["cells"][key].worst_error_eps == pytest.approx(stat.worst_error_eps, rel=5e-4)
+
+
+def test_a_baseline_of_a_run_that_did_not_finish_is_refused_unless_partial(runs, capsys, tmp_path):
+    """A killed run holds only the cells it reached: a baseline of it would drop the rest unnoticed."""
+    stopped = tmp_path / "stopped"
+    shutil.copytree(runs["before"], stopped)
+    meta = json.loads((stopped / "run.json").read_text())
+    meta.pop("finished")
+    meta["stopped"] = {"at": meta["started"], "why": "SIGTERM"}
+    (stopped / "run.json").write_text(json.dumps(meta))
+    out = tmp_path / "b.json"
+    assert main(["baseline", str(stopped), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "did not finish (SIGTERM)" in err and err.count("\n") == 1 and not out.exists()
+    assert main(["baseline", str(stopped), "--out", str(out), "--partial"]) == 0 and out.exists()
 
 
 def test_a_baseline_taken_with_other_settings_is_refused_unless_allowed(runs, capsys, tmp_path):

@@ -16,6 +16,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     base = sub.add_parser("baseline", help="write a baseline file from a results directory")
     base.add_argument("results")
     base.add_argument("--out", required=True, help="baseline JSON file to write (gzip-compressed if it ends in .gz)")
+    base.add_argument("--partial", action="store_true",
+                      help="take a baseline of a run that did not finish (its cells only)")
     base.set_defaults(func=baseline)
     judge = sub.add_parser("gate", help="exit 1 when a run is worse than a baseline in any cell")
     judge.add_argument("--baseline", required=True, help="baseline JSON (from 'baseline') or a results directory")
@@ -54,7 +56,13 @@ def cells_of(path: str, ignore: tuple[str, ...] = ()) -> tuple[dict, dict]:
 
 
 def baseline(args: argparse.Namespace) -> int:
+    if not Path(args.results).is_dir():
+        raise UsageError(f"{args.results} is not a results directory")
     meta, records, _ = load(Path(args.results))
+    if "finished" not in meta and not args.partial:
+        why = (meta.get("stopped") or {}).get("why", "it is still running or was killed")
+        raise UsageError(f"{args.results} is a run that did not finish ({why}): a baseline of it would hold only "
+                         "the cells it reached; finish it with 'run --resume', or give --partial")
     data = gate.baseline(records, meta)
     gate.write_baseline(Path(args.out), data)
     print(f"baseline of {len(data['cells'])} cells written to {Path(args.out).resolve()}")
