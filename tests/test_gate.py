@@ -43,7 +43,7 @@ def test_an_unchanged_rerun_passes_the_gate(runs, capsys):
 
 
 def test_a_planted_regression_fails_the_gate_and_names_the_cell(runs, capsys):
-    assert main(["gate", "--baseline", str(runs["baseline"]), str(runs["upgraded"])]) == 1
+    assert main(["gate", "--baseline", str(runs["baseline"]), str(runs["upgraded"]), "--limit", "1000"]) == 1
     out = capsys.readouterr().out
     assert "gate: FAIL" in out
     assert "mse plain mean handwritten cpu float64 grad:input: new outcome mismatch" in out
