@@ -88,10 +88,9 @@ def _made(cell: Cell, examples: int, seed: int) -> tuple[Case, ...]:
         return tuple(documents.for_loss(cell.loss))
     if cell.source == "large":
         return tuple(large.cases(cell.loss, cell.case_variant, cell.reduction, cell.shapes, seed))
-    if cell.source == "reduction":
-        return tuple(reductions.cases(catalog.get(cell.loss), cell.variant, cell.reduction,
-                                      zlib.crc32(f"{seed}:{cell.id}".encode())))
     cell_seed = zlib.crc32(f"{seed}:{cell.id}".encode())
+    if cell.source == "reduction":
+        return tuple(reductions.cases(catalog.get(cell.loss), cell.variant, cell.reduction, cell_seed))
     return tuple(strategies.draw_cases(catalog.get(cell.loss), cell.variant, cell.reduction,
                                        count=examples, seed_value=cell_seed))
 

@@ -10,7 +10,7 @@ import numpy as np
 
 import reference
 from conformance import frameworks
-from conformance.oracle import Oracle, differentiable, in_dtype_units, oracle
+from conformance.oracle import Oracle, differentiable, evaluate, oracle
 from conformance.vocab import catalog
 from conformance.vocab.case import Case
 from conformance.vocab.dtypes import round_to
@@ -83,8 +83,7 @@ def example(record: Record, case: Case, meta: Mapping[str, Any], name: str, coun
     if o.evaluation is not None and expect in ("numbers", "raises"):
         inputs.update(_expected("oracle", *checked(o.evaluation, record.check), dtype))
         if policy is not None and record.policy_expected is not None:
-            pe = in_dtype_units(reference.evaluate(case.loss, o.arrays, case.params, case.reduction,
-                                                   policy.knobs_for(dtype)), dtype)
+            pe = evaluate(case, o.arrays, policy.knobs_for(dtype), dtype)[0]
             inputs.update(_expected("policy", *checked(pe, record.check), dtype))
     draft = repro_bug.Draft(
         slug=name, framework=record.framework, loss=case.loss, variant=case.variant, check=record.check,

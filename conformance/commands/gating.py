@@ -56,8 +56,6 @@ def cells_of(path: str, ignore: tuple[str, ...] = ()) -> tuple[dict, dict]:
 
 
 def baseline(args: argparse.Namespace) -> int:
-    if not Path(args.results).is_dir():
-        raise UsageError(f"{args.results} is not a results directory")
     meta, records, _ = load(Path(args.results))
     if "finished" not in meta and not args.partial:
         why = (meta.get("stopped") or {}).get("why", "it is still running or was killed")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import catalog
 from .case import Case
 from .records import Record
 from .dtypes import round_to
@@ -90,6 +91,8 @@ def findings() -> tuple[Finding, ...]:
     out = []
     for row in raw:
         row = dict(row)
+        if row["loss"] == "*":                  # every loss of the catalog
+            row["loss"] = tuple(catalog.catalog())
         row["loss"] = (row["loss"],) if isinstance(row["loss"], str) else tuple(row["loss"])
         for key in ("checks", "variants", "dtypes"):
             row[key] = tuple(row.get(key, ()))

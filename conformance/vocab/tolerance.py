@@ -26,8 +26,7 @@ class Tolerance:
     eps: float
     tiny: float
     reason: str
-    accumulator_eps: float          # the precision a sum over array elements is held to
-    accumulator: str = ""           # its dtype and reason
+    accumulator_eps: float          # the precision a reduction's sum is held to (tolerance.toml says why)
 
 
 @lru_cache(maxsize=1)
@@ -49,5 +48,4 @@ def for_dtype(dtype: str) -> Tolerance:
         raise ValueError(f"{TOLERANCE_FILE}: the accumulator of {dtype} must be a dtype at least as precise, "
                          f"got {accumulator!r}")
     return Tolerance(dtype=dtype, k=float(row["k"]), eps=eps(dtype), tiny=tiny, reason=row["reason"],
-                     accumulator_eps=eps(accumulator),
-                     accumulator=f"{accumulator}: {row['accumulator_reason']}")
+                     accumulator_eps=eps(accumulator))
