@@ -1,7 +1,7 @@
 """Cells: the rows of the matrix, and the cases each one checks.
 
 A loss has, in this order, the cells that replay what is known (its corpus, its
-edge cases, the documents' worked examples), then one generated cell per (catalog
+edge cases, hand-listed and derived from the spec, the documents' worked examples), then one generated cell per (catalog
 variant, reduction), one reduction cell per reduction over at least 4,096 terms
 (``reductions``), then the profile's LLM-scale cells, one per device. A cell's
 ``id`` names it in pytest ids, unit keys and the seeds its cases are drawn with.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from . import corpus, documents, edge_cases, large, reductions, strategies
+from . import corpus, derived, documents, edge_cases, large, reductions, strategies
 from .profiles import Profile
 from .vocab import catalog
 from .vocab.case import Case
@@ -82,8 +82,9 @@ def cases_for(cell: Cell, examples: int, seed: int) -> tuple[Case, ...]:
 
 @lru_cache(maxsize=None)
 def _made(cell: Cell, examples: int, seed: int) -> tuple[Case, ...]:
-    if cell.source == "edge":
-        return tuple(edge_cases.edge_cases(cell.loss))
+    if cell.source == "edge":          # the hand-listed ones, then those derived from the spec
+        made = [*edge_cases.edge_cases(cell.loss), *derived.cases(catalog.get(cell.loss))]
+        return tuple({c.id: c for c in made}.values())
     if cell.source == "document":
         return tuple(documents.for_loss(cell.loss))
     if cell.source == "large":
