@@ -8,6 +8,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from conformance import documents, search
+from conformance import edge_coverage as _edge_coverage
 from conformance.oracle import oracle
 from conformance.vocab import catalog
 from conformance.vocab.case import Case
@@ -60,6 +61,23 @@ def coverage(records: list[Record]) -> dict[str, Any]:
         text = main if len(counts) == 1 else ", ".join(f"{k} {n}" for k, n in sorted(counts.items()))
         cells[key] = {"text": text, "kind": main, "apis": sorted(apis[key])}
     return {"losses": losses, "frameworks": frameworks, "cells": cells}
+
+
+def edge_coverage(cases: Mapping[str, Case]) -> list[dict[str, Any]]:
+    """Per loss of the run: each group of special inputs (structures, each argument's
+    special values, parameter boundaries, coincident and tied inputs), how many of
+    those the spec calls for its cases met, and which it missed (conformance/edge_coverage.py)."""
+    met = _edge_coverage.met(cases.values())
+    rows = []
+    for loss in sorted(met, key=_loss_order):
+        spec = catalog.get(loss)
+        groups: dict[str, dict[str, list]] = collections.defaultdict(lambda: {"met": [], "missed": []})
+        for tag in _edge_coverage.wanted(spec):
+            group, _, name = tag.partition(":") if ":" in tag else (tag, "", tag)
+            groups[group]["met" if met[loss].get(tag) else "missed"].append(name)
+        rows.append({"loss": loss, "cases": sum(1 for c in cases.values() if c.loss == loss),
+                     "groups": dict(groups)})
+    return rows
 
 
 def _dtype_order(dtype: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .. import coverage
+from .. import cells, coverage, edge_coverage
 from ..vocab import catalog
 from .options import chosen_frameworks
 
@@ -25,8 +25,22 @@ def command(args: argparse.Namespace) -> int:
     found = coverage.entries(chosen, args.losses or None)
     if args.losses:
         print(coverage.details(found))
+        for name in args.losses:
+            print()
+            print(edge_coverage_text(name))
         return 0
     print(coverage.render(coverage.table(found, list(versions), unavailable), ["loss", "variants", *versions]))
     print()
     print(coverage.totals(found, [a.name for a in chosen]))
     return 0
+
+
+def edge_coverage_text(loss: str) -> str:
+    """What the loss's replayed cases (edge cases, hand-listed and derived from the
+    spec, and the documents' examples) meet: each special value, structure and
+    parameter boundary with the number of cases that hold it ('-': none)."""
+    cases = [c for cell in cells.cells((loss,)) if cell.source in ("edge", "document")
+             for c in cells.cases_for(cell, 1, 0)]
+    counts = edge_coverage.met(cases).get(loss, {})
+    head = f"{loss}: special inputs met by its {len(cases)} edge and document cases (cases per entry; - none)"
+    return "\n".join([head, *edge_coverage.lines(catalog.get(loss), counts)])
