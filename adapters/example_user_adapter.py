@@ -108,8 +108,13 @@ def _unrows(g: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 def log_softmax(rows: np.ndarray) -> np.ndarray:
     peak = rows.max(axis=1, keepdims=True) if rows.size else np.zeros((rows.shape[0], 1), rows.dtype)
-    shifted = rows - peak
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    with np.errstate(invalid="ignore"):
+        shifted = rows - peak
+        out = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        # a row with +inf logits: the limit puts all mass on them (log 1/k), none elsewhere
+        top = rows == peak
+        limit = np.where(top, -np.log(top.sum(axis=1, keepdims=True)).astype(rows.dtype), -np.inf)
+    return np.where(np.isposinf(peak), limit, out)
 
 
 def cross_entropy(a: Arrays, p: Params, reduction: str) -> Result:
@@ -119,18 +124,18 @@ def cross_entropy(a: Arrays, p: Params, reduction: str) -> Result:
     onehot = np.zeros_like(rows)
     onehot[np.arange(rows.shape[0]), idx] = 1
     q = ((1 - smoothing) * onehot + smoothing / classes) * valid[:, None]
-    wq = w * q
+    wq = times(q, w)                      # a class weight of inf costs nothing where q is 0
     logp = log_softmax(rows)
     terms = -times(wq, logp).sum(axis=1)
     value, factor = reduce(terms.reshape(out_shape), reduction, (w[idx] * valid).sum())
-    g = times(wq.sum(axis=1, keepdims=True) * np.exp(logp) - wq, factor)   # ignored rows: exactly 0
+    g = times(times(wq.sum(axis=1, keepdims=True), np.exp(logp)) - wq, factor)   # ignored rows: exactly 0
     return value, {"input": _unrows(g, a["input"])}
 
 
 def nll(a: Arrays, p: Params, reduction: str) -> Result:
     rows, idx, valid, out_shape = _class_rows(a, p)
     w = a["weight"] if "weight" in a else np.ones(rows.shape[1], rows.dtype)
-    wt = w[idx] * valid
+    wt = np.where(valid, w[idx], 0)                  # an ignored row weighs 0, whatever w holds
     picked = rows[np.arange(rows.shape[0]), idx]
     terms = -times(wt, picked)
     value, factor = reduce(terms.reshape(out_shape), reduction, wt.sum())

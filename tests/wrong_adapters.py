@@ -184,6 +184,39 @@ def nll_ignored_rows_get_a_gradient(a, p, r):
     return value, {"input": leaked}
 
 
+# -- bugs only the edge cases derived from the spec reach (conformance/derived.py) ----
+def nll_negative_index_wraps(a, p, r):
+    """The range check forgets negative indices: -1 silently picks the last class
+    (NumPy's, and Python's, negative indexing)."""
+    x, t = a["input"], a["target"]
+    classes = x.shape[1] if x.ndim > 1 else x.shape[0]
+    wrapped = np.where((t < 0) & (t != p.get("ignore_index", -100)), t % classes, t)
+    return ok.nll(a | {"target": wrapped}, p, r)
+
+
+def bce_shapes_broadcast(a, p, r):
+    """No shape check: an input and a target of different shapes are broadcast."""
+    x, y = np.broadcast_arrays(a["input"], a["target"])
+    value, grads = ok.bce_with_logits(a | {"input": x, "target": y}, p, r)
+    return value, {"input": _unbroadcast(grads["input"], a["input"].shape),
+                   "target": _unbroadcast(grads["target"], a["target"].shape)}
+
+
+def _unbroadcast(g, shape):
+    while g.ndim > len(shape):
+        g = g.sum(axis=0)
+    return g.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1), keepdims=True) \
+        if g.shape != shape else g
+
+
+def bce_one_element_squeezed(a, p, r):
+    """x.squeeze() on the way in: a batch of one element comes back as a scalar."""
+    value, grads = ok.bce_with_logits(a, p, r)
+    if r == "none" and a["input"].size == 1:
+        return np.squeeze(value), grads
+    return value, grads
+
+
 WRONG = [
     broken("mse_target_gradient_sign", "mse", mse_target_gradient_sign, "a sign flipped in a gradient"),
     broken("mse_gradient_without_the_2", "mse", mse_gradient_without_the_2, "d/dx (x - y)^2 taken as (x - y)"),
@@ -214,4 +247,12 @@ WRONG = [
            "log-sum-exp without subtracting the maximum"),
     broken("nll_ignored_rows_get_a_gradient", "nll", nll_ignored_rows_get_a_gradient,
            "an ignored row's gradient leaks into class 0"),
+    broken("nll_negative_index_wraps", "nll", nll_negative_index_wraps,
+           "class index -1 wraps to the last class instead of being refused"),
+    broken("bce_shapes_broadcast", "bce_with_logits", bce_shapes_broadcast,
+           "mismatched input and target shapes broadcast instead of refused"),
+    broken("bce_one_element_squeezed", "bce_with_logits", bce_one_element_squeezed,
+           "a batch of one element squeezed to a scalar"),
 ]
+#: caught by the derived edge cases and by no hand-listed edge case (tests/test_derived.py)
+ONLY_DERIVED = ("nll_negative_index_wraps", "bce_shapes_broadcast", "bce_one_element_squeezed")
