@@ -46,11 +46,23 @@ def in_dtype_units(ev: reference.Evaluation, dtype: str) -> reference.Evaluation
     """One value scale in units of eps(dtype): the condition, plus the accumulation
     weighted by eps_acc / eps (tolerance.toml: float32's for half precision, whose
     sums frameworks accumulate in float32), so the verdict, the device check and
-    the reproducers apply one tolerance, k * eps * scale + tiny."""
+    the reproducers apply one tolerance, k * eps * scale + tiny.
+    A gradient's scale is at least the gradient's own magnitude: rounding the
+    result alone costs eps/2 of it, so a smaller scale (0 where a formula's
+    magnitudes meet an infinite input) would fail a correctly rounded answer."""
     tol = for_dtype(dtype)
     with np.errstate(invalid="ignore", over="ignore"):
         scale = np.abs(ev.scale) + np.asarray(ev.accumulation, np.float64) * (tol.accumulator_eps / tol.eps)
-    return dataclasses.replace(ev, scale=scale, accumulation=0.0)
+        grad_scales = {n: _at_least_magnitude(s, *ev.grads[n]) if n in ev.grads else s
+                       for n, s in ev.grad_scales.items()}
+    return dataclasses.replace(ev, scale=scale, accumulation=0.0, grad_scales=grad_scales)
+
+
+def _at_least_magnitude(scale: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``scale``, raised to the finite magnitude of the gradient (bounds) where it is smaller."""
+    magnitude = np.fmax(np.abs(np.asarray(lo, np.float64)), np.abs(np.asarray(hi, np.float64)))
+    magnitude = np.where(np.isfinite(magnitude), magnitude, 0.0)
+    return np.fmax(np.asarray(scale, np.float64), magnitude)
 
 
 class _Cache:

@@ -151,7 +151,7 @@ def _ce_rows(rows: np.ndarray, w: np.ndarray, label_smoothing: float, valid: np.
         log_p = np.where((k > 0) & ~np.isnan(rows).any(axis=1, keepdims=True), limit, log_p)
         shifted = np.where(k > 0, np.zeros_like(shifted), shifted)
         log_sum = np.where(k > 0, np.zeros_like(log_sum), log_sum)   # finite scales for limit rows
-        wq = w * q
+        wq = np.where(q == 0, np.zeros_like(q), w * q)       # a class weight of inf is not used where q = 0
         terms = -np.where(wq == 0, np.zeros_like(log_p), wq * log_p).sum(axis=1)
         terms = np.where(valid, terms, np.zeros_like(terms))
         lse_size = np.abs(peak) + np.abs(log_sum) + math.log(max(classes, 1)) + 1.0

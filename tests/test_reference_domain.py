@@ -211,3 +211,15 @@ def test_cross_entropy_ignores_a_masked_minus_infinity_logit_the_target_puts_no_
     out = ev("cross_entropy", {"input": x, "target": np.array([2])}, reduction="sum")
     assert out.value == pytest.approx(math.log(4.0 / 3.0), rel=1e-15)
     np.testing.assert_allclose(out.grads["input"][0], [[0.25, 0.0, -0.25]], rtol=1e-15)
+
+
+def test_an_infinite_class_weight_costs_nothing_where_no_row_uses_its_class():
+    """Found by the derived edge cases: w * q with w = inf and q = 0 was NaN (0 * inf),
+    though without smoothing a row's loss is w[y] (-log p_y) and w of another class
+    does not enter it."""
+    x = np.array([[0.5, -1.0, 2.0], [1.0, 0.0, -2.0]])
+    ev = reference.evaluate("cross_entropy", {"input": x, "target": np.array([2, 1]),
+                                              "weight": np.array([np.inf, 2.0, 1.0])}, {}, "none")
+    log_p = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(ev.value, [-log_p[0, 2], -2.0 * log_p[1, 1]], rtol=1e-15)
+    assert np.isfinite(ev.grads["input"][0]).all()
