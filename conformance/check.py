@@ -110,6 +110,10 @@ class _Checking:
         out, failure, backward_failure = run(self.adapter, self.case, o.arrays, self.dtype, self.device, wrt)
         if o.error is not None:
             return [self.invalid_input(o, out, failure)]
+        if failure is not None and o.evaluation.undefined:
+            return [self.record("value", "undefined", raised=failure, refused="forward",
+                                detail=f"undefined by the mathematics ({o.evaluation.undefined}); "
+                                       f"{self.adapter.name} refuses it")]
         if failure is not None:
             return [self.refused("value", "forward", failure)]
         found = self.against_oracle(o, out, wrt if backward_failure is None else ())
@@ -146,6 +150,11 @@ class _Checking:
         """One record per checked quantity: agree, documented (within the framework's
         documented policy) or the discrepancy that remains."""
         ev = o.evaluation
+        if ev.undefined:        # no answer is right or wrong: what the framework returns is shown
+            value = [self.record("value", "undefined", detail=f"undefined by the mathematics ({ev.undefined}); "
+                                 f"{self.adapter.name} returns {_shown(out.value)}", actual=summary(out.value))]
+            return value + [self.judged(o, f"grad:{n}", *ev.grads[n], ev.grad_scales[n], out.grads.get(n))
+                            for n in wrt]
         checks = [("value", (ev.value, ev.value), ev.scale, out.value)]
         checks += [(f"grad:{n}", ev.grads[n], ev.grad_scales[n], out.grads.get(n)) for n in wrt]
         return [self.judged(o, name, lo, hi, scale, actual) for name, (lo, hi), scale, actual in checks]
@@ -223,3 +232,10 @@ def device_verdict(on_cpu: Any, on_device: Any, scale: Any, tol: Tolerance) -> V
         magnitude = np.abs(np.asarray(on_cpu, np.float64))
         scale = np.where(np.isfinite(scale), np.maximum(scale, magnitude), magnitude)
     return judge(on_cpu, on_cpu, scale, on_device, tol)
+
+
+def _shown(value: Any) -> str:
+    a = np.asarray(value, np.float64) if value is not None else None
+    if a is None:
+        return "nothing"
+    return f"{a.item():.6g}" if a.size == 1 else f"an array of shape {list(a.shape)}"

@@ -142,10 +142,14 @@ def specials(spec: LossSpec) -> Iterator[Case]:
             role = role_of(spec, settings, name)
             for value in roles.get(role, ()):
                 placed = _place(spec, settings, base, name, role, value)
-                if placed is not None:
-                    arrays, params = placed
-                    yield _edge(base, f"{name} ({role}) {value} ({variant})",
-                                arrays=dict(base.arrays) | {name: arrays}, params=params)
+                if placed is None:
+                    continue
+                arrays, params = placed
+                case = _edge(base, f"{name} ({role}) {value} ({variant})",
+                             arrays=dict(base.arrays) | {name: arrays}, params=params)
+                yield case
+                if value == "all_ignored":          # where it matters: a mean of 0 / 0
+                    yield from (dataclasses.replace(case, reduction=r) for r in spec.reductions if r != reduction)
 
 
 def classes_of(spec: LossSpec, settings: Mapping[str, Any], case: Case) -> int:

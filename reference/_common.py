@@ -53,6 +53,10 @@ class Evaluation:
     #: the componentwise condition |f| + sum |df/dxi| |xi| over every real input
     #: (array elements and float parameters), per term for reduction 'none'
     condition: np.ndarray | None = None
+    #: why the mathematics gives the value no meaning ("" where it has one): a mean
+    #: whose numerator and denominator are both 0 (no terms, every row ignored).
+    #: The verdict is then ``undefined`` and the report shows what each framework returns.
+    undefined: str = ""
 
 
 def exact(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +122,7 @@ def reduce(
     accumulator's precision. ``grads`` are the gradients of ``sum(terms)``.
     ``mean`` divides by ``denominator`` (default: the number of terms), which is
     how weighted means (cross-entropy, NLL) share this one function. A mean
-    over nothing is 0/0 = NaN, as the mathematics says.
+    over nothing is 0/0: NaN, and ``undefined`` says why.
     """
     if condition is not None:
         with np.errstate(invalid="ignore"):
@@ -151,7 +155,11 @@ def reduce(
         # zero gradient, even when the mean is 0/0 because every row is ignored.
         grads = {k: _divide_bounds(lo, hi, denominator) for k, (lo, hi) in grads.items()}
         grad_scales = {k: s / np.abs(denominator) for k, s in grad_scales.items()}
-    return Evaluation(value, value_scale, grads, grad_scales, accumulation, condition_total)
+    undefined = ""
+    if np.all(denominator == 0) and (terms.size == 0 or total == 0):
+        undefined = ("a mean over no terms: 0/0" if terms.size == 0 else
+                     "a mean whose every term is left out (ignored or weighing 0): 0/0")
+    return Evaluation(value, value_scale, grads, grad_scales, accumulation, condition_total, undefined)
 
 
 def _divide_bounds(lo: np.ndarray, hi: np.ndarray, denominator) -> tuple[np.ndarray, np.ndarray]:

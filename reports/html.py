@@ -51,7 +51,7 @@ def render(meta: Mapping[str, Any], records: list[dict[str, Any]], cases: Mappin
         worst_examples=worst_examples(panels, records, cases),
         histograms=pictures.error_histograms(frame),
         matrix=summary.matrix(records, cases), coverage=summary.coverage(records),
-        edge_coverage=summary.edge_coverage(cases),
+        edge_coverage=summary.edge_coverage(cases), undefined=summary.undefined(records, cases),
         discrepancies=summary.discrepancies(records, cases),
         documents=summary.document_table(records) if documents is None else documents,
         support=summary.dtype_support(records), accuracy=summary.accuracy(records),

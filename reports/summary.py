@@ -17,7 +17,7 @@ from conformance.vocab.dtypes import DTYPES
 from conformance.vocab.findings import by_id
 from conformance.vocab.tolerance import for_dtype
 
-SEVERITY = ("agree", "unsupported", "documented", "device-mismatch", "mismatch", "nonfinite-mismatch",
+SEVERITY = ("agree", "undefined", "unsupported", "documented", "device-mismatch", "mismatch", "nonfinite-mismatch",
             "error-mismatch", "timeout", "crash")
 
 
@@ -78,6 +78,32 @@ def edge_coverage(cases: Mapping[str, Case]) -> list[dict[str, Any]]:
         rows.append({"loss": loss, "cases": sum(1 for c in cases.values() if c.loss == loss),
                      "groups": dict(groups)})
     return rows
+
+
+def undefined(records: list[Record], cases: Mapping[str, Case]) -> dict[str, Any]:
+    """Where the mathematics is undefined (0/0): per case and dtype, what each
+    framework returns (a number, NaN, or a refusal), side by side."""
+    rows: dict[tuple, dict[str, str]] = {}
+    for r in records:
+        if r.outcome != "undefined" or r.check != "value":
+            continue
+        key = (r.loss, r.case, r.reduction, r.dtype)
+        got = "refuses" if r.refused else _first(r.actual)
+        rows.setdefault(key, {})[r.framework] = got
+    frameworks = sorted({fw for row in rows.values() for fw in row})
+    out = []
+    for (loss, case, reduction, dtype), row in sorted(rows.items(), key=lambda kv: (_loss_order(kv[0][0]), kv[0])):
+        c = cases.get(case)
+        out.append({"loss": loss, "note": c.note if c else case, "reduction": reduction, "dtype": dtype,
+                    "frameworks": row, "agree": len(set(row.values())) == 1})
+    return {"rows": out, "frameworks": frameworks}
+
+
+def _first(summary_: Mapping[str, Any] | None) -> str:
+    if not summary_ or not summary_.get("data"):
+        return "—"
+    value = summary_["data"][0]
+    return value if isinstance(value, str) else f"{value:.6g}"
 
 
 def _dtype_order(dtype: str) -> int:

@@ -35,6 +35,10 @@ CE_IGNORED = case("cross_entropy", {"input": [[0.5, -1.0, 2.0], [3.0, 1.0, -2.0]
                                     "target": np.array([1, -100, 2])},
                   params={"ignore_index": -100}, variant="ignore_index")
 
+CE_ALL_IGNORED = case("cross_entropy", {"input": X, "target": np.array([-100, -100])},
+                      params={"ignore_index": -100}, variant="ignore_index")
+zero_for_nan = lambda value, grads: (np.zeros_like(value), grads)  # noqa: E731
+
 TORCH_LIKE_FLOOR = Policy(knobs={"log_floor": -100.0}, citation="https://example.org/bce#clamp",
                           summary="log clamped at -100")
 NO_CHECKS = Policy(knobs={}, citation="https://example.org/ce#unchecked",
@@ -126,6 +130,9 @@ SCENARIOS = [
     ("a_gpu_result_apart_from_the_cpu_result_is_a_device_mismatch", apart_on_cuda(), MSE, "cuda", "float32",
      "device:value", "device-mismatch"),
     ("a_device_the_adapter_lacks_is_unsupported", correct("mse"), MSE, "cuda", "float32", "value", "unsupported"),
+    ("a_mean_of_0_over_0_is_undefined_whatever_is_returned",
+     Fake({"cross_entropy": exact("cross_entropy", after=zero_for_nan)}),
+     CE_ALL_IGNORED, "cpu", "float32", "value", "undefined"),
     ("a_leak_into_an_ignored_row_gradient_is_a_mismatch",
      Fake({"cross_entropy": exact("cross_entropy", after=leak_into_row(1, 1e-3))}),
      CE_IGNORED, "cpu", "float32", "grad:input", "mismatch"),
@@ -295,10 +302,10 @@ def test_the_same_leak_into_a_counted_row_is_noise_and_agrees():
     assert records_by_check(adapter, CE_IGNORED, "cpu", "float32")["grad:input"].outcome == "agree"
 
 
-def test_when_every_row_is_ignored_the_mean_is_nan_and_the_gradient_still_exactly_zero():
+def test_when_every_row_is_ignored_the_mean_is_undefined_and_the_gradient_still_exactly_zero():
     c = case("cross_entropy", {"input": X, "target": np.array([-100, -100])}, "mean", {"ignore_index": -100})
     good = records_by_check(correct("cross_entropy"), c, "cpu", "float32")
-    assert good["value"].expected["data"] == ["nan"] and good["value"].outcome == "agree"
+    assert good["value"].actual["data"] == ["nan"] and good["value"].outcome == "undefined"
     assert good["grad:input"].expected["data"] == [0.0] * 6 and good["grad:input"].outcome == "agree"
     nan_grads = Fake({"cross_entropy": exact("cross_entropy", after=lambda v, g: (v, {"input": g["input"] * np.nan}))})
     assert records_by_check(nan_grads, c, "cpu", "float32")["grad:input"].outcome == "nonfinite-mismatch"
@@ -394,3 +401,19 @@ def test_every_judged_record_carries_its_error_in_ulps_and_a_nudge_of_three_ulps
     assert value.outcome == "agree" and 2.5 <= value.error_ulp <= 3.5
     refused = check(CE_OUT_OF_RANGE, correct("cross_entropy"), "cpu", "float32")
     assert all(r.error_ulp is None for r in refused)                 # nothing computed to measure
+
+
+@pytest.mark.parametrize("after", [None, zero_for_nan], ids=["nan", "zero"])
+def test_an_undefined_mean_shows_what_the_framework_returns_and_still_checks_the_gradient(after):
+    records = records_by_check(Fake({"cross_entropy": exact("cross_entropy", after=after)}), CE_ALL_IGNORED,
+                               "cpu", "float32")
+    assert records["value"].outcome == "undefined"
+    assert "0/0" in records["value"].detail and ("returns 0" in records["value"].detail) == (after is not None)
+    assert records["grad:input"].outcome == "agree"           # ignored rows: exactly 0, as before
+
+
+def test_a_mean_with_terms_is_not_undefined_and_a_sum_over_nothing_is_0():
+    ev = reference.evaluate("cross_entropy", {"input": np.array(X), "target": np.array([1, -100])}, {}, "mean")
+    assert not ev.undefined and np.isfinite(ev.value)
+    assert reference.evaluate("mse", {"input": np.zeros(0), "target": np.zeros(0)}, {}, "sum").undefined == ""
+    assert "no terms" in reference.evaluate("mse", {"input": np.zeros(0), "target": np.zeros(0)}, {}, "mean").undefined

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Mapping, get_args
 
 Outcome = Literal["agree", "documented", "mismatch", "nonfinite-mismatch", "error-mismatch",
-                  "device-mismatch", "crash", "timeout", "unsupported"]
+                  "device-mismatch", "crash", "timeout", "unsupported", "undefined"]
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 #: the outcomes that are a discrepancy (the gate, the matrix and --strict count them)
 FAILING: tuple[Outcome, ...] = ("mismatch", "nonfinite-mismatch", "error-mismatch", "device-mismatch", "crash",
