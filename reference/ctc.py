@@ -48,9 +48,11 @@ Policy knobs (frameworks' documented stand-ins for log 0):
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ._common import DomainError, Evaluation, reduce, summation_factor
+from ._common import DomainError, Evaluation, condition, reduce, summation_factor
 
 
 def _lengths(name: str, a: np.ndarray, shape: tuple[int, ...], limit: int, what: str) -> np.ndarray:
@@ -170,7 +172,24 @@ def _lattice(x, ext, end, log_epsilon, final_log_zero):
     occupancy = np.zeros(x.shape, dtype=x.dtype)
     for s in range(k):
         occupancy[:, ext[s]] += gamma[:, s]
-    return log_p, occupancy, gamma
+    # d log P / d(stand-in): the posterior mass of the start states, the skips and the
+    # final states that carry it (alpha before the first frame is ``start``)
+    d_eps, d_final = dt(0.0), dt(0.0)
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        if log_epsilon is not None:
+            uses = start == dt(log_epsilon)
+            d_eps = np.exp(start + nxt - log_p)[uses].sum()
+            pen = skip == dt(log_epsilon)
+            if pen.any() and steps:
+                before = np.vstack([start[None, :], alpha[:-1]])          # alpha_{t-1}(s)
+                arrive = np.full_like(before, neg)                        # alpha_{t-1}(s - 2)
+                arrive[:, 2:] = before[:, :-2]
+                d_eps = d_eps + np.exp(arrive + skip + emit + beta - log_p)[:, pen].sum()
+        if final_log_zero is not None:
+            last = alpha[-1] if steps else start
+            ends = final == dt(final_log_zero)
+            d_final = np.exp(last + final - log_p)[ends].sum()
+    return log_p, occupancy, gamma, d_eps, d_final, int(np.isfinite(final).sum())
 
 
 def _finite_abs(a):
@@ -180,7 +199,7 @@ def _finite_abs(a):
 def ctc(log_probs: np.ndarray, targets: np.ndarray, input_lengths: np.ndarray, target_lengths: np.ndarray, *,
         blank: int = 0, zero_infinity: bool = False, reduction: str = "mean",
         log_epsilon: float | None = None, final_log_zero: float | None = None) -> Evaluation:
-    """CTC loss of torch.nn.CTCLoss(blank, reduction, zero_infinity); see the module
+    r"""CTC loss of torch.nn.CTCLoss(blank, reduction, zero_infinity); see the module
     docstring for the formula, the reductions and the policy knobs.
 
     ``scale`` of a loss: the posterior-weighted magnitude of the log-probabilities
@@ -189,7 +208,15 @@ def ctc(log_probs: np.ndarray, targets: np.ndarray, input_lengths: np.ndarray, t
     the summation factor of its frames. ``grad_scales``: (the frame's softmax +
     the posterior) x (1 + 2 x that scale): the posterior is exp of alpha + beta -
     log P, each of that magnitude, and the frameworks compute softmax x sum of
-    the posteriors - posterior, so the sum's error reaches every class."""
+    the posteriors - posterior, so the sum's error reaches every class.
+
+    Condition of a loss: :math:`|\ell| + \sum_{t,c} o_{t,c} |x_{t,c}|` (o the posterior
+    occupancy, minus the gradient), plus, for a stand-in for log 0, its magnitude times
+    the expected number of times a path uses it. Sums: log2(T_n) times that magnitude
+    (each path sums its frames), log2(3) for each frame's log-sum-exp (which moves
+    the loss by the posteriors of its states, 1 in all) and log2 of the number of end
+    states. An infinite or NaN loss has its own size as condition (no bound), a loss
+    that ``zero_infinity`` zeroes none."""
     if reduction not in ("none", "sum", "mean"):
         raise DomainError(f"reduction must be 'none', 'sum' or 'mean', got {reduction!r}")
     lp, labels, il, tl, batched = _sequences(log_probs, targets, input_lengths, target_lengths, int(blank))
@@ -201,6 +228,7 @@ def ctc(log_probs: np.ndarray, targets: np.ndarray, input_lengths: np.ndarray, t
     scales = np.zeros(n, dtype=lp.dtype)
     grad = np.zeros(lp.shape, dtype=lp.dtype)
     gscale = np.zeros(lp.shape, dtype=lp.dtype)
+    conds, sums = np.zeros(n, dtype=np.float64), np.zeros(n, dtype=np.float64)
     for i in range(n):
         steps = int(il[i])
         x = lp[:steps, i, :]
@@ -210,20 +238,34 @@ def ctc(log_probs: np.ndarray, targets: np.ndarray, input_lengths: np.ndarray, t
         ext = np.full(2 * row.size + 1, int(blank), dtype=np.int64)
         ext[1::2] = row
         end = 2 * labels[i].size
-        log_p, occupancy, gamma = _lattice(x, ext, end, log_epsilon, final_log_zero)
+        log_p, occupancy, gamma, d_eps, d_final, n_final = _lattice(x, ext, end, log_epsilon, final_log_zero)
         loss = -log_p
         finite = bool(np.isfinite(loss))
         if finite:
             g = -occupancy
             size = ((gamma * _finite_abs(x[:, ext])).sum() + abs(loss) + steps) * dt(summation_factor(steps))
+            # |loss| + sum occupancy |x| + |d loss / d stand-in| |stand-in|
+            along = condition(np.zeros_like(x), (occupancy, x)).sum()
+            along += condition(dt(0.0), (d_eps, 0.0 if log_epsilon is None else log_epsilon),
+                               (d_final, 0.0 if final_log_zero is None else final_log_zero))
+            cond = abs(loss) + along
+            # the path's sum over its frames (what it adds: ``along``), each frame's
+            # log-sum-exp of at most 3 predecessors (moving the loss by the posterior of
+            # its state: 1 per frame) and the final one over the end states
+            total_gamma = gamma.sum()
+            sum_part = (math.log2(max(steps, 1)) * along + math.log2(3) * total_gamma
+                        + math.log2(max(n_final, 1)))
         else:                                    # +inf (impossible) or NaN: no derivative
             g = np.full(x.shape, np.nan, dtype=lp.dtype)
             size = (_finite_abs(x).max(axis=1, initial=0.0).sum() + steps) * dt(summation_factor(steps))
+            cond, sum_part = abs(loss), 0.0
         # zero_infinity zeros an infinite loss; under a stand-in for log 0, the loss that
         # would be infinite without it (the option is about the loss, not the stand-in)
         if zero_infinity and (loss == np.inf or (stand_in and _lattice(x, ext, end, None, None)[0] == -np.inf)):
             loss, g, size, finite = dt(0.0), np.zeros_like(x), dt(0.0), False
+            cond, sum_part = 0.0, 0.0
         losses[i], scales[i] = loss, size
+        conds[i], sums[i] = cond, sum_part
         grad[:steps, i, :] = g
         if steps and finite:
             m = np.max(np.where(np.isnan(x), -np.inf, x), axis=1, keepdims=True)
@@ -236,10 +278,13 @@ def ctc(log_probs: np.ndarray, targets: np.ndarray, input_lengths: np.ndarray, t
     if reduction == "mean":
         per = np.maximum(tl, 1).astype(lp.dtype)
         losses, scales = losses / per, scales / per
+        conds, sums = conds / per, sums / per
         grad, gscale = grad / per[None, :, None], gscale / per[None, :, None]
     if not batched:
         losses, scales, grad, gscale = losses[0], scales[0], grad[:, 0, :], gscale[:, 0, :]
-    return reduce(losses, scales, {"log_probs": (grad, grad)}, {"log_probs": gscale}, reduction)
+        conds, sums = conds[0], sums[0]
+    return reduce(losses, scales, {"log_probs": (grad, grad)}, {"log_probs": gscale}, reduction,
+                  condition=conds, sums=sums)
 
 
 FUNCTIONS = {"ctc": ctc}

@@ -9,9 +9,11 @@ derivative jumps; the subdifferential is always one point.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ._common import DomainError, Evaluation, exact, reduce, times
+from ._common import DomainError, Evaluation, condition, exact, reduce, row_sum, times
 
 
 def sparsemax_loss(logits: np.ndarray, labels: np.ndarray, *, reduction: str = "mean") -> Evaluation:
@@ -51,11 +53,15 @@ def sparsemax_loss(logits: np.ndarray, labels: np.ndarray, *, reduction: str = "
         # rounding of z + 1 (size |z| + 1) amplified by the slope sparse_sigmoid(z)
         zsig = np.clip((z + one) / 2, 0.0, 1.0)
         scale = np.where(np.isfinite(z), (np.abs(z) + one) * zsig, np.zeros_like(z))
-    return reduce(value, scale, {"logits": exact(g)}, {"logits": np.ones_like(g)}, reduction)
+        # condition: the logit alone (|d value / dx| = |sparse_sigmoid(x) - y|); a label
+        # of 0 or 1 is exact (not a continuous input: moved off {0, 1} it is refused)
+        cond = condition(value, (g, logits))
+    return reduce(value, scale, {"logits": exact(g)}, {"logits": np.ones_like(g)}, reduction, condition=cond)
 
 
-def _sparsemax_rows(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(sparsemax of each row, the rows shifted by their maximum ``d = z - max``).
+def _sparsemax_rows(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sparsemax of each row, the rows shifted by their maximum ``d = z - max``, the
+    threshold tau of each row on that shifted scale).
 
     By sorting: the support size is k = max{j : 1 + j u_j > u_1 + ... + u_j} (u the
     shifted row sorted in decreasing order), tau = (u_1 + ... + u_k - 1) / k,
@@ -76,7 +82,7 @@ def _sparsemax_rows(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         k = np.maximum(support.sum(axis=1), 1)
         tau = (cums[np.arange(rows), k - 1] - 1) / k.astype(z.dtype)
         p = np.maximum(d - tau[:, None], 0)
-    return p, d
+    return p, d, tau
 
 
 def multiclass_sparsemax_loss(scores: np.ndarray, labels: np.ndarray, *,
@@ -92,10 +98,15 @@ def multiclass_sparsemax_loss(scores: np.ndarray, labels: np.ndarray, *,
     scores (N, C), integer labels (N,) in [0, C); one loss per row. Computed on the
     row shifted by its maximum m, :math:`d = z - m` (the loss is shift-invariant):
     :math:`\ell = -d_y + \sum_j p_j d_j + \tfrac12 (1 - \|p\|^2)`, every term of which
-    is O(1) except :math:`-d_y = m - z_y`. Gradient :math:`p - e_y` (exact everywhere:
-    p is continuous, so ties and support changes have one gradient). Limits: a
-    -inf score has p = 0 (gradient 0, or -1 at the label, where the loss is +inf); +inf
-    scores share the mass evenly. A NaN score makes its row's loss and gradient NaN.
+    is O(1) except :math:`-d_y = m - z_y`. Condition: the scores, through the gradient,
+    :math:`\sum_j |p_j - [j = y]|\, |z_j|`. Sums (over the C classes): the dot
+    product :math:`\sum_j p_j d_j` (summands :math:`|p_j d_j|`), :math:`\|p\|^2`
+    (:math:`p_j^2`, times 1/2) and tau's sum of the support's :math:`d_j`, whose
+    rounding moves the loss by :math:`|\partial \ell / \partial \sum_S d_j| = |\tau|`.
+    Gradient :math:`p - e_y` (exact everywhere: p is continuous, so ties and support
+    changes have one gradient). Limits: a -inf score has p = 0 (gradient 0, or -1 at
+    the label, where the loss is +inf); +inf scores share the mass evenly. A NaN
+    score makes its row's loss and gradient NaN.
     The error scale is the magnitude of what is subtracted, :math:`1 + |m| + |z_y|`.
     """
     if scores.ndim != 2:
@@ -109,7 +120,7 @@ def multiclass_sparsemax_loss(scores: np.ndarray, labels: np.ndarray, *,
     if np.any(bad):
         raise DomainError(f"class index {labels[bad][0]} out of range [0, {classes})", value_dependent=True)
     one = scores.dtype.type(1)
-    p, d = _sparsemax_rows(scores)
+    p, d, tau = _sparsemax_rows(scores)
     at = np.arange(rows)
     nan_row = np.isnan(scores).any(axis=1)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -124,7 +135,14 @@ def multiclass_sparsemax_loss(scores: np.ndarray, labels: np.ndarray, *,
         top = np.where(np.isfinite(top), np.abs(top), np.zeros_like(top))
         row_scale = one + top + np.abs(finite[at, labels])
         gscale = np.broadcast_to(row_scale[:, None], scores.shape).copy()
-    return reduce(value, row_scale, {"scores": exact(g)}, {"scores": gscale}, reduction)
+        cond = condition(value, (row_sum(condition(np.zeros_like(g), (g, scores))), 1.0))
+        # d/d(sum_S d_j) of the loss = -tau (d tau / d sum = 1 / k, d loss / d tau = -k tau)
+        support_d = times(np.where(p > 0, one, np.zeros_like(p)), np.abs(d))
+        sums = math.log2(max(classes, 1)) * (np.abs(times(p, d)).sum(axis=1) + (p * p).sum(axis=1) / 2
+                                             + times(np.abs(tau), support_d.sum(axis=1)))
+        sums = np.where(np.isfinite(sums), sums, np.zeros_like(sums))
+    return reduce(value, row_scale, {"scores": exact(g)}, {"scores": gscale}, reduction,
+                  condition=cond, sums=sums)
 
 
 FUNCTIONS = {"sparsemax": sparsemax_loss, "multiclass_sparsemax": multiclass_sparsemax_loss}

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._common import DomainError, Evaluation, check_same_shape, check_unit_interval, exact, reduce, times
+from .._common import (DomainError, Evaluation, check_same_shape, check_unit_interval, condition, exact, reduce,
+                       times)
 from .softmax import check_focal_parameters, power, scaled, xlog
 
 
@@ -55,6 +56,7 @@ def _logit_parts(x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         "u_scale": np.full_like(x, 3.0),    # 1 - p_t of the probability s: 1, p_t and the rounding of s
         # |d/dy| of 1 - p_t, of ce and of dce/dx; log of du/dx's factor s (1 - s)
         "u_y": np.abs(s_neg - s), "ce_y": finite_x, "cez_y": np.ones_like(x), "log_s": -sp_neg - sp_pos,
+        "du_dy": s_neg - s, "dce_dy": sp_neg - sp_pos,       # d(1 - p_t)/dy, d ce/dy (= -x)
     }
 
 
@@ -85,6 +87,7 @@ def _prob_parts(p: np.ndarray, y: np.ndarray, prob_clip) -> dict[str, np.ndarray
         "u_scale": one + (one - u),         # 1 - p_t: the summands 1 and p_t
         "u_y": np.abs(one - 2.0 * p), "ce_y": np.abs(lp - l1p), "cez_y": one / pc + one / (one - pc),
         "log_s": np.zeros_like(p),
+        "du_dy": one - 2.0 * p, "dce_dy": l1p - lp,
     }
 
 
@@ -163,7 +166,30 @@ def binary_focal(input: np.ndarray, target: np.ndarray, *, gamma: float = 2.0, a
             e_y = np.abs(target * (1.0 - label_smoothing)) + 0.5 * label_smoothing
             d_value, d_grad = _label_sensitivity(d, y, f, w, inner, gamma, alpha, zero_u, zero_ce)
             scale, gscale = scale + e_y * d_value, gscale + e_y * d_grad
-    return reduce(value, scale, {"input": exact(grad)}, {"input": gscale}, reduction)
+        cond = condition(value, *_condition_parts(d, input, target, y, f, w, grad, gamma, alpha, label_smoothing))
+    return reduce(value, scale, {"input": exact(grad)}, {"input": gscale}, reduction, condition=cond)
+
+
+def _condition_parts(d, x, target, y, f, w, grad, gamma, alpha, label_smoothing):
+    """(derivative, input) pairs of the condition of ``w f(u) ce``: the input (its
+    gradient), the label (through w, 1 - p_t and ce; y = t (1 - ls) + ls / 2, so
+    d/dt = (1 - ls) d/dy and d/d ls = (1/2 - t) d/dy), gamma (w f log(u) ce) and
+    alpha (d w / d alpha = 2 y - 1)."""
+    ce, log_u = d["ce"], d["log_u"]
+    zero_ce = ce == 0
+    fce = times(f, ce)
+    # gamma u^(gamma - 1) (du/dy) ce, from the log domain: u^(gamma-1) ce is 0 where
+    # ce is (the factor ce vanishes with u there), inf at u = 0 for gamma < 1
+    m_ce = _safe_exp(np.log(ce) + xlog(gamma - 1.0, log_u), zero_ce)
+    dw = 2.0 * alpha - 1.0 if alpha is not None else 0.0
+    d_y = scaled(dw, fce) + w * (scaled(gamma, times(d["du_dy"], m_ce)) + times(f, d["dce_dy"]))
+    parts = [(grad, x), (scaled(1.0 - label_smoothing, d_y), target)]
+    if label_smoothing:
+        parts.append((times(d_y, 0.5 - target), label_smoothing))
+    parts.append((w * times(fce, log_u), gamma))
+    if alpha is not None:
+        parts.append(((2.0 * y - 1.0) * fce, alpha))
+    return parts
 
 
 def _label_sensitivity(d, y, f, w, inner, gamma, alpha, zero_u, zero_ce):

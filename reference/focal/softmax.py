@@ -10,9 +10,12 @@ accurate when one class takes almost all the mass. Error scales count the summan
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .._common import DomainError, Evaluation, check_same_shape, check_unit_interval, exact, reduce, times
+from .._common import (DomainError, Evaluation, check_same_shape, check_unit_interval, condition, exact, reduce,
+                       row_sum, times)
 
 
 def check_focal_parameters(gamma: float, alpha: float | None, label_smoothing: float) -> None:
@@ -196,10 +199,36 @@ def categorical_focal(input: np.ndarray, target: np.ndarray, *, weight: np.ndarr
         a_full = a * np.ones_like(rows)
         g_t = smooth * times(a_full * f, neg_log)
         g_t_scale = abs(smooth) * np.abs(a_full) * (times(f, neg_log + sizes) + scaled(gamma, u_scale * fl))
+        # condition: the input (its gradient, the larger bound near a clip edge), the
+        # target, the per-class weight (d/da_c = q_c f_c |log o_c|), alpha (the loss is
+        # linear in it), gamma (d/dgamma = -sum_c a_c q_c f_c log(u_c) log o_c) and
+        # label smoothing (dq_c/d ls = 1/C - y_c)
+        term_c = times(aq * f, neg_log)
+        slope_x = np.maximum(np.abs(g), np.abs(g_hi))
+        parts = [(row_sum(condition(np.zeros_like(rows), (slope_x, rows), (g_t, t))), 1.0)]
+        if weight is not None:
+            parts.append((row_sum(np.abs(term_c)), 1.0))
+        if alpha is not None:
+            parts.append((np.abs(terms), 1.0))
+        parts.append((times(term_c, log_u).sum(axis=1), gamma))
+        if label_smoothing:
+            parts.append((times(a_full * (1.0 / classes - t) * f, neg_log).sum(axis=1), label_smoothing))
+        cond = condition(terms, *parts)
+        # sums over the C classes: the term's own (summands |a_c q_c f_c log o_c|), the
+        # log-sum-exp's exponentials (d loss / d log sum_j e^x_j = sum_c B_c) or the
+        # normalizing row sum (d loss / d total = -sum_c (d loss / d o_c) o_c / total)
+        moved = np.zeros_like(terms)
+        if from_logits:
+            moved = times(mask, b_full).sum(axis=1)
+        elif normalize:
+            moved = times(times(mask, times(aq, (f / o) + scaled(gamma, fl))), o).sum(axis=1)
+        sums = math.log2(max(classes, 1)) * (np.abs(term_c).sum(axis=1) + np.abs(moved))
+        sums = np.where(np.isfinite(sums), sums, np.zeros_like(sums))
     g_bounds = exact(g.reshape(input.shape)) if g_hi is g else (g.reshape(input.shape), g_hi.reshape(input.shape))
     grads = {"input": g_bounds, "target": exact(g_t.reshape(input.shape))}
     grad_scales = {"input": gscale.reshape(input.shape), "target": g_t_scale.reshape(input.shape)}
-    return reduce(terms.reshape(out_shape), scale.reshape(out_shape), grads, grad_scales, reduction)
+    return reduce(terms.reshape(out_shape), scale.reshape(out_shape), grads, grad_scales, reduction,
+                  condition=cond.reshape(out_shape), sums=sums.reshape(out_shape))
 
 
 def poly1_cross_entropy(input: np.ndarray, target: np.ndarray, *, epsilon: float = 2.0,
@@ -212,7 +241,12 @@ def poly1_cross_entropy(input: np.ndarray, target: np.ndarray, *, epsilon: float
     labels "valid probability distributions", classes on the last axis; with a
     one-hot label the second sum is :math:`1 - p_t`. Neither torch nor Keras has it.
     Gradients: :math:`\partial \ell / \partial x_j = p_j S - y_j + \epsilon (p_j \sum_c y_c p_c - y_j p_j)`,
-    :math:`S = \sum_c y_c`; :math:`\partial \ell / \partial y_c = -\log p_c + \epsilon (1 - p_c)`.
+    :math:`S = \sum_c y_c`; :math:`\partial \ell / \partial y_c = -\log p_c + \epsilon (1 - p_c)`;
+    :math:`\partial \ell / \partial \epsilon = \sum_c y_c (1 - p_c)`.
+    Condition: the logits, the labels (their gradients) and epsilon. Sums (over the
+    C classes): the log-sum-exp's exponentials, which move the loss by
+    :math:`|\partial \ell / \partial \log \sum_j e^{x_j}| = |\sum_c y_c (1 + \epsilon p_c)|`,
+    and the two sums over classes (summands :math:`|y_c \log p_c|`, :math:`|\epsilon y_c (1 - p_c)|`).
     """
     rows, y, out_shape = _last_axis_rows(input, target)
     check_unit_interval("target", y)
@@ -233,9 +267,14 @@ def poly1_cross_entropy(input: np.ndarray, target: np.ndarray, *, epsilon: float
                   + eps * (p * np.abs(yp).sum(axis=1, keepdims=True) + np.abs(yp)) * (2.0 + sizes))
         g_t = -log_p + epsilon * u
         g_t_scale = sizes + eps * (u + u_scale)
+        yu = times(y, u).sum(axis=1)                         # d loss / d epsilon
+        cond = condition(terms, (row_sum(condition(np.zeros_like(g), (g, rows), (g_t, y))), 1.0), (yu, epsilon))
+        d_lse = (y * (1.0 + epsilon * p)).sum(axis=1)         # d loss / d log sum_j exp(x_j)
+        sums = math.log2(max(rows.shape[1], 1)) * (np.abs(d_lse) + np.abs(ce).sum(axis=1) + eps * np.abs(yu))
     grads = {"input": exact(g.reshape(input.shape)), "target": exact(g_t.reshape(input.shape))}
     grad_scales = {"input": gscale.reshape(input.shape), "target": g_t_scale.reshape(input.shape)}
-    return reduce(terms.reshape(out_shape), scale.reshape(out_shape), grads, grad_scales, reduction)
+    return reduce(terms.reshape(out_shape), scale.reshape(out_shape), grads, grad_scales, reduction,
+                  condition=cond.reshape(out_shape), sums=sums.reshape(out_shape))
 
 
 FUNCTIONS = {"categorical_focal": categorical_focal, "poly1_cross_entropy": poly1_cross_entropy}

@@ -69,11 +69,13 @@ def _positive_part(z: np.ndarray) -> np.ndarray:
 
 
 def _binary(input: np.ndarray, y: np.ndarray, margin: float, squared: bool, reduction: str,
-            target: np.ndarray | None = None, dy: float = 1.0) -> Evaluation:
+            labels_exact: bool = False) -> Evaluation:
     """max(0, margin - y x), or its square, elementwise; then the reduction.
 
-    The condition counts x and the float target (y = dy target + const: dy = 2 for
-    0/1 labels); the margin is a constant of the formula, not an input."""
+    The condition counts x and the float target y; the margin is a constant of the
+    formula, not an input. ``labels_exact``: y = 2 t - 1 was converted from 0/1
+    labels, which are exact (not a continuous input: t moved off {0, 1} is refused,
+    or no longer converted), so the target adds nothing."""
     with np.errstate(invalid="ignore", over="ignore"):
         yx = y * input
         z = margin - yx
@@ -96,8 +98,8 @@ def _binary(input: np.ndarray, y: np.ndarray, margin: float, squared: bool, redu
             # |d/dx| = |y|, |d/dy| = |x| where z > 0, and at the corner (the larger bound)
             active = np.where(z >= 0, 1.0, 0.0).astype(z.dtype)
             slope_x, slope_y = times(active, np.abs(y)), times(active, np.abs(input))
-        target = y if target is None else target
-        cond = condition(value, (slope_x, input), (dy * slope_y, target))
+        parts = [(slope_x, input)] + ([] if labels_exact else [(slope_y, y)])
+        cond = condition(value, *parts)
     return reduce(value, scale, grads, {"input": gscale}, reduction, condition=cond)
 
 
@@ -117,7 +119,7 @@ def hinge(input: np.ndarray, target: np.ndarray, *, labels: str = "signs", reduc
     """
     _check_shapes(input, target)
     y = signs(target, labels, convert_binary)
-    return _binary(input, y, 1.0, False, reduction, target, 1.0 if y is target else 2.0)
+    return _binary(input, y, 1.0, False, reduction, labels_exact=y is not target)
 
 
 def squared_hinge(input: np.ndarray, target: np.ndarray, *, labels: str = "signs", reduction: str = "mean",
@@ -132,7 +134,7 @@ def squared_hinge(input: np.ndarray, target: np.ndarray, *, labels: str = "signs
     """
     _check_shapes(input, target)
     y = signs(target, labels, convert_binary)
-    return _binary(input, y, 1.0, True, reduction, target, 1.0 if y is target else 2.0)
+    return _binary(input, y, 1.0, True, reduction, labels_exact=y is not target)
 
 
 def perceptron(input: np.ndarray, target: np.ndarray, *, reduction: str = "mean") -> Evaluation:
