@@ -1,6 +1,8 @@
 """Divergences and likelihoods: torch.nn.KLDivLoss (log-probability input, target
 probabilities or log-probabilities), optax's generalized (unnormalised) KL
-divergence, torch.nn.PoissonNLLLoss and torch.nn.GaussianNLLLoss.
+divergence, torch.nn.PoissonNLLLoss and torch.nn.GaussianNLLLoss (their exact
+mathematics: log y! in full, no eps, no clamp of the variance; torch's Stirling
+term, eps and clamp are policy knobs).
 
 Conventions shared by the family:
 * ``0 log 0 = 0``: a target probability of 0 contributes nothing, even where the
@@ -145,35 +147,136 @@ def generalized_kl_divergence(input: np.ndarray, target: np.ndarray, *,
 
 
 
+#: zeta(k) - 1 for k = 2, 3, ..., 40 (mpmath, 40 digits): the series of log Gamma near 1 and 2
+_ZETA_MINUS_ONE = (
+    0.64493406684822643647, 0.2020569031595942854, 0.082323233711138191516, 0.036927755143369926331,
+    0.017343061984449139715, 0.0083492773819228268398, 0.0040773561979443393787, 0.0020083928260822144179,
+    0.00099457512781808533715, 0.0004941886041194645587, 0.00024608655330804829864, 0.00012271334757848914675,
+    0.000061248135058704829259, 0.000030588236307020493552, 0.000015282259408651871733,
+    7.6371976378997622736e-6, 3.8172932649998398565e-6, 1.9082127165539389257e-6, 9.5396203387279611315e-7,
+    4.7693298678780646312e-7, 2.3845050272773299e-7, 1.1921992596531107307e-7, 5.9608189051259479612e-8,
+    2.9803503514652280186e-8, 1.4901554828365041235e-8, 7.450711789835429492e-9, 3.7253340247884570548e-9,
+    1.8626597235130490064e-9, 9.3132743241966818287e-10, 4.656629065033784073e-10, 2.328311833676505492e-10,
+    1.1641550172700519776e-10, 5.8207720879027008892e-11, 2.9103850444970996869e-11, 1.4551921891041984236e-11,
+    7.2759598350574810145e-12, 3.6379795473786511902e-12, 1.8189896503070659476e-12, 9.0949478402638892825e-13)
+EULER_GAMMA = 0.5772156649015328606
+_LGAMMA = np.frompyfunc(math.lgamma, 1, 1)
+
+
+def _lgamma_2p(d: np.ndarray) -> np.ndarray:
+    r""":math:`\log\Gamma(2 + \delta) = (1 - \gamma)\delta + \sum_{k \ge 2} (-1)^k (\zeta(k) - 1) \delta^k / k`
+    for :math:`|\delta| \le 3/4` (Abramowitz & Stegun 6.1.33 with log(1 + delta) taken
+    out): no cancellation, the terms fall like :math:`(3/8)^k / k`."""
+    acc = np.zeros_like(d)
+    for k in range(len(_ZETA_MINUS_ONE) + 1, 1, -1):      # Horner, from the highest power
+        c = _ZETA_MINUS_ONE[k - 2] / k
+        acc = acc * d + (c if k % 2 == 0 else -c)
+    return (1.0 - EULER_GAMMA) * d + acc * d * d
+
+
+def log_factorial(y: np.ndarray) -> np.ndarray:
+    r""":math:`\log y! = \log\Gamma(y + 1)` of counts ``y`` (real ones too), in float64
+    whatever the dtype of ``y`` and rounded to it once. It is real where
+    :math:`\Gamma(y + 1) > 0`: every ``y > -1`` (a "count" just below 0 included), and
+    below -1 between the poles where Gamma is positive; NaN where Gamma is negative, at
+    its poles (y = -1, -2, ...) and for NaN; +inf at +inf.
+
+    Near the zeros of log Gamma (y = 0 and 1) a libm's lgamma is accurate only
+    absolutely (tens of eps of the condition, and the sum y + 1 rounds away a small
+    count's digits), so there the series of ``_lgamma_2p``: for ``-1/2 <= y < 1/2``,
+    :math:`\log\Gamma(2 + y) - \log(1 + y)`; for ``1/2 <= y < 7/4``, at
+    :math:`\delta = y - 1` (exact); elsewhere ``math.lgamma(y + 1)`` (``y + 1`` exact
+    for ``-1 <= y < -1/2``), within a few eps of the condition
+    :math:`|\log y!| + |y\, \psi(y + 1)|` there."""
+    a = np.asarray(y, dtype=np.float64)
+    out = np.full(a.shape, np.nan)
+    with np.errstate(invalid="ignore"):
+        low, mid = (a >= -0.5) & (a < 0.5), (a >= 0.5) & (a < 1.75)
+        z = a + 1.0
+        # Gamma(z) > 0 for z > 0 and, below 0, between the poles where floor(z) is even
+        positive = (z > 0) | ((z < 0) & (z != np.floor(z)) & (np.floor(z) % 2 == 0))
+        rest = positive & ~low & ~mid
+    out[low] = _lgamma_2p(a[low]) - np.log1p(a[low])
+    out[mid] = _lgamma_2p(a[mid] - 1.0)
+    out[rest] = _LGAMMA(z[rest]).astype(np.float64)
+    dtype = np.asarray(y).dtype
+    return out.astype(dtype) if np.issubdtype(dtype, np.floating) else out
+
+
+def digamma(x: np.ndarray) -> np.ndarray:
+    r"""The digamma function :math:`\psi(x) = d \log\Gamma(x) / dx` in float64, NaN at
+    its poles (0, -1, -2, ...) and for NaN: the recurrence
+    :math:`\psi(x) = \psi(x + 1) - 1/x` up to ``x >= 10``, then the asymptotic series
+    :math:`\log x - \tfrac{1}{2x} - \sum_k B_{2k} / (2k\, x^{2k})` to :math:`x^{-14}`
+    (truncation below 1e-16 there; Abramowitz & Stegun 6.3.5 and 6.3.18); below 0 the
+    reflection :math:`\psi(x) = \psi(1 - x) - \pi / \tan(\pi x)` (6.3.7)."""
+    a = np.array(x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        bad = np.isnan(a) | ((a <= 0) & (a == np.floor(a)))
+        negative = a < 0
+        a = np.where(bad, 1.0, np.where(negative, 1.0 - a, a))
+        acc = np.zeros_like(a)
+        while True:
+            low = a < 10.0
+            if not np.any(low):
+                break
+            acc = np.where(low, acc - 1.0 / a, acc)
+            a = np.where(low, a + 1.0, a)
+        r = 1.0 / (a * a)
+        # B2/2, B4/4, ..., B14/14: 1/12, -1/120, 1/252, -1/240, 1/132, -691/32760, 1/12
+        tail = r * (1 / 12 - r * (1 / 120 - r * (1 / 252 - r * (1 / 240 - r * (1 / 132 - r * (691 / 32760
+                                                                                             - r / 12))))))
+        out = acc + np.log(a) - 0.5 / a - tail
+        xs = np.asarray(x, dtype=np.float64)
+        out = np.where(negative, out - math.pi / np.tan(math.pi * xs), out)
+    return np.where(bad, np.nan, out)
+
+
 def poisson_nll(input: np.ndarray, target: np.ndarray, *, log_input: bool = True, full: bool = False,
-                eps: float = 1e-8, reduction: str = "mean", fixed_eps: float | None = None) -> Evaluation:
-    r"""Poisson negative log-likelihood of counts ``y`` (without :math:`\log y!`).
+                eps: float = 1e-8, reduction: str = "mean", fixed_eps: float | None = None,
+                rate_eps: bool = False, stirling: tuple[float, float] | None = None) -> Evaluation:
+    r"""Poisson negative log-likelihood of counts ``y`` (real ``y >= 0`` too).
 
     ``log_input``: :math:`\ell = e^{x} - y x` (``x`` the log-rate); otherwise
-    :math:`\ell = x - y \log(x + \text{eps})` (``x`` the rate). ``full`` adds the
-    Stirling approximation of :math:`\log y!`,
-    :math:`y \log y - y + \tfrac12 \log(2 \pi y)`, where ``y > 1`` (0 elsewhere).
-    :math:`0 \cdot \log 0 = 0`: a zero count contributes no ``y x`` term, so a
-    zero rate (``x = -inf``, or ``x = 0`` with ``eps = 0``) and a zero count cost 0.
+    :math:`\ell = x - y \log x` (``x`` the rate). ``full`` adds
+    :math:`\log y! = \log\Gamma(y + 1)` exactly (``log_factorial``; NaN for a negative
+    count, which is no count). :math:`0 \cdot \log 0 = 0`: a zero count contributes no
+    ``y x`` term, so a zero rate (``x = -inf``, or ``x = 0``) and a zero count cost 0;
+    a positive count at a zero rate costs +inf. The parameter ``eps`` is not part of
+    the mathematics: it enters only through the knob ``rate_eps``.
 
     torch.nn.PoissonNLLLoss(log_input, full, eps)
-    (https://pytorch.org/docs/stable/generated/torch.nn.PoissonNLLLoss.html),
-    target of the input's shape; tf.nn.log_poisson_loss(targets, log_input,
-    compute_full_loss) (https://www.tensorflow.org/api_docs/python/tf/nn/log_poisson_loss)
-    is the ``log_input`` case with the same Stirling term.
+    (https://pytorch.org/docs/stable/generated/torch.nn.PoissonNLLLoss.html):
+    documents ``input - target * log(input) + log(target!)``, target of the input's
+    shape; tf.nn.log_poisson_loss(targets, log_input, compute_full_loss)
+    (https://www.tensorflow.org/api_docs/python/tf/nn/log_poisson_loss) is the
+    ``log_input`` case.
 
-    ``fixed_eps``: a framework's own constant in place of ``eps`` —
-    keras.losses.poisson (https://keras.io/api/losses/probabilistic_losses/#poisson-function)
-    computes ``y_pred - y_true * log(y_pred + epsilon)``, epsilon = 1e-7.
+    Policy knobs (documented departures from the mathematics):
 
-    Condition: the input, the counts (real numbers to the formula; the Stirling
-    term adds :math:`\log y + 1/(2y)` to their derivative) and, for the rate, the
-    parameter ``eps`` (:math:`\partial \ell / \partial \text{eps} = -y / (x + \text{eps})`;
-    a ``fixed_eps`` is a framework's constant, exact in the dtype, not an input).
+    * ``stirling = (lo, hi)``: ``full`` adds the Stirling approximation
+      :math:`y \log y - y + \tfrac12 \log(2 \pi y)` in place of :math:`\log y!`, and 0
+      where ``lo <= y <= hi`` — torch, ``(-inf, 1)`` ("full: whether to compute full
+      loss, i. e. to add the Stirling approximation term ...; The approximation is used
+      for target values more than 1. For targets less or equal to 1 zeros are added to
+      the loss"); tf.nn.log_poisson_loss(compute_full_loss=True), ``(0, 1)`` (the same
+      term, 0 where ``0 <= targets <= 1``: NaN for a negative target, log of a negative);
+    * ``rate_eps``: the rate form is :math:`x - y \log(x + \text{eps})` with the
+      case's own ``eps`` — torch ("eps: Small value to avoid evaluation of log(0)
+      when log_input = False");
+    * ``fixed_eps``: the same with a framework's constant in place of ``eps`` —
+      keras.losses.poisson (https://keras.io/api/losses/probabilistic_losses/#poisson-function)
+      computes ``y_pred - y_true * log(y_pred + epsilon)``, epsilon = 1e-7.
+
+    Condition: the input and the counts (real numbers to the formula: ``full`` adds
+    :math:`\psi(y + 1)` to their derivative, ``stirling`` :math:`\log y + 1/(2y)`)
+    and, with ``rate_eps``, the parameter ``eps``
+    (:math:`\partial \ell / \partial \text{eps} = -y / (x + \text{eps})`; a
+    ``fixed_eps`` is a framework's constant, exact in the dtype, not an input).
     """
     check_same_shape(input, target)
     x, y = input, target
-    e = eps if fixed_eps is None else fixed_eps
+    e = fixed_eps if fixed_eps is not None else (eps if rate_eps else None)
     with np.errstate(all="ignore"):
         bad = np.isnan(x) | np.isnan(y)
         if log_input:
@@ -183,24 +286,31 @@ def poisson_nll(input: np.ndarray, target: np.ndarray, *, log_input: bool = True
             g, gscale = q - y, q + np.abs(y)
             gy, parts = -x, []
         else:
-            z = x + e
+            z = x if e is None else x + e
             logz = np.log(z)
             terms = x - times(y, logz)
             # log(x + eps) is taken of a rounded sum: an absolute error of eps(dtype)
-            scale = np.abs(x) + times(np.abs(y), np.abs(logz) + 1.0)
+            scale = np.abs(x) + times(np.abs(y), np.abs(logz) + (0.0 if e is None else 1.0))
             g = 1.0 - times(y, 1.0 / z)
             gscale = 1.0 + times(np.abs(y), 1.0 / np.abs(z))
             gy = -logz
-            parts = [part(times(y, 1.0 / z), np.asarray(eps))] if fixed_eps is None else []
-        if full:
-            big = y > 1
+            parts = [part(times(y, 1.0 / z), np.asarray(eps))] if rate_eps and fixed_eps is None else []
+        if full and stirling is not None:
+            big = ~((y >= stirling[0]) & (y <= stirling[1]))
             safe = np.where(big, y, np.ones_like(y))
             logy = np.log(safe)
-            stirling = safe * logy - safe + 0.5 * np.log(2.0 * math.pi * safe)
-            terms = terms + np.where(big, stirling, np.zeros_like(y))
+            approx = safe * logy - safe + 0.5 * np.log(2.0 * math.pi * safe)
+            terms = terms + np.where(big, approx, np.zeros_like(y))
             scale = scale + np.where(big, safe * np.abs(logy) + safe + np.abs(0.5 * np.log(2.0 * math.pi * safe)),
                                      np.zeros_like(y))
             gy = gy + np.where(big, logy + 0.5 / safe, np.zeros_like(y))
+        elif full:
+            lf = log_factorial(y)
+            psi = digamma(np.asarray(y, np.float64) + 1.0).astype(lf.dtype)
+            terms = terms + lf
+            # a correct log Gamma is accurate to its condition |log y!| + |y psi(y + 1)|
+            scale = scale + np.abs(lf) + np.abs(times(y, psi))
+            gy = gy + psi
         terms = np.where(bad, np.nan, terms)
         g = np.where(bad, np.nan, g)
         cond = np.where(bad, np.nan, condition(terms, part(g, x), part(gy, y), *parts))
@@ -232,10 +342,21 @@ def sum_to(g: np.ndarray, fitted: tuple[int, ...], original: tuple[int, ...]) ->
 
 
 def gaussian_nll(input: np.ndarray, target: np.ndarray, var: np.ndarray, *, full: bool = False,
-                 eps: float = 1e-6, reduction: str = "mean", var_gradient: str = "clamped") -> Evaluation:
-    r"""Gaussian negative log-likelihood with the variance clamped from below,
-    :math:`\ell = \tfrac12 \bigl(\log \max(v, \text{eps}) + (x - y)^2 / \max(v, \text{eps})\bigr)`
-    (``full``: :math:`+ \tfrac12 \log 2\pi`).
+                 eps: float = 1e-6, reduction: str = "mean", var_clamp: bool = False,
+                 var_gradient: str = "clamped") -> Evaluation:
+    r"""Gaussian negative log-likelihood,
+    :math:`\ell = \tfrac12 \bigl(\log v + (x - y)^2 / v\bigr)` (``full``:
+    :math:`+ \tfrac12 \log 2\pi`), ``v`` the variance, with no clamp: the parameter
+    ``eps`` enters only through the knob ``var_clamp``.
+
+    ``v = 0`` (a variance of 0 is accepted, as torch accepts it; a negative one is
+    refused) lies outside what the formula defines (log 0, and 0/0 where x = y).
+    There the oracle returns the limits as ``v -> 0+`` at fixed input and target:
+    the value is +inf where ``x != y`` (the quadratic term dominates) and -inf where
+    ``x = y`` (only the log is left: the quadratic term is 0 for every v > 0); the
+    gradient in ``x`` is :math:`(x - y)/v` = ±inf (0 where ``x = y``), in ``y`` its
+    negative, and in ``v``, :math:`\tfrac12 (1 - (x - y)^2 / v) / v`, is -inf where
+    ``x != y`` and +inf where ``x = y``.
 
     torch.nn.GaussianNLLLoss(full, eps)
     (https://pytorch.org/docs/stable/generated/torch.nn.GaussianNLLLoss.html):
@@ -244,50 +365,57 @@ def gaussian_nll(input: np.ndarray, target: np.ndarray, var: np.ndarray, *, full
     shape or with one dimension equal to 1; a negative variance is refused
     ("var has negative entry/entries"). optax and Keras have no Gaussian NLL.
 
-    The gradient is that of the formula: with respect to ``v`` it is 0 where
-    ``v < eps`` (the clamped loss does not depend on ``v`` there) and, at
-    ``v = eps``, any value between 0 and the unclamped one.
-    ``var_gradient = "straight_through"``: torch's documented convention ("The
-    clamping of var is ignored with respect to autograd, and so the gradients are
-    unaffected by it"): the derivative of the unclamped formula at ``max(v, eps)``.
+    Policy knobs (torch's documented departures from the mathematics):
+
+    * ``var_clamp``: the variance is clamped from below with the case's own ``eps``,
+      :math:`\ell = \tfrac12 (\log \max(v, \text{eps}) + (x - y)^2 / \max(v, \text{eps}))`
+      (torch: "eps: value used to clamp var (see note below), for stability"). The
+      gradient is then that of the clamped formula: with respect to ``v`` it is 0
+      where ``v < eps`` and, at ``v = eps``, any value between 0 and the unclamped one;
+    * ``var_gradient = "straight_through"`` (with ``var_clamp``): torch's note "The
+      clamping of var is ignored with respect to autograd, and so the gradients are
+      unaffected by it": the derivative of the unclamped formula at ``max(v, eps)``.
 
     Condition: input, target and variance elements (``eps`` is drawn among exact
     choices, not an input); a shared target or variance element enters each term
-    with that term's own derivative, and the value's derivative in ``v`` is the
-    clamped one (0 below eps) whatever ``var_gradient`` says.
+    with that term's own derivative; with ``var_clamp`` the value's derivative in
+    ``v`` is the clamped one (0 below eps) whatever ``var_gradient`` says.
     """
     shape = input.shape
     t = fit_shape("target", target, shape)
     v = fit_shape("var", var, shape, fewer=True)
     if np.any(var < 0):
         raise DomainError("var has negative entries: a variance must be >= 0", value_dependent=True)
+    if var_gradient not in ("clamped", "straight_through"):
+        raise ValueError(f"var_gradient must be 'clamped' or 'straight_through', got {var_gradient!r}")
     x = input
     with np.errstate(all="ignore"):
         tb, vb = np.broadcast_to(t, shape), np.broadcast_to(v, shape)
         bad = np.isnan(x) | np.isnan(tb) | np.isnan(vb)
-        vc = np.maximum(vb, eps)
+        vc = np.maximum(vb, eps) if var_clamp else vb
         d = x - tb
-        q = d * d / vc
+        zero_d = d == 0
+        # d = 0 at v = 0: the quadratic term and its derivative are 0 for every v > 0
+        q = np.where(zero_d, np.zeros_like(d), d * d / vc)
         log_v = np.log(vc)
-        terms = 0.5 * (log_v + q)
+        terms = np.where((vc == 0) & ~zero_d, np.full_like(d, np.inf), 0.5 * (log_v + q))
         scale = 0.5 * (np.abs(log_v) + q)
         if full:
             terms = terms + HALF_LOG_2PI
             scale = scale + HALF_LOG_2PI
-        gx = d / vc
+        gx = np.where(zero_d, np.zeros_like(d), d / vc)
         gv = 0.5 * (1.0 - q) / vc
-        if var_gradient == "straight_through":
-            gv_lo = gv_hi = gv
-        elif var_gradient == "clamped":
-            gv_lo, gv_hi = _clamp_bounds(vb, eps, gv)
+        if not var_clamp:
+            gv_lo = gv_hi = gv_value = gv
         else:
-            raise ValueError(f"var_gradient must be 'clamped' or 'straight_through', got {var_gradient!r}")
+            bounds = _clamp_bounds(vb, eps, gv)
+            gv_lo, gv_hi = (gv, gv) if var_gradient == "straight_through" else bounds
+            gv_value = np.maximum(*map(np.abs, bounds))     # of the clamped value
 
         def nan(a: np.ndarray) -> np.ndarray:
             return np.where(bad, np.nan, a)
         gx_scale = np.abs(gx)
         gv_scale = 0.5 * (1.0 + q) / vc
-        gv_value = np.maximum(*map(np.abs, _clamp_bounds(vb, eps, gv)))     # of the clamped value
         cond = nan(condition(terms, (gx, x), (gx, tb), (gv_value, vb)))
         grads = {
             "input": exact(nan(gx)),

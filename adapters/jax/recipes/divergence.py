@@ -2,6 +2,14 @@
 (``axis=()`` keeps optax's terms elementwise; its default ``axis=-1`` sums each row),
 the Poisson and Gaussian likelihoods are composed from jax.numpy (optax has neither).
 
+The Poisson NLL composes the mathematics, not torch's conventions: log(y!) exactly
+(jax.scipy.special.gammaln(y + 1), not the Stirling term) and x - y log x for a rate
+(0 log 0 = 0 through adapters/jax/ops.times; torch's eps, a stand-in for log 0, is
+not used), so it has no policy. The Gaussian NLL composes
+torch.nn.GaussianNLLLoss's documented formula, the variance clamped to max(var, eps)
+(a policy: at var = 0 the unclamped log 0 + d^2 / 0 has no finite floating-point
+evaluation, -inf + inf); jnp.maximum differentiates the clamp (0 below eps).
+
 A numeric parameter (eps) arrives traced as a float64 array, which would promote a
 float16 computation to float64; it is cast to the input's dtype first, as a Python
 float constant would be (JAX's weak typing)."""
@@ -11,7 +19,7 @@ import math
 import warnings
 from typing import Any
 
-from ...base import Recipe
+from ...base import Policy, Recipe
 from ..ops import Arrays, Params, jax_modules, reduce, times
 
 OPTAX = "https://optax.readthedocs.io/en/latest/api/losses.html"
@@ -45,18 +53,15 @@ def _generalized(name: str):
 
 def _poisson_nll(a: Arrays, p: Params, r: str) -> Any:
     _, jnp, _ = jax_modules()
+    from jax.scipy.special import gammaln
     x, y = a["input"], a["target"]
     _same_shape(x, y)
     if p.get("log_input", True):
         terms = jnp.exp(x) - times(y, x)
-    else:
-        eps = jnp.asarray(p.get("eps", 1e-8), x.dtype)
-        terms = x - times(y, x + eps, jnp.log)
+    else:                                   # the mathematics: no eps (torch's stand-in for log 0)
+        terms = x - times(y, x, jnp.log)
     if p.get("full", False):
-        big = y > 1
-        safe = jnp.where(big, y, 1.0)
-        stirling = safe * jnp.log(safe) - safe + 0.5 * jnp.log(2.0 * math.pi * safe)
-        terms = terms + jnp.where(big, stirling, 0.0)
+        terms = terms + gammaln(y + 1.0)     # log(y!), exactly
     return reduce(terms, r)
 
 
@@ -90,8 +95,8 @@ GENERALIZED = ("optax.losses.{}(input, target, axis=()) (elementwise), then jnp.
                "jnp.sum / N; 'batchmean' of a 2-D input: jnp.mean(optax.losses.{}(input, target)) "
                "(optax's default axis=-1 sums each row)")
 GAUSSIAN = ("composed: v = jnp.maximum(var, eps) (var without the last dimension: var[..., None]); "
-            "0.5 * (jnp.log(v) + (input - target) ** 2 / v) [+ 0.5 * log(2 pi) if full] "
-            "(optax has no Gaussian NLL)")
+            "0.5 * (jnp.log(v) + (input - target) ** 2 / v) [+ 0.5 * log(2 pi) if full]: "
+            "torch.nn.GaussianNLLLoss's documented formula (optax has no Gaussian NLL)")
 
 RECIPES = {
     "kl_div": Recipe(_kl_div, GENERALIZED.format("kl_divergence", "kl_divergence")
@@ -101,10 +106,19 @@ RECIPES = {
     "convex_kl_divergence": Recipe(_generalized("convex_kl_divergence"),
                                    GENERALIZED.format(*["convex_kl_divergence"] * 2)
                                    + " (deprecated alias of generalized_kl_divergence)"),
-    "poisson_nll": Recipe(_poisson_nll, "composed: log_input: jnp.exp(x) - y * x; else x - y * jnp.log(x + eps) "
-                          "(0 * log 0 = 0 through adapters/jax/ops.times); full: + where(y > 1, y log y - y + "
-                          "0.5 log(2 pi y), 0) (optax has no Poisson loss)", "composed"),
+    "poisson_nll": Recipe(_poisson_nll, "composed, the mathematics: log_input: jnp.exp(x) - y * x; else x - y * "
+                          "jnp.log(x) (0 * log 0 = 0 through adapters/jax/ops.times; torch's eps is not used); "
+                          "full: + jax.scipy.special.gammaln(y + 1) (log y!, not torch's Stirling term) "
+                          "(optax has no Poisson loss)", "composed"),
     "gaussian_nll": Recipe(_gaussian_nll, GAUSSIAN, "composed"),
     "gaussian_nll_homoscedastic": Recipe(_gaussian_nll, GAUSSIAN, "composed"),
 }
-POLICIES: dict = {}
+_GAUSSIAN_CLAMP = Policy(
+    knobs={"var_clamp": True},
+    citation=("https://pytorch.org/docs/stable/generated/torch.nn.GaussianNLLLoss.html ('eps (float, optional): "
+              "value used to clamp var (see note below), for stability'; the loss 0.5 * (log(max(var, eps)) + "
+              "(input - target)^2 / max(var, eps))), the formula this recipe composes with jnp.maximum"),
+    summary="var clamped to max(var, eps) with the case's eps (torch's documented formula, composed); "
+            "the gradient w.r.t. var is 0 where var < eps (jnp.maximum's)")
+
+POLICIES = {"gaussian_nll": _GAUSSIAN_CLAMP, "gaussian_nll_homoscedastic": _GAUSSIAN_CLAMP}

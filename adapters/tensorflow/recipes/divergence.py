@@ -5,10 +5,16 @@
   ``exp(target)`` with log_target). A trailing axis of size 1 makes Keras's per-row
   sum the elementwise term, which gives 'none' and torch's all-element 'mean'.
   Keras clips both probabilities to [1e-7, 1] (a policy).
-* poisson_nll: tf.nn.log_poisson_loss is torch's log_input=True (same Stirling
-  term); keras.losses.Poisson is log_input=False with its own fixed epsilon 1e-7
-  (a policy); full=True with log_input=False adds the Stirling term (composed).
-* generalized KL and Gaussian NLL: composed from tf ops (TF has neither).
+* poisson_nll: tf.nn.log_poisson_loss is the log_input=True case; its
+  compute_full_loss adds the documented Stirling approximation of log(y!) (a
+  policy); keras.losses.Poisson is log_input=False with its own fixed epsilon 1e-7
+  (a policy); full=True with log_input=False adds TF's documented Stirling term to
+  it (composed, so that one policy covers every case).
+* generalized KL and Gaussian NLL: composed from tf ops (TF has neither). The
+  Gaussian NLL composes torch.nn.GaussianNLLLoss's documented formula, the
+  variance clamped to max(var, eps) (a policy: the mathematics has no clamp, and
+  at var = 0 log 0 + d^2 / 0 has no finite floating-point evaluation); the
+  gradient of tf.maximum is that of the clamped formula (0 below eps).
 """
 from __future__ import annotations
 
@@ -72,11 +78,13 @@ def _generalized(a: Tensors, p: Params, r: str) -> Any:
 
 
 def _stirling(y: Any) -> Any:
+    """tf.nn.log_poisson_loss's full-loss term as tensorflow/python/ops/nn_impl.py computes it:
+    y log y - y + 0.5 log(2 pi y), 0 where 0 <= y <= 1 (NaN for y < 0)."""
     tf_ = tf()
-    big = y > 1
-    safe = tf_.where(big, y, tf_.ones_like(y))
-    return tf_.where(big, safe * tf_.math.log(safe) - safe + 0.5 * tf_.math.log(2.0 * math.pi * safe),
-                     tf_.zeros_like(y))
+    zero = (y >= 0) & (y <= 1)
+    safe = tf_.where(zero, tf_.ones_like(y), y)
+    return tf_.where(zero, tf_.zeros_like(y),
+                     safe * tf_.math.log(safe) - safe + 0.5 * tf_.math.log(2.0 * math.pi * safe))
 
 
 def _poisson_nll(a: Tensors, p: Params, r: str) -> Any:
@@ -119,7 +127,8 @@ def _gaussian_nll(a: Tensors, p: Params, r: str) -> Any:
     v = _fit("var", a["var"], shape, True)
     if bool(tf_.reduce_any(v < 0)):
         raise ValueError("var has negative entries")
-    v = tf_.maximum(v, tf_.cast(float(p.get("eps", 1e-6)), x.dtype))
+    # a tf.constant in the input's dtype: tf.cast of a Python float would round it to float32 first
+    v = tf_.maximum(v, tf_.constant(float(p.get("eps", 1e-6)), dtype=x.dtype))
     terms = 0.5 * (tf_.math.log(v) + tf_.square(x - t) / v)
     if p.get("full", False):
         terms = terms + 0.5 * math.log(2.0 * math.pi)
@@ -130,7 +139,8 @@ GENERALIZED = ("composed: tf.math.xlogy(target, target) - target * input + tf.ex
                "(TF and Keras have no generalized KL divergence)")
 GAUSSIAN = ("composed: v = tf.maximum(var, eps) (var without the last dimension: var[..., None]; "
             "a negative var is refused); 0.5 * (tf.math.log(v) + tf.square(input - target) / v) "
-            "[+ 0.5 log(2 pi) if full] (TF and Keras have no Gaussian NLL)")
+            "[+ 0.5 log(2 pi) if full]: torch.nn.GaussianNLLLoss's documented formula (TF and Keras have "
+            "no Gaussian NLL)")
 
 RECIPES = {
     "kl_div": Recipe(_kl_div, (
@@ -147,11 +157,20 @@ RECIPES = {
         "(reduction, dtype=<dtype>)(y_true=target, y_pred=input) ('mean': 'sum_over_batch_size'; 'sum' "
         "and 'none' on [..., None]: Keras averages over the last axis), whose epsilon is fixed at 1e-7 "
         "(torch's eps has no Keras counterpart); full=True with log_input=False: "
-        "keras.losses.poisson(...) + where(y > 1, y log y - y + 0.5 log(2 pi y), 0) (composed)"),
+        "keras.losses.poisson(...) + where(0 <= y <= 1, 0, y log y - y + 0.5 log(2 pi y)), the Stirling term "
+        "of tf.nn.log_poisson_loss(compute_full_loss=True) (composed)"),
         _poisson_kind),
     "gaussian_nll": Recipe(_gaussian_nll, GAUSSIAN, "composed"),
     "gaussian_nll_homoscedastic": Recipe(_gaussian_nll, GAUSSIAN, "composed"),
 }
+
+_GAUSSIAN_CLAMP = Policy(
+    knobs={"var_clamp": True},
+    citation=("https://pytorch.org/docs/stable/generated/torch.nn.GaussianNLLLoss.html ('eps (float, optional): "
+              "value used to clamp var (see note below), for stability'; the loss 0.5 * (log(max(var, eps)) + "
+              "(input - target)^2 / max(var, eps))), the formula this recipe composes with tf.maximum"),
+    summary="var clamped to max(var, eps) with the case's eps (torch's documented formula, composed); "
+            "the gradient w.r.t. var is 0 where var < eps (tf.maximum's)")
 
 POLICIES = {
     "kl_div": Policy(
@@ -163,10 +182,17 @@ POLICIES = {
         summary="both probabilities clipped to [1e-7, 1] (as the dtype holds 1e-7) before "
                 "y_true * log(y_true / y_pred); the clip's gradient is 0 outside the interval"),
     "poisson_nll": Policy(
-        knobs=lambda dtype: {"fixed_eps": _in_dtype(1e-7, dtype)},
-        citation=(KERAS + "#poisson-class; " + f"{KERAS_SOURCE}, poisson: 'epsilon = ops.convert_to_tensor("
+        knobs=lambda dtype: {"fixed_eps": _in_dtype(1e-7, dtype), "stirling": (0.0, 1.0)},
+        citation=("https://www.tensorflow.org/api_docs/python/tf/nn/log_poisson_loss ('To compute an "
+                  "approximation of the log factorial term, specify compute_full_loss=True to enable Stirling's "
+                  "Approximation': exp(c) - z * c [+ z * log(z) - z + 0.5 * log(2 * pi * z)]; "
+                  "tensorflow/python/ops/nn_impl.py adds 0 where 0 <= targets <= 1); "
+                  + KERAS + "#poisson-class; " + f"{KERAS_SOURCE}, poisson: 'epsilon = ops.convert_to_tensor("
                   "backend.epsilon(), dtype=y_pred.dtype); return ops.mean(y_pred - y_true * "
                   "ops.log(y_pred + epsilon), axis=-1)'; keras.config.epsilon() = 1e-7"),
-        summary="log_input=False: Keras's fixed epsilon 1e-7 (in the dtype) in log(y_pred + epsilon) "
-                "instead of torch's eps"),
+        summary="full adds the Stirling approximation z log z - z + 0.5 log(2 pi z) in place of log(z!), 0 "
+                "where 0 <= z <= 1 (NaN for z < 0: log of a negative); log_input=False: Keras's fixed epsilon "
+                "1e-7 (in the dtype) in log(y_pred + epsilon)"),
+    "gaussian_nll": _GAUSSIAN_CLAMP,
+    "gaussian_nll_homoscedastic": _GAUSSIAN_CLAMP,
 }

@@ -1,8 +1,11 @@
 """PyTorch recipes of the divergence family: KLDivLoss, PoissonNLLLoss and
 GaussianNLLLoss are native in torch.nn.functional; optax's generalized KL
-divergence is composed from F.kl_div's elementwise terms."""
+divergence is composed from F.kl_div's elementwise terms. PoissonNLLLoss's Stirling
+term and eps, and GaussianNLLLoss's clamp of the variance (with its straight-through
+gradient), are documented departures from the mathematics: policies."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ...base import Policy, Recipe
@@ -38,12 +41,27 @@ RECIPES = {
         "the input's last dimension"),
 }
 
-_STRAIGHT_THROUGH = Policy(
-    knobs={"var_gradient": "straight_through"},
-    citation=(DOCS + "torch.nn.GaussianNLLLoss.html (Note: 'The clamping of var is ignored with respect "
-              "to autograd, and so the gradients are unaffected by it'); torch/nn/functional.py, "
-              "gaussian_nll_loss: 'with torch.no_grad(): var.clamp_(min=eps)'"),
-    summary="the clamp max(var, eps) is invisible to autograd: where var < eps the gradient w.r.t. var "
-            "is that of the unclamped formula at eps, not 0")
+_VAR_CLAMP = Policy(
+    knobs={"var_clamp": True, "var_gradient": "straight_through"},
+    citation=(DOCS + "torch.nn.GaussianNLLLoss.html ('eps (float, optional): value used to clamp var (see note "
+              "below), for stability'; the loss 0.5 * (log(max(var, eps)) + (input - target)^2 / max(var, eps)); "
+              "Note: 'The clamping of var is ignored with respect to autograd, and so the gradients are "
+              "unaffected by it'); torch/nn/functional.py, gaussian_nll_loss: 'with torch.no_grad(): "
+              "var.clamp_(min=eps)'"),
+    summary="var clamped to max(var, eps) with the case's eps, the clamp invisible to autograd: where "
+            "var < eps the value is that at eps and the gradient w.r.t. var that of the unclamped formula "
+            "at eps, not 0")
 
-POLICIES = {"gaussian_nll": _STRAIGHT_THROUGH, "gaussian_nll_homoscedastic": _STRAIGHT_THROUGH}
+POLICIES = {
+    "poisson_nll": Policy(
+        knobs={"stirling": (-math.inf, 1.0), "rate_eps": True},
+        citation=(DOCS + "torch.nn.PoissonNLLLoss.html ('full (bool, optional): whether to compute full loss, "
+                  "i. e. to add the Stirling approximation term target*log(target) - target + "
+                  "0.5*log(2*pi*target)'; 'The approximation is used for target values more than 1. For targets "
+                  "less or equal to 1 zeros are added to the loss.'; 'eps (float, optional): Small value to avoid "
+                  "evaluation of log(0) when log_input = False': the loss input - target*log(input+eps))"),
+        summary="full adds the Stirling approximation y log y - y + 0.5 log(2 pi y) where y > 1 (0 where "
+                "y <= 1) in place of log(y!); log_input=False computes x - y log(x + eps) with the case's eps"),
+    "gaussian_nll": _VAR_CLAMP,
+    "gaussian_nll_homoscedastic": _VAR_CLAMP,
+}
