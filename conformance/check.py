@@ -150,6 +150,10 @@ class _Checking:
         """One record per checked quantity: agree, documented (within the framework's
         documented policy) or the discrepancy that remains."""
         ev = o.evaluation
+        if ev.undefined_at is not None and not ev.undefined_at.all():
+            value = [self.partly_undefined(o, out.value)]
+            return value + [self.judged(o, f"grad:{n}", *ev.grads[n], ev.grad_scales[n], out.grads.get(n))
+                            for n in wrt]
         if ev.undefined:        # no answer is right or wrong: what the framework returns is shown
             value = [self.record("value", "undefined", detail=f"undefined by the mathematics ({ev.undefined}); "
                                  f"{self.adapter.name} returns {_shown(out.value)}", actual=summary(out.value))]
@@ -158,6 +162,24 @@ class _Checking:
         checks = [("value", (ev.value, ev.value), ev.scale, out.value)]
         checks += [(f"grad:{n}", ev.grads[n], ev.grad_scales[n], out.grads.get(n)) for n in wrt]
         return [self.judged(o, name, lo, hi, scale, actual) for name, (lo, hi), scale, actual in checks]
+
+    def partly_undefined(self, o: Oracle, actual: Any) -> Record:
+        """Terms 'none' leaves apart, some undefined (0/0): those are not judged (the
+        framework's values there are shown); the others are, as usual."""
+        ev = o.evaluation
+        got = np.asarray(actual, np.float64) if actual is not None else None
+        if got is None or got.shape != np.shape(ev.value):
+            return self.judged(o, "value", ev.value, ev.value, ev.scale, actual)
+        expected = np.where(ev.undefined_at, got, ev.value)
+        record = self.judged(o, "value", expected, expected, ev.scale, actual)
+        if record.outcome != "agree":
+            return record
+        shown = ", ".join(f"{v:.6g}" for v in got[ev.undefined_at][:4])
+        first = tuple(int(i) for i in np.argwhere(ev.undefined_at)[0])
+        return dataclasses.replace(record, outcome="undefined", expected=summary(ev.value), at=first,
+                                   detail=f"{int(ev.undefined_at.sum())} of {got.size} terms undefined by the "
+                                          f"mathematics ({ev.undefined}): {self.adapter.name} returns {shown} there; "
+                                          f"the other terms agree")
 
     def judged(self, o: Oracle, name: str, lo: Any, hi: Any, scale: Any, actual: Any) -> Record:
         verdict = judge(lo, hi, scale, actual, self.tol)

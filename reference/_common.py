@@ -57,6 +57,8 @@ class Evaluation:
     #: whose numerator and denominator are both 0 (no terms, every row ignored).
     #: The verdict is then ``undefined`` and the report shows what each framework returns.
     undefined: str = ""
+    #: reduction 'none': which terms are undefined (None: none of them)
+    undefined_at: np.ndarray | None = None
 
 
 def exact(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -107,6 +109,7 @@ def reduce(
     *,
     condition: np.ndarray | None = None,
     sums: np.ndarray | float = 0.0,
+    undefined: tuple[np.ndarray, str] | None = None,
 ) -> Evaluation:
     """Apply ``reduction`` to elementwise ``terms`` (and their gradients).
 
@@ -122,13 +125,20 @@ def reduce(
     accumulator's precision. ``grads`` are the gradients of ``sum(terms)``.
     ``mean`` divides by ``denominator`` (default: the number of terms), which is
     how weighted means (cross-entropy, NLL) share this one function. A mean
-    over nothing is 0/0: NaN, and ``undefined`` says why.
+    over nothing is 0/0: NaN, and ``undefined`` says why. ``undefined``: (mask,
+    reason), the terms the mathematics leaves undefined (0/0: a zero vector's
+    cosine) and why; a sum or mean over one of them is undefined too.
     """
+    at, why = (None, "") if undefined is None else (np.asarray(undefined[0], bool), undefined[1])
+    if at is not None and not at.any():
+        at = None
     if condition is not None:
         with np.errstate(invalid="ignore"):
             scale = np.fmin(np.abs(scale), np.broadcast_to(condition + np.asarray(sums), np.shape(terms)))
     if reduction == "none":
-        return Evaluation(terms, scale, dict(grads), dict(grad_scales), 0.0, condition)
+        return Evaluation(terms, scale, dict(grads), dict(grad_scales), 0.0, condition,
+                          why if at is not None else "", None if at is None else np.broadcast_to(at, np.shape(terms)))
+    whole = f"{int(at.sum())} of its terms undefined ({why})" if at is not None else ""
     if reduction == "batchmean":     # torch.nn.KLDivLoss: the sum over the batch size
         reduction, denominator = "mean", terms.dtype.type(terms.shape[0] if terms.ndim else 1)
     if reduction not in ("sum", "mean"):
@@ -142,7 +152,7 @@ def reduce(
         accumulation = np.asarray(rounding * finite.sum())
     if reduction == "sum":
         return Evaluation(np.asarray(total), scale_total, dict(grads), dict(grad_scales),
-                          accumulation, condition_total)
+                          accumulation, condition_total, whole)
     if denominator is None:
         denominator = terms.dtype.type(terms.size)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -155,7 +165,7 @@ def reduce(
         # zero gradient, even when the mean is 0/0 because every row is ignored.
         grads = {k: _divide_bounds(lo, hi, denominator) for k, (lo, hi) in grads.items()}
         grad_scales = {k: s / np.abs(denominator) for k, s in grad_scales.items()}
-    undefined = ""
+    undefined = whole
     if np.all(denominator == 0) and (terms.size == 0 or total == 0):
         undefined = ("a mean over no terms: 0/0" if terms.size == 0 else
                      "a mean whose every term is left out (ignored or weighing 0): 0/0")

@@ -88,7 +88,7 @@ def undefined(records: list[Record], cases: Mapping[str, Case]) -> dict[str, Any
         if r.outcome != "undefined" or r.check != "value":
             continue
         key = (r.loss, r.case, r.reduction, r.dtype)
-        got = "refuses" if r.refused else _first(r.actual)
+        got = "refuses" if r.refused else _first(r.actual, r.at)
         rows.setdefault(key, {})[r.framework] = got
     frameworks = sorted({fw for row in rows.values() for fw in row})
     out = []
@@ -99,10 +99,13 @@ def undefined(records: list[Record], cases: Mapping[str, Case]) -> dict[str, Any
     return {"rows": out, "frameworks": frameworks}
 
 
-def _first(summary_: Mapping[str, Any] | None) -> str:
+def _first(summary_: Mapping[str, Any] | None, at: Any = None) -> str:
+    """The value at ``at`` (the first undefined term), else the first."""
     if not summary_ or not summary_.get("data"):
         return "—"
-    value = summary_["data"][0]
+    data, shape = summary_["data"], tuple(summary_.get("shape", ()))
+    flat = int(np.ravel_multi_index(tuple(at), shape)) if at and len(at) == len(shape) else 0
+    value = data[flat] if flat < len(data) else data[0]
     return value if isinstance(value, str) else f"{value:.6g}"
 
 
