@@ -17,7 +17,9 @@ from conformance.vocab.dtypes import DTYPES
 from conformance.vocab.findings import by_id
 from conformance.vocab.tolerance import for_dtype
 
-SEVERITY = ("agree", "undefined", "unsupported", "documented", "device-mismatch", "mismatch", "nonfinite-mismatch",
+# A cell's colour is its worst outcome. "undefined" ranks below "agree": a cell that agrees
+# wherever the mathematics defines the value is an agreeing cell (its 0/0 cases have their own table).
+SEVERITY = ("undefined", "agree", "unsupported", "documented", "device-mismatch", "mismatch", "nonfinite-mismatch",
             "error-mismatch", "timeout", "crash")
 
 
