@@ -1,6 +1,7 @@
 """TensorFlow recipes of the regression family: Keras's losses for 'mean' (its
 "sum_over_batch_size"), tf ops for 'none' and 'sum' (Keras averages over the last
-axis first); smooth L1 composed."""
+axis first); smooth L1 composed. The composed paths refuse unequal shapes (the mathematics
+pairs the elements), where tf.subtract would broadcast (4, 1) against (4,) to (4, 4)."""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -53,6 +54,8 @@ def _regression(loss: str, keras_class: str | None) -> Callable[[Tensors, Params
             kwargs = {"delta": float(p.get("delta", 1.0))} if loss == "huber" else {}
             cls = getattr(keras.losses, keras_class)
             return cls(reduction="sum_over_batch_size", dtype=x.dtype.name, **kwargs)(y, x)
+        if x.shape != y.shape:   # composed: refuse, as optax does, rather than let tf broadcast (4, 1) - (4,)
+            raise ValueError(f"input shape {x.shape} and target shape {y.shape} differ")
         return reduce(_regression_terms(loss, x - y, p), r)
     return fn
 
