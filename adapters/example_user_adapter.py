@@ -71,8 +71,6 @@ def bce_with_logits(a: Arrays, p: Params, reduction: str) -> Result:
     same_shape(x, y)
     w = np.broadcast_to(a["weight"], x.shape) if "weight" in a else np.ones_like(x)
     pw = np.broadcast_to(a["pos_weight"], x.shape) if "pos_weight" in a else np.ones_like(x)
-    if not np.all(np.isfinite(pw)) or np.any(pw < 0):
-        raise ValueError("pos_weight must be finite and >= 0")
     sp_neg, sp_pos = softplus(-x), softplus(x)          # -log sigmoid(x), -log(1 - sigmoid(x))
     terms = w * (times(pw * y, sp_neg) + times(1 - y, sp_pos))
     value, factor = reduce(terms, reduction)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import DomainError, Evaluation, broadcast, check_same_shape, check_unit_interval, condition, exact, reduce
+from ._common import Evaluation, broadcast, check_same_shape, check_unit_interval, condition, exact, reduce
 from ._common import times as _times
 
 
@@ -85,13 +85,19 @@ def bce_with_logits(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray
     Gradient with respect to the target:
     :math:`\partial \ell_n / \partial y_n = w_n [p\, \mathrm{softplus}(-x_n) - \mathrm{softplus}(x_n)]`
     (:math:`-w x` without pos_weight).
+    Like ``weight``, ``pos_weight`` may take any value: the formula is defined for a
+    negative one, and an infinite or NaN one propagates as IEEE arithmetic does
+    (inf * 0 = NaN), as an infinite ``weight`` does. torch documents no domain ("a
+    weight of positive examples"); TF's weighted_cross_entropy_with_logits says its
+    value "should be non-negative", as it says labels lie "between 0 and 1", and
+    checks neither (the oracle does not refuse such labels either).
     """
     check_same_shape(input, target)
     one = input.dtype.type(1)
     w = one if weight is None else broadcast("weight", weight, input.shape)
     p = one if pos_weight is None else broadcast("pos_weight", pos_weight, input.shape)
-    py, ny = p * target, one - target
     with np.errstate(invalid="ignore", over="ignore"):
+        py, ny = p * target, one - target      # an infinite pos_weight at y = 0: inf * 0 = NaN
         sp_neg, sp_pos = _softplus(-input), _softplus(input)
         terms = w * (_times(py, sp_neg) + _times(ny, sp_pos))
         # |x| sizes the rounding of max(x, 0) - x y; at an infinite logit the
@@ -112,8 +118,6 @@ def bce_with_logits(input: np.ndarray, target: np.ndarray, *, weight: np.ndarray
         parts += [(np.abs(terms), one)] if weight is not None else []
         parts += [(w * _times(target, sp_neg), p)] if pos_weight is not None else []
         cond = condition(terms, *parts)
-    if not np.all(np.isfinite(p)) or np.any(p < 0):
-        raise DomainError("pos_weight must be finite and >= 0", value_dependent=True)
     return reduce(terms, scale, {"input": exact(g), "target": exact(g_target)},
                   {"input": gscale, "target": g_target_scale}, reduction, condition=cond)
 

@@ -112,9 +112,22 @@ def test_binary_weight_that_does_not_broadcast_to_the_input_is_refused(loss, key
         ev(loss, {"input": np.full((2, 3), 0.5), "target": np.full((2, 3), 0.5), key: np.ones(2)})
 
 
-def test_negative_pos_weight_is_refused():
-    with pytest.raises(DomainError):
-        ev("bce_with_logits", {"input": np.zeros(3), "target": np.ones(3), "pos_weight": np.array([1.0, -1.0, 1.0])})
+@pytest.mark.parametrize("key", ["weight", "pos_weight"])
+def test_binary_weights_of_any_value_are_evaluated_not_refused(key):
+    """The formula w [p y softplus(-x) + (1 - y) softplus(x)] is defined for any p (and
+    torch documents no domain for either weight): a negative weight is computed, an
+    infinite or NaN one propagates (inf * 0 = NaN); none is refused."""
+    x, y = np.array([0.5, -1.0, 2.0, 0.0]), np.array([1.0, 0.5, 0.0, 1.0])
+    w = np.array([-0.5, np.inf, np.inf, np.nan])
+    got = ev("bce_with_logits", {"input": x, "target": y, key: w}, reduction="none")
+    sp = np.logaddexp(0.0, x)                        # softplus(x); softplus(-x) = sp - x
+    with np.errstate(invalid="ignore"):
+        if key == "pos_weight":
+            expected = w * y * (sp - x) + (1 - y) * sp   # [-0.5 softplus(-0.5), inf, nan (inf * 0), nan]
+        else:
+            expected = w * (y * (sp - x) + (1 - y) * sp)
+    np.testing.assert_allclose(got.value, expected, rtol=1e-15)
+    assert got.value[0] < 0 and np.isinf(got.value[1]) and np.isnan(got.value[3])
 
 
 @pytest.mark.parametrize("which", ["input", "target"])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...base import Recipe
+from ...base import Recipe, require_same_shapes
 from ..ops import Arrays, Params, jax_modules, reduce, times
 
 OPTAX = "https://optax.readthedocs.io/en/latest/api/"
@@ -12,12 +12,15 @@ OPTAX = "https://optax.readthedocs.io/en/latest/api/"
 # -- binary: BCE on probabilities and on logits --------------------------------
 # ``weight`` is broadcast to the input, ``pos_weight`` along the last axis; 'mean'
 # is a plain mean over elements. optax.losses.sigmoid_binary_cross_entropy is the
-# native term on logits; weights make the recipe composed (optax takes none).
+# native term on logits; weights make the recipe composed (optax takes none). The
+# composed paths refuse an input and a target of different shapes (the loss pairs
+# them elementwise); the native one is left as optax has it (it broadcasts).
 
 
 def _bce(a: Arrays, p: Params, r: str) -> Any:
     _, jnp, _ = jax_modules()
     x, y = a["input"], a["target"]
+    require_same_shapes(x, y)
     terms = -(times(y, x, jnp.log) + times(1.0 - y, -x, jnp.log1p))
     if "weight" in a:
         terms = jnp.broadcast_to(a["weight"], x.shape) * terms
@@ -29,6 +32,7 @@ def _bce_with_logits(a: Arrays, p: Params, r: str) -> Any:
     x, y = a["input"], a["target"]
     if "pos_weight" not in a and "weight" not in a:
         return reduce(optax.losses.sigmoid_binary_cross_entropy(x, y), r)
+    require_same_shapes(x, y)
     py = y if "pos_weight" not in a else jnp.broadcast_to(a["pos_weight"], x.shape) * y
     softplus = jax.nn.softplus
     terms = times(py, -x, softplus) + times(1.0 - y, x, softplus)
