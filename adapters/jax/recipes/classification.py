@@ -69,7 +69,12 @@ def _cross_entropy(a: Arrays, p: Params, r: str) -> Any:
         q = (1.0 - ls) * jax.nn.one_hot(target, classes, dtype=rows.dtype) + ls / classes
         q = jnp.where(valid[..., None], q, 0.0)
         denominator = jnp.sum(jnp.where(valid, w[target], 0.0))
-    wq = w * q
+        # an ignored row adds nothing: its logits never reach log_softmax, whose
+        # backward would turn a NaN or +inf logit into a NaN gradient (0 * NaN)
+        rows = jnp.where(valid[..., None], rows, 0.0)
+    # w_c q_c, 0 where q_c = 0: an unused class's weight (inf, NaN) is not read (times'
+    # custom derivative takes arguments of one shape)
+    wq = times(q, jnp.broadcast_to(w, q.shape))
     log_p = jax.nn.log_softmax(rows, axis=-1)
     terms = -jnp.sum(times(wq, log_p), axis=-1)
     if valid is not None:

@@ -67,19 +67,24 @@ def _cross_entropy(a: Tensors, p: Params, r: str) -> Any:
     classes = rows.shape[-1]
     ls = float(p.get("label_smoothing", 0.0))
     w = _class_weight(a, classes, rows.dtype)
-    logp = tf.nn.log_softmax(rows, axis=-1)
     if _prob_target(a):
         q = (1.0 - ls) * _rows(y)[0] + ls / classes
-        terms = -tf.reduce_sum(w * q * logp, axis=-1)
+        terms = -tf.reduce_sum(w * q * tf.nn.log_softmax(rows, axis=-1), axis=-1)
         return reduce(tf.reshape(terms, shape), r)
     t, valid = _labels(a, p)
+    # an ignored row adds nothing: its logits and weights never reach the product
+    # (the gradient of tf.where is 0 there, but 0 * inf and log_softmax's backward of
+    # a NaN or +inf logit would make it NaN)
+    logp = tf.nn.log_softmax(tf.where(valid[:, None], rows, tf.zeros_like(rows)), axis=-1)
     wt = tf.gather(w, t)  # raises on CPU for an index outside [0, C)
+    zero = tf.zeros_like(wt)
+    wt = tf.where(valid, wt, zero)
     terms = -(1.0 - ls) * wt * tf.gather(logp, t, batch_dims=1)
     if ls != 0.0:   # scale before summing: a sum of C log-probabilities overflows float16
-        terms -= tf.reduce_sum(w * logp * (ls / classes), axis=-1)
-    zero = tf.zeros_like(terms)
+        w_rows = tf.where(valid[:, None], w * tf.ones_like(logp), tf.zeros_like(logp))
+        terms -= tf.reduce_sum(w_rows * logp * (ls / classes), axis=-1)
     terms = tf.where(valid, terms, zero)
-    return reduce(tf.reshape(terms, shape), r, tf.reduce_sum(tf.where(valid, wt, zero)))
+    return reduce(tf.reshape(terms, shape), r, tf.reduce_sum(wt))
 
 
 def _nll(a: Tensors, p: Params, r: str) -> Any:
@@ -89,8 +94,9 @@ def _nll(a: Tensors, p: Params, r: str) -> Any:
     w = _class_weight(a, rows.shape[-1], rows.dtype)
     wt = tf.gather(w, t)  # raises on CPU for an index outside [0, C)
     zero = tf.zeros_like(wt)
+    wt = tf.where(valid, wt, zero)   # an ignored row's weight (inf, NaN) never meets the gradient
     terms = tf.where(valid, -wt * tf.gather(rows, t, batch_dims=1), zero)
-    return reduce(tf.reshape(terms, shape), r, tf.reduce_sum(tf.where(valid, wt, zero)))
+    return reduce(tf.reshape(terms, shape), r, tf.reduce_sum(wt))
 
 
 def _ce_kind(case: Case) -> str:
@@ -98,7 +104,8 @@ def _ce_kind(case: Case) -> str:
     return "native" if native else "composed"
 
 
-_MASKED = ("ignore_index replaced by 0 before tf.gather, ignored rows set to 0 by tf.where; "
+_MASKED = ("ignore_index replaced by 0 before tf.gather, ignored rows' logits and weights set to 0 "
+           "by tf.where before use and their terms set to 0; "
            "'mean' = sum / sum of w[y] over counted rows")
 
 RECIPES = {
