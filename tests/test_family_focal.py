@@ -289,3 +289,17 @@ def test_softmax_refusals():
     for loss, arrays, params in cases:
         with pytest.raises(reference.DomainError):
             reference.evaluate(loss, arrays, params, "mean")
+
+
+def test_categorical_focal_clipped_probability_scale_ignores_the_logit():
+    """Keras's clip makes a -inf logit's probability the constant 1e-7: the target
+    gradient -a (1 - o)^gamma log o = 16.1 is then rounded like log(1e-7), not like the
+    (infinite) logit; an infinite scale is judged as 0, an exact answer demanded."""
+    x = np.array([[-np.inf, -3.01558416, -4.59797001]])
+    y = np.array([[0.57925064, 0.24781214, 0.17293722]])
+    ev = reference.evaluate("categorical_focal", {"input": x, "target": y},
+                            {"gamma": 2.0, "prob_clip": (1e-7, 1 - 1e-7), "normalize": True,
+                             "clip_margin": 8 * 2.0 ** -23}, "none")
+    scale = ev.grad_scales["target"]
+    assert np.all(np.isfinite(scale)) and np.all(scale > 0), scale
+    assert np.isfinite(ev.scale).all() and scale[0, 0] < 100, (scale, ev.scale)

@@ -158,12 +158,19 @@ def categorical_focal(input: np.ndarray, target: np.ndarray, *, weight: np.ndarr
         if not from_logits or prob_clip is not None:
             u = one - o                                    # exact for o >= 1/2
         f = power(u, log_u, gamma)
-        u_scale = one + o * (one + sizes)
+        if prob_clip is not None:
+            # a probability clipped well past an edge is the constant edge: the softmax's
+            # rounding (sizes, infinite for a -inf logit) no longer reaches log o or 1 - o
+            far = (p < lo - clip_margin * lo) | (p > hi + clip_margin)
+            sizes_o = np.where(far, np.zeros_like(sizes), sizes)
+        else:
+            sizes_o = sizes
+        u_scale = one + o * (one + sizes_o)
         neg_log = -log_o
         terms = times(aq * f, neg_log).sum(axis=1)
         # (1 - o)^(gamma - 1) |log o|: the focal factor's error through the log term
         fl = np.where((neg_log == 0) | (u == 0), np.zeros_like(u), np.exp(np.log(neg_log) + xlog(gamma - 1.0, log_u)))
-        scale = (times(np.abs(aq) * f, neg_log + sizes) + times(np.abs(aq), scaled(gamma, u_scale * fl))).sum(axis=1)
+        scale = (times(np.abs(aq) * f, neg_log + sizes_o) + times(np.abs(aq), scaled(gamma, u_scale * fl))).sum(axis=1)
         # B_c o_c-form: V_c = gamma o_c |log o_c| (1 - o_c)^(gamma - 1)
         v = scaled(gamma, times(o, fl))
         u_pow = np.where(u == 0, np.zeros_like(u), np.exp(xlog(gamma - 1.0, log_u)))
@@ -198,7 +205,7 @@ def categorical_focal(input: np.ndarray, target: np.ndarray, *, weight: np.ndarr
         smooth = 1.0 - label_smoothing
         a_full = a * np.ones_like(rows)
         g_t = smooth * times(a_full * f, neg_log)
-        g_t_scale = abs(smooth) * np.abs(a_full) * (times(f, neg_log + sizes) + scaled(gamma, u_scale * fl))
+        g_t_scale = abs(smooth) * np.abs(a_full) * (times(f, neg_log + sizes_o) + scaled(gamma, u_scale * fl))
         # condition: the input (its gradient, the larger bound near a clip edge), the
         # target, the per-class weight (d/da_c = q_c f_c |log o_c|), alpha (the loss is
         # linear in it), gamma (d/dgamma = -sum_c a_c q_c f_c log(u_c) log o_c) and

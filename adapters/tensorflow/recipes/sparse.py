@@ -30,9 +30,10 @@ def _sparsemax(a: Tensors, p: Params, r: str) -> Any:
     x, y = a["logits"], a["labels"]
     if x.shape != y.shape:
         raise ValueError(f"logits shape {x.shape} and labels shape {y.shape} differ")
-    if bool(tf_.reduce_any((y != 0) & (y != 1))):
+    if bool(tf_.reduce_any((y != 0) & (y != 1) & ~tf_.math.is_nan(y))):
         raise ValueError("labels must be 0 or 1")
-    return reduce(_sparse_plus(tf_.where(y != 0, -x, x)), r)
+    # + 0 * y: a NaN label is NaN in the value and the gradient (y != 0 alone takes it for 1)
+    return reduce(_sparse_plus(tf_.where(y != 0, -x, x) + 0.0 * y), r)
 
 
 def _sparsemax_rows(z: Any) -> tuple[Any, Any]:
@@ -82,7 +83,7 @@ def _multiclass_sparsemax(a: Tensors, p: Params, r: str) -> Any:
 RECIPES = {
     "sparsemax": Recipe(_sparsemax, "composed: z = tf.where(y != 0, -x, x); tf.where(z <= -1, 0, "
                         "tf.where(z >= 1, z, (z + 1)**2 / 4)) with z replaced by 0 inside the "
-                        "quadratic where |z| >= 1 (no inf * 0 in the gradient); labels must be 0 or 1 "
+                        "quadratic where |z| >= 1 (no inf * 0 in the gradient); labels must be 0 or 1 (NaN propagates) "
                         "(TF and Keras have no sparsemax loss)", "composed"),
     "multiclass_sparsemax": Recipe(
         _multiclass_sparsemax,

@@ -53,6 +53,42 @@ def _coef_times_log() -> Any:
     return CoefTimesLog.apply
 
 
+def _times(coef: Any, values: Any) -> Any:
+    """coef * values with 0 * anything = 0 (a label of 0 or 1 silences the other term,
+    even where it is infinite) and no 0 * inf in the backward (torch.where's masked branch
+    gets a zero gradient, and the product's derivative there is coef = 0)."""
+    torch = torch_module()
+    zero = coef == 0
+    return torch.where(zero, torch.zeros_like(values), coef * torch.where(zero, torch.zeros_like(values), values))
+
+
+def _focal_of_logits(x: Any, y: Any, gamma: float) -> Any:
+    """(1 - p_t)^gamma * the cross-entropy of logits, elementwise.
+
+    ce = y softplus(-x) + (1 - y) softplus(x) from F.logsigmoid (softplus(x) =
+    -logsigmoid(-x)): F.binary_cross_entropy_with_logits computes (1 - y) x + max(-x, 0)
+    + log(exp(-max) + exp(-x - max)), which rounds a small softplus(x) (x << 0, y = 0)
+    away (finding torch-bce-with-logits-loses-softplus-of-a-negative-logit) and is
+    0 * inf = NaN at infinite logits. The factor (1 - p_t)^gamma = exp(gamma log(1 - p_t)),
+    log(1 - p_t) = logaddexp(log y + logsigmoid(-x), log1p(-y) + logsigmoid(x)); at an
+    infinite logit it is its limit (1 - y at +inf, y at -inf, to the power gamma) and
+    constant: its derivative tends to 0 faster than the cross-entropy grows, so the
+    gradient there is f dce/dx (f is 1 - y or y to the gamma for a soft label, not 1)."""
+    torch, f_ = torch_module(), F()
+    ce = _times(y, -f_.logsigmoid(x)) + _times(1.0 - y, -f_.logsigmoid(-x))
+    infinite_x = torch.isinf(x)
+    xs = torch.where(infinite_x, torch.zeros_like(x), x)
+    if gamma == 0:                                           # plain BCE: 0^0 = 1
+        return ce
+    log_u = torch.logaddexp(torch.log(y) + f_.logsigmoid(-xs), torch.log1p(-y) + f_.logsigmoid(xs))
+    factor = torch.exp(gamma * log_u)                       # finite x: log_u > -inf
+    limit = torch.where(x > 0, 1.0 - y, y) ** gamma          # u at x = +inf, -inf
+    factor = torch.where(infinite_x, limit.detach(), factor)
+    # where ce is infinite the factor (positive there) is held constant: no 0 * inf
+    infinite = torch.isinf(ce)
+    return torch.where(infinite, factor.detach() * ce, factor * torch.where(infinite, torch.zeros_like(ce), ce))
+
+
 def _binary_focal(a: Tensors, p: Params, r: str) -> Any:
     torch, f_ = torch_module(), F()
     x, y = a["input"], a["target"]
@@ -62,10 +98,7 @@ def _binary_focal(a: Tensors, p: Params, r: str) -> Any:
     if ls:
         y = y * (1.0 - ls) + 0.5 * ls
     if p.get("from_logits", True):
-        ce = f_.binary_cross_entropy_with_logits(x, y, reduction="none")
-        # log(1 - p_t) = log(y sigma(-x) + (1 - y) sigma(x)), from log-sigmoids
-        log_u = torch.logaddexp(torch.log(y) + f_.logsigmoid(-x), torch.log1p(-y) + f_.logsigmoid(x))
-        factor = torch.exp(gamma * log_u)
+        terms = _focal_of_logits(x, y, gamma)
     else:
         _check_unit("input", x)
         u = y * (1.0 - x) + (1.0 - y) * x                      # 1 - p_t, no cancellation
@@ -75,14 +108,137 @@ def _binary_focal(a: Tensors, p: Params, r: str) -> Any:
         coef_log = _coef_times_log()
         one = torch.ones_like(x)
         ce = -(coef_log(y, one, x) + coef_log(1.0 - y, one, 1.0 - x))
-    # an infinite ce (p = 0 or 1 against a label it excludes) is the loss whatever the
-    # (positive, maybe underflowed) factor, and its pole the gradient's limit: no 0 * inf,
-    # no +-inf of the factor's own term
-    infinite = torch.isinf(ce)
-    terms = torch.where(infinite, ce, factor * torch.where(infinite, torch.zeros_like(ce), ce))
+        # an infinite ce (p = 0 or 1 against a label it excludes) is the loss whatever the
+        # (positive, maybe underflowed) factor, and its pole the gradient's limit: no 0 * inf,
+        # no +-inf of the factor's own term
+        infinite = torch.isinf(ce)
+        terms = torch.where(infinite, ce, factor * torch.where(infinite, torch.zeros_like(ce), ce))
     if alpha is not None:
         terms = (alpha * y + (1.0 - alpha) * (1.0 - y)) * terms
     return _reduce(terms, r)
+
+
+def _safe_product(a: Any, b: Any) -> Any:
+    """a * b, 0 where either is 0 and the other is not NaN (0 * inf = 0: the limit
+    p log p -> 0; a NaN still propagates)."""
+    torch = torch_module()
+    product = a * b
+    zero = ((a == 0) & ~torch.isnan(b)) | ((b == 0) & ~torch.isnan(a))
+    return torch.where(zero, torch.zeros_like(product), product)
+
+
+@functools.cache
+def _coef_times() -> Any:
+    """coef * values with 0 where coef = 0 (0 * inf = 0) and exact partials:
+    d/dcoef = values even where coef = 0, d/dvalues = coef (0 there, no 0 * inf)."""
+    torch = torch_module()
+
+    class CoefTimes(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, coef: Any, values: Any) -> Any:
+            ctx.save_for_backward(coef, values)
+            return _safe_product_of_coef(coef, values)
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> Any:
+            coef, values = ctx.saved_tensors
+            return _reduced_to(grad * values, coef), _reduced_to(_safe_product_of_coef(coef, grad), values)
+    return CoefTimes.apply
+
+
+def _safe_product_of_coef(coef: Any, values: Any) -> Any:
+    torch = torch_module()
+    product = coef * values
+    return torch.where(coef == 0, torch.zeros_like(product), product)
+
+
+def _reduced_to(grad: Any, like: Any) -> Any:
+    """A broadcast product's gradient summed back to the shape of its operand."""
+    while grad.dim() > like.dim():
+        grad = grad.sum(0)
+    for axis, size in enumerate(like.shape):
+        if size == 1 and grad.shape[axis] != 1:
+            grad = grad.sum(axis, keepdim=True)
+    return grad
+
+
+def _masked_table(values: Any, fill: float) -> Any:
+    """(..., C) -> (..., C, C): row c holds the values with its own class c set to fill."""
+    torch = torch_module()
+    classes = values.shape[-1]
+    eye = torch.eye(classes, dtype=torch.bool, device=values.device)
+    return values.unsqueeze(-2).expand(*values.shape[:-1], classes, classes).masked_fill(eye, fill)
+
+
+def _softmax_parts(x: Any) -> tuple[Any, Any]:
+    """(log p, log(1 - p)) over the last axis. log(1 - p_c) = logsumexp_{j != c} x_j -
+    logsumexp x, of x less its (finite) row maximum (-inf for the class of a +inf logit);
+    log p_c = log1p(-(1 - p_c)) for a dominant class (p_c > 1/2), where F.log_softmax's
+    x_c - logsumexp x rounds the small log to 0 (an infinite weight then makes 0 * inf),
+    F.log_softmax otherwise."""
+    torch, f_ = torch_module(), F()
+    top = x.amax(dim=-1, keepdim=True)
+    xs = x - torch.where(torch.isfinite(top), top, torch.zeros_like(top))    # both logsumexps near 0
+    log_u = torch.logsumexp(_masked_table(xs, float("-inf")), dim=-1) - torch.logsumexp(xs, dim=-1, keepdim=True)
+    dominant = log_u < -0.6931471805599453
+    safe_u = torch.where(dominant, log_u, torch.full_like(log_u, -1.0))
+    return torch.where(dominant, torch.log1p(-torch.exp(safe_u)), f_.log_softmax(x, dim=-1)), log_u
+
+
+@functools.cache
+def _focal_log_terms() -> Any:
+    """h_c = (1 - p_c)^gamma log p_c, p = softmax(x) over the last axis, with the exact
+    backward dh_c/dx_j = (delta_cj - p_j) H_c, H_c = (1 - p_c)^gamma - gamma (1 - p_c)^(gamma - 1)
+    p_c log p_c, summed as grad_j = G_j (1 - p_j) - p_j sum_{c != j} G_c (G_c = g_c H_c, each
+    product 0 where a factor is 0: the limits p log p -> 0 and u^(gamma - 1) log(1 - u) -> 0).
+    Autograd through log_softmax and a logsumexp table adds two terms of opposite sign
+    (inf - inf with an infinite class weight), multiplies a rounded w_j - p_j ~ 1e-8 by
+    log p_c (1e22 at a logit of -1e30) and 0 by inf at a -inf logit."""
+    torch = torch_module()
+
+    class FocalLogTerms(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any, gamma: float) -> Any:
+            log_p, log_u = _softmax_parts(x)
+            factor = torch.ones_like(log_u) if gamma == 0 else torch.exp(gamma * log_u)
+            ctx.save_for_backward(log_p, log_u, factor)
+            ctx.gamma = gamma
+            return _safe_product(factor, log_p)
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> Any:
+            log_p, log_u, factor = ctx.saved_tensors
+            gamma = ctx.gamma
+            p, u = torch.exp(log_p), torch.exp(log_u)
+            # v = -gamma u^(gamma - 1) p log p: 0 where p = 0 or log p = 0 (the limits), from
+            # the log domain where u^(gamma - 1) over- or underflows (gamma < 1, u -> 0)
+            nan = torch.isnan(log_p)
+            silent = (p == 0) | (log_p == 0) | nan
+            safe_log_p = torch.where(silent, torch.full_like(log_p, -1.0), log_p)
+            safe_log_u = torch.where(silent, torch.zeros_like(log_u), log_u)
+            power = torch.exp((gamma - 1.0) * safe_log_u)
+            linear = gamma * power * (torch.exp(safe_log_p) * -safe_log_p)
+            logged = gamma * torch.exp((gamma - 1.0) * safe_log_u + safe_log_p + torch.log(-safe_log_p))
+            v = torch.where(torch.isfinite(power) & (power > 0), linear, logged)
+            v = torch.where(nan, log_p, torch.where(silent, torch.zeros_like(v), v))
+            big_g = _safe_product(grad, factor + v)
+            others = _masked_table(big_g, 0.0).sum(-1)               # sum over c != j
+            return _safe_product(big_g, u) - _safe_product(p, others), None
+    return FocalLogTerms.apply
+
+
+def _categorical_of_logits(x: Any, weight: Any, q: Any, gamma: float) -> Any:
+    """-sum_c a_c q_c (1 - p_c)^gamma log p_c per row, from logits (a_c q_c = 0 silences
+    its term). Half precision is computed in float32 (as torch's CPU softmax accumulates):
+    in float16 a probability of 2e-9 or the log of a dominant class, -4e-11, is 0, and an
+    infinite class weight times it is 0 * inf."""
+    torch = torch_module()
+    wide = x.dtype in (torch.float16, torch.bfloat16)
+    if wide:
+        x, q = x.float(), q.float()
+        weight = weight.float() if torch.is_tensor(weight) else weight
+    out = -_coef_times()(weight * q, _focal_log_terms()(x, gamma)).sum(-1)
+    return out
 
 
 def _categorical_focal(a: Tensors, p: Params, r: str) -> Any:
@@ -95,12 +251,8 @@ def _categorical_focal(a: Tensors, p: Params, r: str) -> Any:
     q = y if not ls else (1.0 - ls) * y + ls / classes
     weight = a["weight"] if "weight" in a else float(p.get("alpha", 1.0))
     if p.get("from_logits", True):
-        log_p = f_.log_softmax(x, dim=-1)
-        # log(1 - p_c) = logsumexp_{j != c} log p_j: the (C, C) table with its diagonal masked
-        eye = torch.eye(classes, dtype=torch.bool, device=x.device)
-        others = log_p.unsqueeze(-2).expand(*log_p.shape[:-1], classes, classes).masked_fill(eye, float("-inf"))
-        factor = torch.exp(gamma * torch.logsumexp(others, dim=-1))
-        return _reduce(-(weight * q * factor * log_p).sum(-1), r)
+        out = _categorical_of_logits(x, weight, q, gamma)
+        return _reduce(out.to(x.dtype), r)
     _check_unit("input", x)
     u = 1.0 - x
     positive = u > 0
@@ -123,16 +275,19 @@ def _poly1(a: Tensors, p: Params, r: str) -> Any:
 RECIPES = {
     "binary_focal": Recipe(
         _binary_focal,
-        "composed: from_logits: F.binary_cross_entropy_with_logits(x, y, reduction='none') * "
-        "exp(gamma * logaddexp(log y + F.logsigmoid(-x), log1p(-y) + F.logsigmoid(x))); probabilities: "
+        "composed: from_logits: -(y F.logsigmoid(x) + (1 - y) F.logsigmoid(-x)) (0 * inf = 0) * "
+        "exp(gamma * logaddexp(log y + F.logsigmoid(-x), log1p(-y) + F.logsigmoid(x))), its limit at "
+        "infinite logits (F.binary_cross_entropy_with_logits rounds a small softplus away); probabilities: "
         "-(y log p + (1 - y) log(1 - p)) * (y (1 - p) + (1 - y) p) ** gamma (0 log 0 = 0); "
         "y <- y (1 - ls) + ls / 2; * (alpha y + (1 - alpha)(1 - y)) when alpha is given "
         "(torchvision.ops.sigmoid_focal_loss's (1 - p_t) ** gamma of probabilities is NaN-prone for gamma < 1)",
         "composed"),
     "categorical_focal": Recipe(
         _categorical_focal,
-        "composed: -sum(a * q * exp(gamma * log(1 - p)) * F.log_softmax(x, -1), -1), log(1 - p_c) = "
-        "torch.logsumexp of log p_j over j != c (a (C, C) masked table); probabilities: "
+        "composed: -sum(a * q * exp(gamma * log(1 - p)) * log p, -1) (0 * inf = 0), log(1 - p_c) = "
+        "torch.logsumexp of x_j over j != c (a (C, C) masked table) - torch.logsumexp(x) with its exact "
+        "backward (torch.autograd.Function), log p = log1p(-(1 - p)) for p > 1/2, else F.log_softmax; "
+        "probabilities: "
         "-sum(a q (1 - p) ** gamma log p); q = (1 - ls) y + ls / C, a = weight or alpha",
         "composed"),
     "poly1_cross_entropy": Recipe(

@@ -31,9 +31,10 @@ def _sparsemax(a: Tensors, p: Params, r: str) -> Any:
     x, y = a["logits"], a["labels"]
     if x.shape != y.shape:
         raise ValueError(f"logits shape {tuple(x.shape)} and labels shape {tuple(y.shape)} differ")
-    if bool(((y != 0) & (y != 1)).any()):
+    if bool(((y != 0) & (y != 1) & ~torch.isnan(y)).any()):
         raise ValueError("labels must be 0 or 1")
-    return _reduce(_sparse_plus(torch.where(y != 0, -x, x)), r)
+    # + 0 * y: a NaN label is NaN in the value and the gradient (y != 0 alone takes it for 1)
+    return _reduce(_sparse_plus(torch.where(y != 0, -x, x) + 0.0 * y), r)
 
 
 def _sparsemax_rows(z: Any) -> tuple[Any, Any]:
@@ -85,7 +86,7 @@ def _multiclass_sparsemax(a: Tensors, p: Params, r: str) -> Any:
 RECIPES = {
     "sparsemax": Recipe(_sparsemax, "composed: z = torch.where(y != 0, -x, x); torch.where(z <= -1, 0, "
                         "torch.where(z >= 1, z, (z + 1)**2 / 4)) with z replaced by 0 inside the "
-                        "quadratic where |z| >= 1 (no inf * 0 in the backward); labels must be 0 or 1 "
+                        "quadratic where |z| >= 1 (no inf * 0 in the backward); labels must be 0 or 1 (NaN propagates) "
                         "(torch has no sparsemax loss)", "composed"),
     "multiclass_sparsemax": Recipe(
         _multiclass_sparsemax,
