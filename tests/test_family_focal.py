@@ -28,7 +28,7 @@ def _binary_term(x, y, gamma, alpha, ls, from_logits):
     else:
         p, q = x, 1 - x
         log_p = mp.log(p) if p > 0 else mp.ninf
-        log_q = mp.log(q) if q > 0 else mp.ninf
+        log_q = mp.log1p(-p) if p < 1 else mp.ninf      # not log(1 - p): 1 - 2.3e-109 rounds to 1 at DPS digits
     ce = -((y * log_p if y else 0) + ((1 - y) * log_q if 1 - y else 0))
     one_minus_pt = y * q + (1 - y) * p
     factor = one_minus_pt ** gamma if gamma else mp.mpf(1)
