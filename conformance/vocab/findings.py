@@ -34,6 +34,7 @@ class Finding:
     variants: tuple[str, ...] = ()
     dtypes: tuple[str, ...] = ()
     detail_contains: str = ""           # in the record's detail or the framework's error text
+    detail_lacks: str = ""              # not in it (e.g. "expected nan": a NaN the mathematics asks for)
     max_error_eps: float | None = None  # an accuracy finding explains errors up to this size
     at_input: tuple[float, ...] = ()    # the input at the worst element is one of these (NaN allowed)
     input_within: tuple[float, ...] = ()  # or lies in this [low, high] (an argument window of an inaccurate op)
@@ -47,6 +48,7 @@ class Finding:
                 and (not self.variants or record.variant in self.variants)
                 and (not self.dtypes or record.dtype in self.dtypes)
                 and self.detail_contains in text
+                and not (self.detail_lacks and self.detail_lacks in text)
                 and (self.max_error_eps is None or (isinstance(error, (int, float)) and error <= self.max_error_eps))
                 and (not self.at_input or self._input_matches(record, case))
                 and (not self.input_within or self._input_within(record, case)))

@@ -3,9 +3,9 @@ cosine_distance, triplet_margin_loss (without swap) and ntxent are native; the
 cosine embedding loss, the swapped triplet and the triplet with a distance
 function are composed from jax.numpy (the ``api`` string is the migration guide).
 
-The composed p-norm is written m * ||v / m||_p with m = max |v_i| (held constant:
-the norm does not depend on it), so that no power overflows in float16, and with
-gradient 0 at v = 0 (a subgradient: the norm has a corner there)."""
+The composed p-norm is written m * ||v / m||_p with m = max |v_i|, so that no power
+overflows in float16; its derivative sign(v_i) (|v_i| / ||v||_p)^(p - 1) is written
+out (a custom VJP), 0 at v = 0 (a subgradient: the norm has a corner there)."""
 from __future__ import annotations
 
 from typing import Any
@@ -27,16 +27,49 @@ def _param(p: Params, name: str, default: float, like: Any) -> Any:
     return jax_modules()[1].asarray(p.get(name, default), like.dtype)
 
 
-def p_norm(v: Any, p: Any) -> Any:
-    """||v||_p over the last axis (see the module's docstring)."""
+def _p_norm_value(v: Any, p: Any) -> Any:
     jax, jnp, _ = jax_modules()
     a = jnp.abs(v)
-    m = jax.lax.stop_gradient(jnp.max(a, axis=-1, keepdims=True))
+    m = jnp.max(a, axis=-1, keepdims=True)
     zero = m == 0
-    safe = jnp.where(zero, 1.0, m)
+    safe = jnp.where(zero | jnp.isinf(m), 1.0, m)
     s = jnp.sum((a / safe) ** p, axis=-1, keepdims=True)
     n = jnp.where(zero, 0.0, safe * jnp.where(zero, 1.0, s) ** (1.0 / p))
     return jnp.where(jnp.isinf(m), m, n)[..., 0]
+
+
+def _p_norm_vjp(v: Any, p: Any, n: Any, g: Any) -> Any:
+    """g sign(v_i) (|v_i| / n)^(p - 1); 0 at v = 0 (the corner's subgradient) and where
+    g = 0 (a distance the loss does not use, such as the one swap leaves out, passes
+    nothing back, even where its own slope is inf / inf)."""
+    _, jnp, _ = jax_modules()
+    d = jnp.where(n > 0, n, 1.0)[..., None]
+    slope = jnp.sign(v) * (jnp.abs(v) / d) ** (p - 1)
+    unused = (n == 0)[..., None] | (g == 0)[..., None]
+    return jnp.where(unused, 0.0, g[..., None] * slope)
+
+
+def p_norm(v: Any, p: Any) -> Any:
+    """||v||_p over the last axis (see the module's docstring), with its derivative
+    written out (a jax.custom_vjp): where an entry is infinite the norm is inf and
+    autodiff through m * ||v / m|| would spread inf / inf over the whole row; the
+    written derivative is 0 at the finite entries and inf / inf at the infinite one."""
+    jax, jnp, _ = jax_modules()
+
+    @jax.custom_vjp
+    def norm(v: Any, p: Any) -> Any:
+        return _p_norm_value(v, p)
+
+    def forward(v: Any, p: Any) -> Any:
+        n = _p_norm_value(v, p)
+        return n, (v, p, n)
+
+    def backward(res: Any, g: Any) -> Any:
+        v, p, n = res
+        return _p_norm_vjp(v, p, n, g), jnp.zeros_like(p)
+
+    norm.defvjp(forward, backward)
+    return norm(v, jnp.asarray(p, v.dtype))
 
 
 def _cosine_distance(x: Any, y: Any) -> Any:
@@ -98,7 +131,8 @@ def _triplet_kind(case: Any) -> str:
     return "composed" if case.params.get("swap", False) else "native"
 
 
-_P_NORM = "m * jnp.sum((|x - y| / m) ** p, -1) ** (1 / p), m = stop_gradient(max |x - y|)"
+_P_NORM = ("m * jnp.sum((|x - y| / m) ** p, -1) ** (1 / p), m = max |x - y|, a jax.custom_vjp with the "
+           "derivative sign(v) (|v| / d) ** (p - 1)")
 
 RECIPES = {
     "cosine_embedding": Recipe(

@@ -2,9 +2,9 @@
 native; neither TF nor Keras has a cosine embedding, triplet or NT-Xent loss, so
 those are composed from tf ops (the ``api`` string is the migration guide).
 
-The composed norms are m * ||v / m|| with m = max |v_i| held constant (the norm
-does not depend on it): no power overflows in float16, and the gradient at v = 0
-is 0, a subgradient of the norm's corner. Unit vectors divide by such a norm
+The composed norms are m * ||v / m|| with m = max |v_i|: no power overflows in
+float16; the p-norm's derivative is written out (a custom gradient), 0 at v = 0, a
+subgradient of the norm's corner. Unit vectors divide by such a norm
 without that care: a zero vector gives 0 / 0 = NaN in value and gradient, as the
 mathematics (no epsilon, no policy)."""
 from __future__ import annotations
@@ -22,16 +22,34 @@ KERAS = "https://keras.io/api/losses/regression_losses/#cosinesimilarity-class"
 
 
 def p_norm(v: Any, p: float) -> Any:
-    """||v||_p over the last axis (see the module's docstring)."""
+    """||v||_p over the last axis (see the module's docstring), a tf.custom_gradient
+    with the derivative sign(v_i) (|v_i| / n)^(p - 1) written out: where an entry is
+    infinite, autodiff through m * ||v / m|| would spread inf / inf over the whole
+    row; the written derivative is 0 at the finite entries and inf / inf at the
+    infinite one, and 0 at v = 0 (the corner's subgradient) and where the cotangent is
+    0 (a distance the loss does not use, such as the one swap leaves out)."""
     tf_ = tf()
-    a = tf_.abs(v)
-    m = tf_.stop_gradient(tf_.reduce_max(a, axis=-1, keepdims=True))
-    zero = tf_.equal(m, 0)
-    one = tf_.ones_like(m)
-    safe = tf_.where(zero, one, m)
-    s = tf_.reduce_sum(tf_.pow(a / safe, p), axis=-1, keepdims=True)
-    n = tf_.where(zero, tf_.zeros_like(m), safe * tf_.pow(tf_.where(zero, one, s), 1.0 / p))
-    return tf_.squeeze(tf_.where(tf_.math.is_inf(m), m, n), -1)
+
+    @tf_.custom_gradient
+    def norm(v: Any) -> Any:
+        a = tf_.abs(v)
+        m = tf_.reduce_max(a, axis=-1, keepdims=True)
+        zero = tf_.equal(m, 0)
+        one = tf_.ones_like(m)
+        safe = tf_.where(zero | tf_.math.is_inf(m), one, m)
+        s = tf_.reduce_sum(tf_.pow(a / safe, p), axis=-1, keepdims=True)
+        n = tf_.where(zero, tf_.zeros_like(m), safe * tf_.pow(tf_.where(zero, one, s), 1.0 / p))
+        n = tf_.squeeze(tf_.where(tf_.math.is_inf(m), m, n), -1)
+
+        def backward(g: Any) -> Any:
+            d = tf_.where(n > 0, n, tf_.ones_like(n))[..., None]
+            slope = tf_.sign(v) * tf_.pow(a / d, p - 1.0)
+            unused = tf_.equal(n, 0)[..., None] | tf_.equal(g, 0)[..., None]   # g = 0: a distance not used
+            return tf_.where(unused, tf_.zeros_like(slope), g[..., None] * slope)
+
+        return n, backward
+
+    return norm(v)
 
 
 def unit(x: Any) -> Any:
@@ -127,7 +145,8 @@ def _keras_floor(dtype: str) -> float:
         return 1.0 / float(np.asarray(1.0 / 1e-7, dtype=numpy_dtype(dtype)))
 
 
-_NORM = "m * tf.reduce_sum(tf.pow(|v| / m, p), -1) ** (1 / p), m = tf.stop_gradient(max |v|)"
+_NORM = ("m * tf.reduce_sum(tf.pow(|v| / m, p), -1) ** (1 / p), m = max |v|, a tf.custom_gradient with the "
+         "derivative sign(v) (|v| / d) ** (p - 1)")
 _COS = ("c = tf.reduce_sum(u(x) * u(y), -1), u(x) = r / tf.sqrt(tf.reduce_sum(r * r, -1)), r = x / "
         "tf.stop_gradient(max |x|)")
 
