@@ -342,6 +342,23 @@ def test_nan_propagates_to_the_whole_row():
         assert np.isnan(ev.grads[name][0][0]).all() and np.isfinite(ev.grads[name][0][1]).all(), name
 
 
+@pytest.mark.parametrize("swap", [False, True])
+def test_an_infinite_negative_behind_an_inactive_hinge_has_zero_gradient(swap):
+    """d(a, n) = inf: z = d(a, p) - inf + margin = -inf under any finite move of the
+    arguments, the loss is 0 around the point, and so is every gradient (the distance's
+    own slope at the infinite entry, inf / inf, is not multiplied into it)."""
+    arrays = {"anchor": np.array([[1.0, 2.0]]), "positive": np.array([[0.0, 1.0]]),
+              "negative": np.array([[np.inf, 0.0]])}
+    ev = reference.evaluate("triplet_margin", arrays, {"swap": swap}, "none")
+    assert ev.value[0] == 0.0
+    for name in arrays:
+        assert np.all(ev.grads[name][0] == 0) and np.all(ev.grads[name][1] == 0), (name, ev.grads[name])
+    # active, the infinite entry's slope stays undefined: a positive at infinity
+    arrays["positive"], arrays["negative"] = np.array([[np.inf, 1.0]]), np.array([[3.0, 0.0]])
+    ev = reference.evaluate("triplet_margin", arrays, {}, "none")
+    assert ev.value[0] == np.inf and np.isnan(ev.grads["anchor"][0][0, 0])
+
+
 def test_ntxent_without_positive_pairs_is_nan_with_zero_gradient():
     e = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     ev = reference.evaluate("ntxent", {"embeddings": e, "labels": np.array([0, 1, 2])}, {}, "mean")
@@ -402,10 +419,12 @@ def test_out_of_domain_input_is_refused(loss, arrays, params):
     assert not err.value.value_dependent
 
 
-def test_a_target_other_than_plus_or_minus_one_is_refused_by_value():
+@pytest.mark.parametrize("label", [0.0, 2.0, np.nan])
+def test_a_target_other_than_plus_or_minus_one_is_refused_by_value(label):
+    # a NaN is no label either (HingeEmbeddingLoss's y is refused alike)
     with pytest.raises(reference.DomainError) as err:
         reference.evaluate("cosine_embedding", {"input1": np.ones((2, 2)), "input2": np.ones((2, 2)),
-                                                "target": np.array([0.0, 1.0])}, {}, "mean")
+                                                "target": np.array([label, 1.0])}, {}, "mean")
     assert err.value.value_dependent
 
 

@@ -111,6 +111,12 @@ def test_keras_conversion_knob_is_all_or_nothing():
     mixed = {"input": np.array([[0.5, -2.0, 4.0]]), "target": np.array([[0.0, 1.0, -1.0]])}
     np.testing.assert_array_equal(reference.evaluate("hinge", mixed, {}, "none", {"convert_binary": True}).value,
                                   [[1.0, 3.0, 5.0]])
+    # all or nothing under labels = 'binary' too: one NaN label, and no 0 label is converted
+    with_nan = {"input": np.array([[0.5, -2.0, 4.0]]), "target": np.array([[0.0, 1.0, np.nan]])}
+    math = reference.evaluate("hinge", with_nan, {"labels": "binary"}, "none").value
+    keras = reference.evaluate("hinge", with_nan, {"labels": "binary"}, "none", {"convert_binary": True}).value
+    np.testing.assert_array_equal(math, [[1.5, 3.0, np.nan]])   # y = 2 t - 1, the NaN propagates to its own term
+    np.testing.assert_array_equal(keras, [[1.0, 3.0, np.nan]])  # y = t: the 0 label a sign of 0
 
 
 def test_binary_refusals():

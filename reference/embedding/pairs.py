@@ -169,12 +169,15 @@ def _vectors(loss: str, **arrays: np.ndarray) -> tuple[int, ...]:
 def _hinge(z: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> Bounds:
     """Bounds of the subdifferential of max(0, z) along a feature axis, given the
     bounds [lo, hi] of dz (shape z.shape + (D,)): dz where z > 0, 0 where z < 0,
-    the hull of 0 and dz at the corner, NaN where z is NaN (no derivative there)."""
+    the hull of 0 and dz at the corner, NaN where z is NaN (no derivative there).
+    0 where z < 0 also where dz is NaN (an infinite distance's inf / inf slope): the
+    hinge is off, z = -inf stays -inf under any finite move, so the loss is constant
+    there (as the binary hinges' corner_bounds, and as swap's unused distance)."""
     z = z[..., None]
     act, at = z > 0, z == 0
     glo, ghi = np.where(act, lo, 0), np.where(act, hi, 0)
     glo, ghi = np.where(at, np.minimum(lo, 0), glo), np.where(at, np.maximum(hi, 0), ghi)
-    nan = np.isnan(z) | np.isnan(lo) | np.isnan(hi)
+    nan = np.isnan(z) | ((np.isnan(lo) | np.isnan(hi)) & ~(z < 0))
     return np.where(nan, np.nan, glo), np.where(nan, np.nan, ghi)
 
 
@@ -205,7 +208,8 @@ def cosine_embedding(input1: np.ndarray, input2: np.ndarray, target: np.ndarray,
     (https://pytorch.org/docs/stable/generated/torch.nn.CosineEmbeddingLoss.html):
     x1, x2 of shape (N, D) with y of shape (N), or (D) with y of shape (); y is 1 or
     -1 and any other target is refused (value-dependent: the formula has no case
-    for it). A zero vector has no cosine: NaN. torch adds EPSILON = 1e-12 to each
+    for it), NaN included: a NaN is not a label (as for HingeEmbeddingLoss's y).
+    A zero vector has no cosine: NaN. torch adds EPSILON = 1e-12 to each
     squared norm (``sq_eps``, aten/src/ATen/native/Loss.cpp cosine_embedding_loss).
     At the corner cos = margin the subdifferential is the segment between 0 and
     the gradient of the cosine. The condition counts the margin where y = -1; the
@@ -215,7 +219,7 @@ def cosine_embedding(input1: np.ndarray, input2: np.ndarray, target: np.ndarray,
     if target.shape != batch:
         raise DomainError(f"cosine_embedding: target of shape {target.shape} for inputs of shape "
                           f"{input1.shape}: expected {batch}")
-    bad = ~np.isnan(target) & (np.abs(target) != 1)
+    bad = np.abs(target) != 1                     # NaN too: it is not a label
     if np.any(bad):
         raise DomainError(f"cosine_embedding: target must be 1 or -1, found {float(target[bad].ravel()[0])!r}",
                           value_dependent=True)
@@ -223,14 +227,11 @@ def cosine_embedding(input1: np.ndarray, input2: np.ndarray, target: np.ndarray,
     positive = (target == 1)[..., None]
     z = c.value - margin
     value = np.where(target == 1, 1 - c.value, _relu(z))
-    value = np.where(np.isnan(target), target, value)
     scale = np.where(target == 1, 1 + c.scale, c.scale + abs(margin))
     grads, gscales = {}, {}
     for name, d, ds in (("input1", c.dx, c.dx_scale), ("input2", c.dy, c.dy_scale)):
         lo, hi = _hinge(z, d, d)
-        lo, hi = np.where(positive, -d, lo), np.where(positive, -d, hi)
-        nan = np.isnan(target)[..., None]
-        grads[name] = (np.where(nan, np.nan, lo), np.where(nan, np.nan, hi))
+        grads[name] = (np.where(positive, -d, lo), np.where(positive, -d, hi))
         gscales[name] = ds + np.where(positive, 0, near_corner(z, c.scale + abs(margin), d, d))
     # |dl/dcos|: 1 for y = 1, the hinge's (1 at its corner) for y = -1
     slope = np.where(target == 1, 1.0, np.where(z >= 0, 1.0, 0.0))

@@ -38,7 +38,8 @@ def signs(target: np.ndarray, labels: str, convert_binary: bool = False) -> np.n
     ``labels = "binary"``: y = 2 t - 1, refusing a t outside {0, 1} (NaN passes:
     it propagates). ``convert_binary`` (Keras's policy, keras/src/losses/losses.py,
     convert_binary_labels_to_hinge): when *every* target value is 0 or 1, it is
-    converted whatever ``labels`` says."""
+    converted whatever ``labels`` says, and otherwise not at all, also under
+    ``labels = "binary"``: one NaN label leaves every label as it is."""
     if labels not in LABELS:
         raise DomainError(f"labels must be one of {LABELS}, got {labels!r}")
     binary = (target == 0) | (target == 1)
@@ -47,6 +48,8 @@ def signs(target: np.ndarray, labels: str, convert_binary: bool = False) -> np.n
         if np.any(bad):
             raise DomainError(f"labels = 'binary' takes targets in {{0, 1}}; found {float(target[bad].ravel()[0])!r}",
                               value_dependent=True)
+        if convert_binary and not np.all(binary):
+            return target
         return 2.0 * target - 1.0
     if convert_binary and np.all(binary):
         return 2.0 * target - 1.0

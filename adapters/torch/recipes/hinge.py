@@ -23,7 +23,14 @@ def _same_shapes(a: Tensors) -> tuple[Any, Any]:
 
 
 def _signs(y: Any, p: Params) -> Any:
-    return 2.0 * y - 1.0 if p.get("labels", "signs") == "binary" else y
+    """y itself, or 2 t - 1 for labels = 'binary', refusing a t outside {0, 1} (NaN
+    passes: it propagates), as the catalog's definition does."""
+    if p.get("labels", "signs") != "binary":
+        return y
+    torch = torch_module()
+    if bool(((y != 0) & (y != 1) & ~torch.isnan(y)).any()):
+        raise ValueError("labels = 'binary' takes targets in {0, 1}")
+    return 2.0 * y - 1.0
 
 
 def _binary(margin: float, squared: bool, labelled: bool = True):
@@ -64,7 +71,7 @@ def _multiclass(margin: float):
 
 
 _CHECK = " (shapes checked equal first)"
-_LABELS = "y = target, or 2 * target - 1 for labels = 'binary'; "
+_LABELS = "y = target, or 2 * target - 1 for labels = 'binary' (a target outside {0, 1} refused); "
 RECIPES = {
     "hinge": Recipe(_binary(1.0, False), "composed: torch.clamp_min(1 - y * x, 0); " + _LABELS
                     + "then .sum() / .mean()" + _CHECK + " (F.margin_ranking_loss(x, zeros, y, margin=1) "
