@@ -160,7 +160,11 @@ _ZETA_MINUS_ONE = (
     1.1641550172700519776e-10, 5.8207720879027008892e-11, 2.9103850444970996869e-11, 1.4551921891041984236e-11,
     7.2759598350574810145e-12, 3.6379795473786511902e-12, 1.8189896503070659476e-12, 9.0949478402638892825e-13)
 EULER_GAMMA = 0.5772156649015328606
-_LGAMMA = np.frompyfunc(math.lgamma, 1, 1)
+
+
+def _lgamma(z: np.ndarray) -> np.ndarray:
+    """math.lgamma elementwise, in float64 (a plain function: the reproducers inline it)."""
+    return np.array([math.lgamma(v) for v in z.ravel()], dtype=np.float64).reshape(z.shape)
 
 
 def _lgamma_2p(d: np.ndarray) -> np.ndarray:
@@ -198,7 +202,7 @@ def log_factorial(y: np.ndarray) -> np.ndarray:
         rest = positive & ~low & ~mid
     out[low] = _lgamma_2p(a[low]) - np.log1p(a[low])
     out[mid] = _lgamma_2p(a[mid] - 1.0)
-    out[rest] = _LGAMMA(z[rest]).astype(np.float64)
+    out[rest] = _lgamma(z[rest])
     dtype = np.asarray(y).dtype
     return out.astype(dtype) if np.issubdtype(dtype, np.floating) else out
 
