@@ -57,6 +57,26 @@ def test_a_case_survives_a_json_round_trip_with_nan_inf_int64_and_empty_arrays()
     assert back.id == case.id
 
 
+def test_a_case_holds_its_arrays_in_c_order_as_they_come_back_from_json():
+    """A check in this process and one in a worker (which reads the case from JSON) see
+    the same strides: torch's nll_loss refuses the backward of a permuted 4-d input
+    (pytorch/pytorch#175084), so a layout kept in process only gave pytest and the CLI
+    different verdicts."""
+    permuted = np.moveaxis(np.arange(27.0).reshape(3, 3, 3, 1), 2, 1)
+    assert not permuted.flags.c_contiguous
+    case = Case("nll", "spatial", "none", {"input": permuted, "scalar": np.array(2.0)}, origin="edge")
+    assert case.arrays["input"].flags.c_contiguous and case.arrays["input"].strides == through_json(case).arrays["input"].strides
+    np.testing.assert_array_equal(case.arrays["input"], permuted)
+    assert case.arrays["scalar"].shape == ()
+
+
+def test_every_edge_case_is_in_c_order():
+    from conformance import derived, edge_cases
+    for spec in catalog.catalog().values():
+        for c in [*edge_cases.edge_cases(spec.name), *derived.cases(spec)]:
+            assert all(a.flags.c_contiguous for a in c.arrays.values()), (spec.name, c.note)
+
+
 def test_class_indices_come_back_as_int64_and_never_as_floats():
     back = through_json(make_case())
     assert back.arrays["target"].dtype == np.int64

@@ -33,6 +33,11 @@ CASE = schema.obj({"loss": str, "variant": str, "reduction": str, "arrays": sche
                   {"params": dict, "origin": schema.one_of(*ORIGINS), "note": str, "id": str})
 
 
+def _c_order(a):
+    """``a`` in C order (np.ascontiguousarray would turn a 0-d array into 1-d)."""
+    return a.copy(order="C") if isinstance(a, np.ndarray) and not a.flags.c_contiguous else a
+
+
 @dataclass(frozen=True)
 class Case:
     loss: str
@@ -49,6 +54,10 @@ class Case:
     def __post_init__(self) -> None:
         if self.origin not in ORIGINS:
             raise ValueError(f"origin must be one of {ORIGINS}, got {self.origin!r}")
+        # A case is its numbers, not their memory layout: in C order, an array read back
+        # from JSON (a worker, a resumed run, a corpus) is the array the case was made with,
+        # so a check in this process and one in a worker see the same strides.
+        object.__setattr__(self, "arrays", {k: _c_order(v) for k, v in self.arrays.items()})
 
     @functools.cached_property
     def id(self) -> str:
