@@ -62,6 +62,14 @@ def _coef_times(fn: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
     return f
 
 
+def safe_product(a: Any, b: Any) -> Any:
+    """a * b, 0 where either is 0 and the other is not NaN (0 * inf = 0: the limit
+    p log p -> 0; a NaN still propagates). For hand-written derivatives: ``times`` is
+    the differentiable product with a coefficient."""
+    _, jnp, _ = jax_modules()
+    return jnp.where(((a == 0) & ~jnp.isnan(b)) | ((b == 0) & ~jnp.isnan(a)), 0.0, a * b)
+
+
 def difference(a: Arrays) -> Any:
     """x - y, refusing unequal shapes as optax's own losses do (chex.assert_equal_shape)
     rather than letting jnp broadcast (3, 1) against (3,)."""

@@ -10,7 +10,7 @@ from typing import Any
 from conformance.vocab.case import Case
 
 from ...base import Recipe
-from ..ops import Arrays, Params, jax_modules, reduce, times
+from ..ops import Arrays, Params, jax_modules, reduce, safe_product, times
 
 
 @functools.cache
@@ -75,13 +75,6 @@ def _masked_table(values: Any, fill: float) -> Any:
     return jnp.where(jnp.eye(classes, dtype=bool), fill, values[..., None, :])
 
 
-def _safe_product(a: Any, b: Any) -> Any:
-    """a * b, 0 where either is 0 and the other is not NaN (0 * inf = 0: the limit
-    p log p -> 0; a NaN still propagates)."""
-    _, jnp, _ = jax_modules()
-    return jnp.where(((a == 0) & ~jnp.isnan(b)) | ((b == 0) & ~jnp.isnan(a)), 0.0, a * b)
-
-
 def _softmax_parts(x: Any) -> tuple[Any, Any]:
     """(log p, log(1 - p)) over the last axis. log(1 - p_c) = logsumexp_{j != c} x_j -
     logsumexp x, of x less its (finite) row maximum (-inf for the class of a +inf logit);
@@ -122,11 +115,11 @@ def _focal_log_terms() -> Any:
     @jax.custom_vjp
     def h(x: Any, gamma: Any) -> Any:
         log_p, _, factor = parts(x, gamma)
-        return _safe_product(factor, log_p)
+        return safe_product(factor, log_p)
 
     def h_fwd(x: Any, gamma: Any) -> Any:
         log_p, log_u, factor = parts(x, gamma)
-        return _safe_product(factor, log_p), (log_p, log_u, factor, gamma)
+        return safe_product(factor, log_p), (log_p, log_u, factor, gamma)
 
     def h_bwd(res: Any, g: Any) -> Any:
         log_p, log_u, factor, gamma = res
@@ -142,9 +135,9 @@ def _focal_log_terms() -> Any:
         logged = gamma * jnp.exp((gamma - 1.0) * safe_log_u + safe_log_p + jnp.log(-safe_log_p))
         v = jnp.where(jnp.isfinite(power) & (power > 0), linear, logged)
         v = jnp.where(nan, log_p, jnp.where(silent, 0.0, v))
-        big_g = _safe_product(g, factor + v)
+        big_g = safe_product(g, factor + v)
         others = jnp.sum(_masked_table(big_g, 0.0), axis=-1)          # sum over c != j
-        return _safe_product(big_g, u) - _safe_product(p, others), jnp.zeros_like(gamma)
+        return safe_product(big_g, u) - safe_product(p, others), jnp.zeros_like(gamma)
 
     h.defvjp(h_fwd, h_bwd)
     return h

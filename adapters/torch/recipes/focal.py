@@ -12,7 +12,7 @@ import functools
 from typing import Any
 
 from ...base import Recipe
-from ..ops import functional as F, Params, reduce as _reduce, Tensors, torch_module
+from ..ops import functional as F, Params, reduce as _reduce, safe_product, Tensors, times, torch_module
 
 
 def _check_unit(name: str, t: Any) -> None:
@@ -53,15 +53,6 @@ def _coef_times_log() -> Any:
     return CoefTimesLog.apply
 
 
-def _times(coef: Any, values: Any) -> Any:
-    """coef * values with 0 * anything = 0 (a label of 0 or 1 silences the other term,
-    even where it is infinite) and no 0 * inf in the backward (torch.where's masked branch
-    gets a zero gradient, and the product's derivative there is coef = 0)."""
-    torch = torch_module()
-    zero = coef == 0
-    return torch.where(zero, torch.zeros_like(values), coef * torch.where(zero, torch.zeros_like(values), values))
-
-
 def _focal_of_logits(x: Any, y: Any, gamma: float) -> Any:
     """(1 - p_t)^gamma * the cross-entropy of logits, elementwise.
 
@@ -75,7 +66,7 @@ def _focal_of_logits(x: Any, y: Any, gamma: float) -> Any:
     constant: its derivative tends to 0 faster than the cross-entropy grows, so the
     gradient there is f dce/dx (f is 1 - y or y to the gamma for a soft label, not 1)."""
     torch, f_ = torch_module(), F()
-    ce = _times(y, -f_.logsigmoid(x)) + _times(1.0 - y, -f_.logsigmoid(-x))
+    ce = times(y, -f_.logsigmoid(x)) + times(1.0 - y, -f_.logsigmoid(-x))
     infinite_x = torch.isinf(x)
     xs = torch.where(infinite_x, torch.zeros_like(x), x)
     if gamma == 0:                                           # plain BCE: 0^0 = 1
@@ -116,50 +107,6 @@ def _binary_focal(a: Tensors, p: Params, r: str) -> Any:
     if alpha is not None:
         terms = (alpha * y + (1.0 - alpha) * (1.0 - y)) * terms
     return _reduce(terms, r)
-
-
-def _safe_product(a: Any, b: Any) -> Any:
-    """a * b, 0 where either is 0 and the other is not NaN (0 * inf = 0: the limit
-    p log p -> 0; a NaN still propagates)."""
-    torch = torch_module()
-    product = a * b
-    zero = ((a == 0) & ~torch.isnan(b)) | ((b == 0) & ~torch.isnan(a))
-    return torch.where(zero, torch.zeros_like(product), product)
-
-
-@functools.cache
-def _coef_times() -> Any:
-    """coef * values with 0 where coef = 0 (0 * inf = 0) and exact partials:
-    d/dcoef = values even where coef = 0, d/dvalues = coef (0 there, no 0 * inf)."""
-    torch = torch_module()
-
-    class CoefTimes(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx: Any, coef: Any, values: Any) -> Any:
-            ctx.save_for_backward(coef, values)
-            return _safe_product_of_coef(coef, values)
-
-        @staticmethod
-        def backward(ctx: Any, grad: Any) -> Any:
-            coef, values = ctx.saved_tensors
-            return _reduced_to(grad * values, coef), _reduced_to(_safe_product_of_coef(coef, grad), values)
-    return CoefTimes.apply
-
-
-def _safe_product_of_coef(coef: Any, values: Any) -> Any:
-    torch = torch_module()
-    product = coef * values
-    return torch.where(coef == 0, torch.zeros_like(product), product)
-
-
-def _reduced_to(grad: Any, like: Any) -> Any:
-    """A broadcast product's gradient summed back to the shape of its operand."""
-    while grad.dim() > like.dim():
-        grad = grad.sum(0)
-    for axis, size in enumerate(like.shape):
-        if size == 1 and grad.shape[axis] != 1:
-            grad = grad.sum(axis, keepdim=True)
-    return grad
 
 
 def _masked_table(values: Any, fill: float) -> Any:
@@ -203,7 +150,7 @@ def _focal_log_terms() -> Any:
             factor = torch.ones_like(log_u) if gamma == 0 else torch.exp(gamma * log_u)
             ctx.save_for_backward(log_p, log_u, factor)
             ctx.gamma = gamma
-            return _safe_product(factor, log_p)
+            return safe_product(factor, log_p)
 
         @staticmethod
         def backward(ctx: Any, grad: Any) -> Any:
@@ -221,9 +168,9 @@ def _focal_log_terms() -> Any:
             logged = gamma * torch.exp((gamma - 1.0) * safe_log_u + safe_log_p + torch.log(-safe_log_p))
             v = torch.where(torch.isfinite(power) & (power > 0), linear, logged)
             v = torch.where(nan, log_p, torch.where(silent, torch.zeros_like(v), v))
-            big_g = _safe_product(grad, factor + v)
+            big_g = safe_product(grad, factor + v)
             others = _masked_table(big_g, 0.0).sum(-1)               # sum over c != j
-            return _safe_product(big_g, u) - _safe_product(p, others), None
+            return safe_product(big_g, u) - safe_product(p, others), None
     return FocalLogTerms.apply
 
 
@@ -237,7 +184,7 @@ def _categorical_of_logits(x: Any, weight: Any, q: Any, gamma: float) -> Any:
     if wide:
         x, q = x.float(), q.float()
         weight = weight.float() if torch.is_tensor(weight) else weight
-    out = -_coef_times()(weight * q, _focal_log_terms()(x, gamma)).sum(-1)
+    out = -times(weight * q, _focal_log_terms()(x, gamma)).sum(-1)
     return out
 
 

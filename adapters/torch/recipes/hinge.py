@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...base import Recipe
-from ..ops import Params, reduce as _reduce, Tensors, torch_module
+from ..ops import Params, reduce as _reduce, Tensors, times, torch_module
 
 
 def _same_shapes(a: Tensors) -> tuple[Any, Any]:
@@ -42,17 +42,11 @@ def _binary(margin: float, squared: bool, labelled: bool = True):
     return fn
 
 
-def _times(coef: Any, x: Any) -> Any:
-    """coef * x, 0 where coef = 0 (an infinite score with a zero label adds nothing)."""
-    torch = torch_module()
-    return torch.where(coef == 0, torch.zeros_like(x), coef * x)
-
-
 def _categorical_hinge(a: Tensors, p: Params, r: str) -> Any:
     torch = torch_module()
     x, y = _same_shapes(a)
-    neg = _times(1.0 - y, x).amax(dim=-1)
-    pos = _times(y, x).sum(dim=-1)
+    neg = times(1.0 - y, x).amax(dim=-1)
+    pos = times(y, x).sum(dim=-1)
     return _reduce(torch.clamp_min(neg - pos + 1.0, 0.0), r)
 
 
