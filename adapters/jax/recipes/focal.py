@@ -89,7 +89,7 @@ def _softmax_parts(x: Any) -> tuple[Any, Any]:
     log_u = others - lse(xs, axis=-1, keepdims=True)
     dominant = log_u < -0.6931471805599453
     # log p_c = -softplus(others - xs_c), not log1p(-(1 - p_c)): float64 jnp.log1p is off by
-    # up to 124 ulp on (-0.53, -0.28) on CPU (finding jax-log1p-float64-cpu)
+    # up to 124 ulp on (-0.53, -0.28) on CPU (finding xla-cpu-float64-log1p-inaccurate-near-minus-0.41)
     gap = jnp.where(dominant, others - xs, 0.0)
     log_p = jnp.where(dominant, -jax.nn.softplus(gap), jax.nn.log_softmax(x, axis=-1))
     return log_p, log_u
