@@ -74,6 +74,8 @@ class Recipe:
     #: parameters decided from the concrete inputs before compiling, compiled in
     #: (JAX's cross-entropy: native or composed, from the target's values)
     decided: Callable[[Mapping[str, Any], Mapping[str, Any]], Mapping[str, Any]] | None = None
+    #: modes (other than the adapter's default) this recipe cannot run in, mode -> why
+    modes_lacking: Mapping[str, str] = field(default_factory=dict)
 
     def support(self, case: Case) -> Support:
         reason = self.unsupported(case) if self.unsupported else None
@@ -99,6 +101,23 @@ class FrameworkAdapter:
     #: Policy used when the oracle refuses the input (DomainError) and the
     #: framework documents that it does not check values at run time.
     unchecked_values: Policy | None = None
+    #: The execution mode of the framework's plain call (conformance/vocab/modes.py)
+    default_mode: str = "eager"
+    #: The other modes the adapter runs a loss in: mode -> what is called
+    #: (``_prepare`` then gets ``mode=``); a mode not listed is unsupported.
+    modes: Mapping[str, str] = {}
+    #: Why a mode is not offered, mode -> reason (otherwise a generic one is given)
+    modes_lacking: Mapping[str, str] = {}
+
+    def mode_unsupported(self, mode: str, loss: str | None = None) -> str | None:
+        """None when the adapter runs ``mode`` (for ``loss``, when given); otherwise why not."""
+        if mode == self.default_mode:
+            return None
+        if mode in self.modes:
+            recipe = self.recipes.get(loss) if loss else None
+            return recipe.modes_lacking.get(mode) if recipe is not None else None
+        return self.modes_lacking.get(mode, f"{self.name} has no {mode} mode in this suite (its plain call is "
+                                            f"{self.default_mode})")
 
     def unavailable(self) -> str | None:
         """None when the framework imports; otherwise the reason (import error text)."""
@@ -131,21 +150,27 @@ class FrameworkAdapter:
         return self.policies_by_loss.get(loss)
 
     def run(self, case: Case, arrays: Mapping[str, np.ndarray], dtype: str, device: str,
-            wrt: tuple[str, ...]) -> Output:
+            wrt: tuple[str, ...], mode: str | None = None) -> Output:
         """Evaluate ``case.loss`` on ``arrays`` (already rounded to ``dtype``,
-        float64 containers) and the gradient of sum(loss) w.r.t. ``wrt``. What the
-        adapter hands back must be an ``Output`` of real arrays with a gradient for
-        each of ``wrt``: anything else is an ``AdapterContractError`` (the run stops
-        with that one message), not a discrepancy of the framework."""
-        out = self._run(self.recipes[case.loss], arrays, dict(case.params), case.reduction, dtype, device, wrt)
+        float64 containers) and the gradient of sum(loss) w.r.t. ``wrt``, in ``mode``
+        (None: the default). What the adapter hands back must be an ``Output`` of
+        real arrays with a gradient for each of ``wrt``: anything else is an
+        ``AdapterContractError`` (the run stops with that one message), not a
+        discrepancy of the framework."""
+        if mode is None or mode == self.default_mode:
+            out = self._run(self.recipes[case.loss], arrays, dict(case.params), case.reduction, dtype, device, wrt)
+        else:
+            out = self._prepare(self.recipes[case.loss], arrays, dict(case.params), case.reduction, dtype, device,
+                                wrt, mode=mode)()
         return checked_output(self.name, case.loss, out, wrt)
 
     def prepare(self, case: Case, arrays: Mapping[str, np.ndarray], dtype: str, device: str,
-                wrt: tuple[str, ...]) -> Callable[[], Output]:
+                wrt: tuple[str, ...], mode: str | None = None) -> Callable[[], Output]:
         """``run`` split in two: the inputs are converted to the framework's tensors
         once, and the callable runs forward + backward on them (the bench's floor)."""
+        extra = {} if mode is None or mode == self.default_mode else {"mode": mode}
         return self._prepare(self.recipes[case.loss], arrays, dict(case.params), case.reduction,
-                             dtype, device, wrt)
+                             dtype, device, wrt, **extra)
 
     def environment(self) -> dict[str, Any]:
         """What a reader of the results needs to know about the run's numerics:

@@ -6,7 +6,9 @@ The steps, in order: does the adapter cover the case; does the oracle refuse the
 input (then the framework must refuse it too); does the framework refuse valid
 input; how far is each result from the oracle (and, when it misses, from the
 framework's documented policy); on a device other than the CPU, how far from the
-framework's CPU result. A failing record a known finding explains names it.
+framework's CPU result; in a mode other than the framework's default (compiled,
+eager, graph: vocab/modes.py), how far from its default mode's result. A failing
+record a known finding explains names it.
 """
 from __future__ import annotations
 
@@ -29,10 +31,12 @@ from .vocab.tolerance import Tolerance, for_dtype
 SUMMARY_ELEMENTS = 24
 
 
-def check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> list[Record]:
-    """Every record for one case on one framework, device and dtype; a failing
-    record that a known finding explains carries the finding's id."""
-    records = _Checking(case, adapter, device, dtype).records()
+def check(case: Case, adapter: FrameworkAdapter, device: str, dtype: str, mode: str | None = None) -> list[Record]:
+    """Every record for one case on one framework, device, dtype and mode (None:
+    the framework's default); a failing record that a known finding explains
+    carries the finding's id."""
+    mode = None if mode == getattr(adapter, "default_mode", None) else mode
+    records = _Checking(case, adapter, device, dtype, mode).records()
     return [dataclasses.replace(r, finding=_finding(r, case)) if r.failing else r for r in records]
 
 
@@ -41,10 +45,10 @@ def _finding(record: Record, case: Case) -> str | None:
     return known.id if known else None
 
 
-def base(case: Case, framework: str, device: str, dtype: str) -> dict[str, Any]:
-    """The fields every record of a (case, framework, device, dtype) starts with."""
+def base(case: Case, framework: str, device: str, dtype: str, mode: str | None = None) -> dict[str, Any]:
+    """The fields every record of a (case, framework, device, dtype, mode) starts with."""
     return {"case": case.id, "loss": case.loss, "variant": case.variant, "reduction": case.reduction,
-            "origin": case.origin, "framework": framework, "device": device, "dtype": dtype}
+            "origin": case.origin, "framework": framework, "device": device, "dtype": dtype, "mode": mode}
 
 
 def summary(a: Any) -> dict[str, Any]:
@@ -59,12 +63,13 @@ def _error_text(exc: BaseException) -> str:
 
 
 def run(adapter: FrameworkAdapter, case: Case, arrays, dtype: str, device: str,
-        wrt: tuple[str, ...]) -> tuple[Output | None, str | None, str | None]:
+        wrt: tuple[str, ...], mode: str | None = None) -> tuple[Output | None, str | None, str | None]:
     """(output, forward failure, backward failure). When forward + backward fails,
     the forward alone is retried, so a refused backward is told from a refused forward."""
+    extra = {} if mode is None else {"mode": mode}      # a user's adapter of an earlier version takes no mode
     try:
         with np.errstate(all="ignore"):
-            return adapter.run(case, arrays, dtype, device, wrt), None, None
+            return adapter.run(case, arrays, dtype, device, wrt, **extra), None, None
     except AdapterContractError:
         raise                       # the adapter's fault, not the framework's refusal
     except Exception as exc:  # noqa: BLE001 - the framework's refusal is data
@@ -72,7 +77,7 @@ def run(adapter: FrameworkAdapter, case: Case, arrays, dtype: str, device: str,
     if wrt:
         try:
             with np.errstate(all="ignore"):
-                return adapter.run(case, arrays, dtype, device, ()), None, failure
+                return adapter.run(case, arrays, dtype, device, (), **extra), None, failure
         except AdapterContractError:
             raise
         except Exception:  # noqa: BLE001
@@ -83,12 +88,12 @@ def run(adapter: FrameworkAdapter, case: Case, arrays, dtype: str, device: str,
 class _Checking:
     """The context of one check: what every record of it shares."""
 
-    def __init__(self, case: Case, adapter: FrameworkAdapter, device: str, dtype: str) -> None:
-        self.case, self.adapter, self.device, self.dtype = case, adapter, device, dtype
+    def __init__(self, case: Case, adapter: FrameworkAdapter, device: str, dtype: str, mode: str | None) -> None:
+        self.case, self.adapter, self.device, self.dtype, self.mode = case, adapter, device, dtype, mode
         self.tol: Tolerance = for_dtype(dtype)
         self.support = adapter.support(case)
         self.claimed = dtype in adapter.claimed_dtypes(case.loss)
-        self.base = {**base(case, adapter.name, device, dtype), "support": self.support.kind,
+        self.base = {**base(case, adapter.name, device, dtype, mode), "support": self.support.kind,
                      "api": self.support.api, "k": self.tol.k, "claimed": self.claimed}
         self._policy_evaluation: list[reference.Evaluation | None] = []
 
@@ -105,22 +110,29 @@ class _Checking:
         if self.device not in self.adapter.devices():
             return [self.record("value", "unsupported",
                                 detail=f"device {self.device!r} is not available to {self.adapter.name}")]
+        lacking = self.mode and _mode_unsupported(self.adapter, self.mode, self.case.loss)
+        if lacking:
+            return [self.record("value", "unsupported", detail=lacking)]
         o = oracle(self.case, self.dtype)
         wrt = differentiable(self.case, o)
-        out, failure, backward_failure = run(self.adapter, self.case, o.arrays, self.dtype, self.device, wrt)
+        out, failure, backward_failure = run(self.adapter, self.case, o.arrays, self.dtype, self.device, wrt,
+                                             self.mode)
         if o.error is not None:
-            return [self.invalid_input(o, out, failure)]
+            return [self.invalid_input(o, out, failure)] + self.against_default_mode(o, wrt, out, failure,
+                                                                                     backward_failure)
         if failure is not None and o.evaluation.undefined:
             return [self.record("value", "undefined", raised=failure, refused="forward",
                                 detail=f"undefined by the mathematics ({o.evaluation.undefined}); "
-                                       f"{self.adapter.name} refuses it")]
+                                       f"{self.adapter.name} refuses it")] + \
+                self.against_default_mode(o, wrt, out, failure, backward_failure)
         if failure is not None:
-            return [self.refused("value", "forward", failure)]
+            return [self.refused("value", "forward", failure)] + \
+                self.against_default_mode(o, wrt, out, failure, backward_failure)
         found = self.against_oracle(o, out, wrt if backward_failure is None else ())
         found += [self.refused(f"grad:{n}", "backward", backward_failure) for n in wrt if backward_failure]
         if self.device != "cpu" and "cpu" in self.adapter.devices():
             found += self.against_cpu(o, wrt, out, backward_failure)
-        return found
+        return found + self.against_default_mode(o, wrt, out, failure, backward_failure)
 
     # -- the steps ----------------------------------------------------------------------
     def invalid_input(self, o: Oracle, out: Output | None, failure: str | None) -> Record:
@@ -217,26 +229,66 @@ class _Checking:
         """The same framework on the CPU, same inputs: a ``device-mismatch`` record per
         check where the device's result differs from the CPU's beyond the tolerance
         (with the oracle's scale), or where only one of them refuses."""
-        cpu, cpu_failure, cpu_backward_failure = run(self.adapter, self.case, o.arrays, self.dtype, "cpu", wrt)
-        if cpu_failure is not None:
-            return [self.record("device:value", "device-mismatch",
-                                detail=f"the cpu refuses what {self.device} computes", raised=cpu_failure)]
-        if (cpu_backward_failure is None) != (backward_failure is None):
-            refuses = "cpu" if backward_failure is None else self.device
-            return [self.record("device:grad", "device-mismatch", detail=f"the backward is refused on {refuses} only",
-                                raised=cpu_backward_failure or backward_failure)]
+        cpu = run(self.adapter, self.case, o.arrays, self.dtype, "cpu", wrt, self.mode)
+        return self.against(o, wrt, (out, None, backward_failure), cpu, "device", "device-mismatch",
+                            self.device, "cpu", "cpu")
+
+    def against_default_mode(self, o: Oracle, wrt: tuple[str, ...], out: Output | None, failure: str | None,
+                             backward_failure: str | None) -> list[Record]:
+        """In a mode other than the default: the same framework's plain call, same inputs
+        and device: a ``mode-mismatch`` record per check where the two differ beyond the
+        tolerance, or where only one of them refuses."""
+        if self.mode is None:
+            return []
+        plain = run(self.adapter, self.case, o.arrays, self.dtype, self.device, wrt)
+        default = self.adapter.default_mode
+        return self.against(o, wrt, (out, failure, backward_failure), plain, "mode", "mode-mismatch",
+                            self.mode, default, "plain")
+
+    def against(self, o: Oracle, wrt: tuple[str, ...], mine: tuple, theirs: tuple, prefix: str, outcome: str,
+                here: str, there: str, field: str) -> list[Record]:
+        """One framework's result (``mine``: output, forward and backward failure) against
+        its own result elsewhere (``theirs``: on the CPU, in the default mode): where
+        only one refuses, or a check differs beyond the tolerance."""
+        out, failure, backward_failure = mine
+        other, other_failure, other_backward_failure = theirs
+        if (failure is None) != (other_failure is None):
+            refuses, computes = (there, here) if failure is None else (here, there)
+            return [self.record(f"{prefix}:value", outcome, detail=f"{refuses} refuses what {computes} computes",
+                                raised=other_failure or failure,
+                                **({field: summary(other.value)} if other is not None else {}),
+                                **({"actual": summary(out.value)} if out is not None else {}))]
+        if failure is not None:
+            return []
+        if (other_backward_failure is None) != (backward_failure is None):
+            refuses = there if backward_failure is None else here
+            return [self.record(f"{prefix}:grad", outcome, detail=f"the backward is refused on {refuses} only",
+                                raised=other_backward_failure or backward_failure)]
         ev = o.evaluation
-        pairs = [("value", cpu.value, out.value, ev.scale)]
-        if backward_failure is None:
-            pairs += [(f"grad:{n}", cpu.grads.get(n), out.grads.get(n), ev.grad_scales[n]) for n in wrt]
+        scale = ev.scale if o.error is None else np.abs(np.asarray(other.value, np.float64))
+        pairs = [("value", other.value, out.value, scale)]
+        if backward_failure is None and o.error is None:
+            pairs += [(f"grad:{n}", other.grads.get(n), out.grads.get(n), ev.grad_scales[n]) for n in wrt]
         found = []
-        for name, on_cpu, on_device, scale in pairs:
-            verdict = device_verdict(on_cpu, on_device, scale, self.tol)
+        for name, theirs_value, mine_value, scale in pairs:
+            verdict = device_verdict(theirs_value, mine_value, scale, self.tol)
+            if verdict.outcome != "agree" and o.error is None and self.adapter.policy(self.case.loss) is not None:
+                # where the framework follows a documented policy the oracle's scale may say
+                # nothing (0 where the mathematics is undefined): the policy's scale is the
+                # size of what both results compute
+                _, policy_scale = self.by_policy(o, name)
+                wider = np.fmax(np.asarray(scale, np.float64), np.asarray(policy_scale, np.float64))
+                verdict = device_verdict(theirs_value, mine_value, wider, self.tol)
             if verdict.outcome != "agree":
-                found.append(self.record(f"device:{name}", "device-mismatch", verdict.error_eps,
-                                         f"{self.device} vs cpu: {verdict.detail}", cpu=summary(on_cpu),
-                                         actual=summary(on_device)))
+                found.append(self.record(f"{prefix}:{name}", outcome, verdict.error_eps,
+                                         f"{here} vs {there}: {verdict.detail}", actual=summary(mine_value),
+                                         **{field: summary(theirs_value)}))
         return found
+
+
+def _mode_unsupported(adapter: FrameworkAdapter, mode: str, loss: str) -> str | None:
+    ask = getattr(adapter, "mode_unsupported", None)
+    return ask(mode, loss) if ask else f"{adapter.name} (an adapter without modes) runs in its default mode only"
 
 
 def device_verdict(on_cpu: Any, on_device: Any, scale: Any, tol: Tolerance) -> Verdict:

@@ -32,8 +32,9 @@ class Checker(Protocol):
     """What runs checks for one framework: in this process (``InProcess``) or in a
     worker process (``worker.IsolatedAdapter``)."""
     name: str
+    default_mode: str
 
-    def check(self, case: Case, device: str, dtype: str) -> list[Record]: ...
+    def check(self, case: Case, device: str, dtype: str, mode: str | None = None) -> list[Record]: ...
 
     def release(self) -> None: ...
 
@@ -51,9 +52,10 @@ class InProcess:
 
     def __init__(self, adapter: FrameworkAdapter) -> None:
         self.adapter, self.name = adapter, adapter.name
+        self.default_mode = getattr(adapter, "default_mode", "eager")
 
-    def check(self, case: Case, device: str, dtype: str) -> list[Record]:
-        return check(case, self.adapter, device, dtype)
+    def check(self, case: Case, device: str, dtype: str, mode: str | None = None) -> list[Record]:
+        return check(case, self.adapter, device, dtype, mode)
 
     def release(self) -> None:
         self.adapter.release()
@@ -122,8 +124,25 @@ class Unit:
     found: Found
 
 
-def check_key(cell: Cell, index: int, case: Case, framework: str, device: str, dtype: str) -> str:
-    return f"{cell.id}#{index}|{case.id}|{framework}|{device}|{dtype}"
+def check_key(cell: Cell, index: int, case: Case, framework: str, device: str, dtype: str,
+              mode: str | None = None) -> str:
+    key = f"{cell.id}#{index}|{case.id}|{framework}|{device}|{dtype}"
+    return key if mode is None else f"{key}|{mode}"
+
+
+def modes_for(cell: Cell, index: int, count: int, dtype: str, profile: Profile, modes: tuple[str, ...],
+              default_mode: str) -> tuple[str, ...]:
+    """The modes other than the framework's default that case ``index`` of ``count``
+    in a cell is also checked in: every one of ``modes`` where the profile samples the
+    case (its cell's source, the dtype, and ``mode_examples`` cases of a cell spread
+    evenly over it; 0: all of them), none elsewhere."""
+    others = tuple(m for m in modes if m != default_mode)
+    if not others or cell.source not in profile.mode_sources or dtype not in profile.mode_dtypes:
+        return ()
+    want = profile.mode_examples
+    if want and count > want and index not in {i * count // want for i in range(want)}:
+        return ()
+    return others
 
 
 def search_key(cell: Cell, framework: str, device: str, dtype: str) -> str:
@@ -131,17 +150,24 @@ def search_key(cell: Cell, framework: str, device: str, dtype: str) -> str:
 
 
 def cell_units(checker: Checker, cell: Cell, dtypes: tuple[str, ...], devices: tuple[str, ...], profile: Profile,
-               seed: int, done: Callable[[str], bool], last_of_loss: bool) -> list[Unit]:
-    """One framework's share of a cell: its cases in every dtype and device, then the
-    searches; ``release`` when the cell is the loss's last."""
+               seed: int, done: Callable[[str], bool], last_of_loss: bool, modes: tuple[str, ...] = ()) -> list[Unit]:
+    """One framework's share of a cell: its cases in every dtype and device (and the
+    sampled ones in every other mode of ``modes``), then the searches; ``release``
+    when the cell is the loss's last."""
     out = []
     devices = tuple(d for d in devices if cell.runs_on(d))
-    for index, case in enumerate(cases_for(cell, profile.examples, seed)):
+    cases = cases_for(cell, profile.examples, seed)
+    default_mode = getattr(checker, "default_mode", "eager")
+    for index, case in enumerate(cases):
         for dtype in dtypes:
             for device in devices:
                 key = check_key(cell, index, case, checker.name, device, dtype)
                 if not done(key):
                     out.append(Unit(key, [(case, checker.check(case, device, dtype))]))
+                for mode in modes_for(cell, index, len(cases), dtype, profile, modes, default_mode):
+                    key = check_key(cell, index, case, checker.name, device, dtype, mode)
+                    if not done(key):
+                        out.append(Unit(key, [(case, checker.check(case, device, dtype, mode))]))
     for dtype in (d for d in dtypes if searchable(cell, profile, d)):
         for device in devices:
             key = search_key(cell, checker.name, device, dtype)
@@ -155,7 +181,8 @@ def cell_units(checker: Checker, cell: Cell, dtypes: tuple[str, ...], devices: t
 # -- the whole run ------------------------------------------------------------------------------
 def iterate(frameworks: list[FrameworkAdapter | Checker], cell_list: list[Cell], dtypes: tuple[str, ...],
             devices: tuple[str, ...], profile: Profile, seed: int,
-            done: Callable[[str], bool] = lambda key: False, parallel: bool = False) -> Iterator[Unit]:
+            done: Callable[[str], bool] = lambda key: False, parallel: bool = False,
+            modes: tuple[str, ...] = ()) -> Iterator[Unit]:
     """Every unit of every cell on every framework, device and dtype, cell by cell and
     framework by framework (always this order, so results are identical however they
     were computed). Several checkers of one name share that framework's cells (cell i
@@ -163,7 +190,8 @@ def iterate(frameworks: list[FrameworkAdapter | Checker], cell_list: list[Cell],
     idle. With ``parallel`` (worker processes only) each checker runs ahead in its own
     thread. ``done`` skips the units (``Unit.key``) a resumed run already holds.
     Checkers are told when they have finished a loss (``release``), so per-shape
-    caches do not grow."""
+    caches do not grow. ``modes``: the execution modes checked besides each
+    framework's default, on the cases the profile samples (``modes_for``)."""
     checkers = [as_checker(f) for f in frameworks]
     groups: dict[str, list[Checker]] = {}
     for c in checkers:
@@ -174,7 +202,7 @@ def iterate(frameworks: list[FrameworkAdapter | Checker], cell_list: list[Cell],
 
     def work(name: str, i: int, skip: Callable[[str], bool] = done) -> list[Unit]:
         return cell_units(plan.checker(name, i), cell_list[i], dtypes, devices, profile, seed, skip,
-                          plan.last_of_loss(name, i))
+                          plan.last_of_loss(name, i), modes)
     if not parallel or len(checkers) < 2:
         for i in range(len(cell_list)):
             for name in groups:

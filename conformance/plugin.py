@@ -2,7 +2,9 @@
 options and the parametrisation of conformance/test_matrix.py, nothing else.
 
 The matrix is generated from the catalog (conformance.cells) x frameworks x devices
-x dtypes; ids read like sentences: test_forward[cross_entropy-weight-mean-torch-cpu-float32].
+x dtypes (x the execution modes of ``--modes``); ids read like sentences:
+test_forward[cross_entropy-weight-mean-torch-cpu-float32], and in a mode other than the
+framework's default test_forward[cross_entropy-weight-mean-torch-cpu-float32-compiled].
 From any directory: ``pytest --pyargs conformance --profile quick --adapter mymodule:MyAdapter``.
 """
 from __future__ import annotations
@@ -19,6 +21,7 @@ from conformance import frameworks, profiles  # noqa: E402
 from conformance.cells import cells  # noqa: E402
 from conformance.vocab import catalog  # noqa: E402
 from conformance.vocab.dtypes import DTYPES  # noqa: E402
+from conformance.vocab.modes import ALL, MODES  # noqa: E402
 
 SETTINGS = pytest.StashKey[tuple]()
 
@@ -31,6 +34,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--losses", default=None, help="comma list (default: all)")
     group.addoption("--dtypes", default=None, help="comma list (default: the profile's)")
     group.addoption("--devices", default="cpu", help="comma list (default: cpu)")
+    group.addoption("--modes", default=None,
+                    help=f"execution modes besides each framework's default: comma list of {', '.join(MODES)}, "
+                         f"'all' or 'none' (default: the profile's); run on the cases the profile samples")
     group.addoption("--adapter", action="append", default=[],
                     help="your own adapter, module:attribute or file.py[:attribute] (repeatable); "
                          "with it only the built-in frameworks named in --frameworks run")
@@ -58,6 +64,9 @@ def pytest_configure(config: pytest.Config) -> None:
     losses = _known(_list(opt("--losses"), ()), list(catalog.catalog()), "loss(es)") or None
     dtypes = _known(_list(opt("--dtypes"), profile.dtypes), list(DTYPES), "dtype(s)")
     devices = _known(_list(opt("--devices"), ("cpu",)), DEVICES, "device(s)")
+    given = opt("--modes")
+    modes = (profile.modes if given is None else tuple(MODES) if given.strip() == ALL
+             else () if given.strip() == "none" else _known(_list(given, ()), list(MODES), "mode(s)"))
     users = []
     for spec in opt("--adapter"):
         try:
@@ -67,21 +76,25 @@ def pytest_configure(config: pytest.Config) -> None:
         frameworks.register(users[-1])
     chosen = _known(_list(opt("--frameworks"), () if users else frameworks.names()), frameworks.names(),
                     "framework(s)")
-    config.stash[SETTINGS] = (profile, losses, dtypes, devices, chosen + tuple(a.name for a in users))
+    config.stash[SETTINGS] = (profile, losses, dtypes, devices, chosen + tuple(a.name for a in users), modes)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "cell" not in metafunc.fixturenames:
         return
-    profile, losses, dtypes, devices, chosen = metafunc.config.stash[SETTINGS]
+    profile, losses, dtypes, devices, chosen, modes = metafunc.config.stash[SETTINGS]
     params = []
     for cell in cells(losses, profile):
         for fw in chosen:
+            default = getattr(frameworks.get(fw), "default_mode", "eager")
             for device in devices:
                 for dtype in dtypes:
-                    params.append(pytest.param(cell, fw, device, dtype,
+                    params.append(pytest.param(cell, fw, device, dtype, None,
                                                id=f"{cell.id}-{fw}-{device}-{dtype}"))
-    metafunc.parametrize("cell,framework,device,dtype", params)
+                    sampled = cell.source in profile.mode_sources and dtype in profile.mode_dtypes
+                    params += [pytest.param(cell, fw, device, dtype, mode, id=f"{cell.id}-{fw}-{device}-{dtype}-{mode}")
+                               for mode in modes if sampled and mode != default]
+    metafunc.parametrize("cell,framework,device,dtype,mode", params)
 
 
 @pytest.fixture(scope="session")

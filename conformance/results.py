@@ -35,6 +35,7 @@ from .vocab.atomic import remove_stale_temporaries, write_text
 from .vocab.case import ORIGINS, Case
 from .vocab.records import FAILING, OUTCOMES, Record
 from .vocab.dtypes import DTYPES
+from .vocab.modes import MODES
 from .vocab.schema import SchemaError
 
 SCHEMA = 1
@@ -64,7 +65,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 RESUME_KEYS = ("profile", "seed", "dtypes", "devices", "losses", "selection", "frameworks", "corpus", "shard",
-               "hypothesis_database")
+               "hypothesis_database", "modes")
 
 # -- the types of what is read back ---------------------------------------------------
 _NUMBER_OR_INF = schema.either(schema.NUMBER, schema.one_of("inf"))
@@ -75,6 +76,7 @@ RECORD = schema.obj(
      "detail": str},
     {"error_eps": schema.nullable(_NUMBER_OR_INF), "k": schema.NUMBER, "support": str, "api": str,
      "claimed": bool, "expected": _SUMMARY, "actual": _SUMMARY, "policy_expected": _SUMMARY, "cpu": _SUMMARY,
+     "plain": _SUMMARY, "mode": schema.one_of(*MODES),
      "at": schema.list_of(int), "citation": str, "policy_error_eps": schema.nullable(_NUMBER_OR_INF),
      "error_ulp": schema.nullable(_NUMBER_OR_INF),
      "raised": str, "refused": schema.one_of("forward", "backward"), "finding": schema.nullable(str),
@@ -85,7 +87,7 @@ RUN = schema.obj(
     {"finished": str, "counts": schema.map_of(int), "losses": schema.list_of(str), "corpus": dict,
      "shard": schema.obj({"index": int, "count": int}), "environment": dict, "command": str,
      "elapsed_s": schema.nullable(schema.NUMBER), "selection": dict, "stopped": dict,
-     "hypothesis_database": schema.nullable(str)})
+     "hypothesis_database": schema.nullable(str), "modes": schema.list_of(schema.one_of(*MODES))})
 PROGRESS = schema.obj({"unit": str, "results": int, "cases": int})
 
 

@@ -1,5 +1,7 @@
-"""The conformance matrix: one test per (loss variant, framework, device, dtype),
-forward (values) and backward (gradients), on the same engine as the CLI."""
+"""The conformance matrix: one test per (loss variant, framework, device, dtype, and
+execution mode when it is not the framework's default), forward (values) and backward
+(gradients), on the same engine as the CLI. In a mode other than the default, the
+cell's sampled cases are checked (engine.modes_for), without the worst-case search."""
 from __future__ import annotations
 
 import json
@@ -15,7 +17,7 @@ from conformance.vocab.records import FAILING
 
 
 @lru_cache(maxsize=None)
-def _records(cell: Cell, framework: str, device: str, dtype: str,
+def _records(cell: Cell, framework: str, device: str, dtype: str, mode: str | None,
              profile_name: str, seed: int) -> tuple[tuple[dict, ...], dict, tuple]:
     """The cell's records (generated cases, then the profile's worst-case search),
     the cases by id, and whether it ran."""
@@ -28,7 +30,12 @@ def _records(cell: Cell, framework: str, device: str, dtype: str,
     if not cell.runs_on(device):
         return (), {}, ("skip", f"{cell.id} cases run on {cell.device} only")
     profile = profiles.get(profile_name)
-    found = [(c, check(c, adapter, device, dtype)) for c in cases_for(cell, profile.examples, seed)]
+    cases = cases_for(cell, profile.examples, seed)
+    if mode is not None:
+        found = [(c, check(c, adapter, device, dtype, mode)) for i, c in enumerate(cases)
+                 if engine.modes_for(cell, i, len(cases), dtype, profile, (mode,), adapter.default_mode)]
+        return tuple(r for _, rs in found for r in rs), {c.id: c for c, _ in found}, ("ok", "")
+    found = [(c, check(c, adapter, device, dtype)) for c in cases]
     found += engine.searched(cell, adapter, device, dtype, profile, seed)
     return tuple(r for _, rs in found for r in rs), {c.id: c for c, _ in found}, ("ok", "")
 
@@ -38,7 +45,7 @@ def _verdict(records, cases, status, want_value: bool, cell, framework, dtype, s
     kind, reason = status
     if kind == "skip":
         pytest.skip(reason)
-    mine = [r for r in records if (r.check == "value") == want_value]
+    mine = [r for r in records if (r.check.rsplit(":", 1)[-1] == "value") == want_value]
     if not mine:
         pytest.skip("no gradient checks in this cell (no differentiable argument, or every case refused)")
     failing = [r for r in mine if r.outcome in FAILING]
@@ -49,16 +56,18 @@ def _verdict(records, cases, status, want_value: bool, cell, framework, dtype, s
         pytest.fail(
             f"{len(unexplained)} unexplained failure(s); first: {r.check} {r.outcome}: {r.detail}\n"
             f"reproduce: python -m conformance run --frameworks {framework} --losses {cell.loss} "
-            f"--dtypes {dtype} --profile {profile} --seed {seed}\n"
+            f"--dtypes {dtype} --profile {profile} --seed {seed}{f' --modes {r.mode}' if r.mode else ''}\n"
             f"case: {json.dumps(case.to_json(), allow_nan=False)[:2000]}", pytrace=False)
     if failing:
         ids = sorted({r.finding for r in failing})
         pytest.xfail(f"known finding(s): {', '.join(ids)} (conformance/data/findings.toml)")
 
 
-def test_forward(cell, framework, device, dtype, run_settings):
-    _verdict(*_records(cell, framework, device, dtype, *run_settings), True, cell, framework, dtype, run_settings)
+def test_forward(cell, framework, device, dtype, mode, run_settings):
+    _verdict(*_records(cell, framework, device, dtype, mode, *run_settings), True, cell, framework, dtype,
+             run_settings)
 
 
-def test_backward(cell, framework, device, dtype, run_settings):
-    _verdict(*_records(cell, framework, device, dtype, *run_settings), False, cell, framework, dtype, run_settings)
+def test_backward(cell, framework, device, dtype, mode, run_settings):
+    _verdict(*_records(cell, framework, device, dtype, mode, *run_settings), False, cell, framework, dtype,
+             run_settings)

@@ -75,7 +75,8 @@ def _answer(message: dict[str, Any], adapter: Any) -> Any:
                                 profile, message["seed"])
         return [[c.to_json(), [r.to_json() for r in rs]] for c, rs in found]
     case = Case.from_json(message["case"])
-    return [r.to_json() for r in engine.check(case, adapter, message["device"], message["dtype"])]
+    return [r.to_json() for r in engine.check(case, adapter, message["device"], message["dtype"],
+                                              message.get("mode"))]
 
 
 def profile_to_json(profile: Profile) -> dict[str, Any]:
@@ -96,10 +97,16 @@ def _adapter(framework: str, user_spec: str | None) -> Any:
 
 class IsolatedAdapter:
     """Stands in for an adapter in the engine's loop: ``check`` and ``release``
-    run in the worker process. ``name``, ``version`` and ``user_spec`` identify it."""
+    run in the worker process. ``name``, ``version`` and ``user_spec`` identify it;
+    ``default_mode`` is the adapter's (the engine samples the other modes)."""
 
-    def __init__(self, name: str, *, user_spec: str | None = None, timeout: float = 120.0) -> None:
+    #: a case in a compiled mode may take this many times ``timeout`` (its first compile)
+    COMPILE_ALLOWANCE = 3
+
+    def __init__(self, name: str, *, user_spec: str | None = None, timeout: float = 120.0,
+                 default_mode: str = "eager") -> None:
         self.name, self.user_spec, self.timeout = name, user_spec, timeout
+        self.default_mode = default_mode
         self._context = multiprocessing.get_context("spawn")
         self._process: Any = None
         self._conn: Any = None
@@ -169,15 +176,21 @@ class IsolatedAdapter:
         self._replace_if_device_broken([r for _, rs in found for r in rs])
         return found
 
-    def check(self, case: Case, device: str, dtype: str) -> list[Record]:
-        reply = self._call({"op": CHECK, "case": case.to_json(), "device": device, "dtype": dtype})
+    def check(self, case: Case, device: str, dtype: str, mode: str | None = None) -> list[Record]:
+        message = {"op": CHECK, "case": case.to_json(), "device": device, "dtype": dtype}
+        if mode is not None and mode != self.default_mode:
+            message["mode"] = mode
+        else:
+            mode = None
+        reply = self._call(message, timeout=self.timeout * (self.COMPILE_ALLOWANCE if mode else 1))
         _raise_contract_error(reply)
         if isinstance(reply, list):
             records = [Record.from_json(r) for r in reply]
             self._replace_if_device_broken(records)
             return records
         outcome, detail = reply
-        return [Record(**base(case, self.name, device, dtype), check="value", outcome=outcome, detail=detail)]
+        return [Record(**base(case, self.name, device, dtype, mode), check="value", outcome=outcome,
+                       detail=detail)]
 
     def _replace_if_device_broken(self, records: list[Record]) -> None:
         """After a sticky device error the next call gets a fresh worker and device context."""

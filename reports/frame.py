@@ -9,11 +9,13 @@ record, against the oracle otherwise).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
+from conformance.vocab.modes import label
 from conformance.vocab.records import FAILING, Record
 
 from .summary import SEVERITY
@@ -21,7 +23,7 @@ from .summary import SEVERITY
 # Column -> pandas dtype; the order is the CSV's column order.
 COLUMNS: dict[str, str] = {
     "loss": "str", "variant": "str", "reduction": "str", "framework": "str",
-    "framework_version": "str", "device": "str", "dtype": "str", "check": "str",
+    "framework_version": "str", "device": "str", "dtype": "str", "mode": "str", "check": "str",
     "origin": "str", "case": "str", "outcome": "str", "severity": "int64",
     "failing": "bool", "finding": "str", "explained": "bool",
     "error_eps": "float64", "policy_error_eps": "float64", "verdict_error_eps": "float64", "k": "float64",
@@ -59,8 +61,9 @@ def row(record: Record, versions: Mapping[str, str]) -> dict[str, Any]:
     at = record.at
     return {
         "loss": record.loss, "variant": record.variant, "reduction": record.reduction,
-        "framework": record.framework, "framework_version": versions.get(record.framework, ""),
-        "device": record.device, "dtype": record.dtype, "check": record.check,
+        "framework": record.framework,
+        "framework_version": versions.get(record.framework, versions.get(record.framework.split("-")[0], "")),
+        "device": record.device, "dtype": record.dtype, "mode": record.mode or "", "check": record.check,
         "origin": record.origin, "case": record.case, "outcome": outcome,
         "severity": SEVERITY.index(outcome) if outcome in SEVERITY else len(SEVERITY),
         "failing": failing, "finding": record.finding or "",
@@ -76,6 +79,14 @@ def row(record: Record, versions: Mapping[str, str]) -> dict[str, Any]:
         "search_explored": search.get("explored"), "search_shrink_checks": search.get("shrink_checks"),
         "search_shrunk": search.get("shrunk"), "search_score": to_float(search.get("score")),
     }
+
+
+def shown_by_mode(records: Iterable[Record]) -> list[Record]:
+    """The records as the report shows them: a framework in a mode other than its
+    default is a column of its own (``torch-compiled``, vocab/modes.py), beside its
+    plain call, in the heat-map, the matrix and the tables."""
+    return [dataclasses.replace(r, framework=label(r.framework, r.mode))
+            if r.mode and not r.framework.endswith(f"-{r.mode}") else r for r in records]
 
 
 def records_frame(meta: Mapping[str, Any], records: Iterable[Record]) -> pd.DataFrame:

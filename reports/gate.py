@@ -35,7 +35,10 @@ from conformance.vocab.records import OUTCOMES, Record
 from conformance.vocab.schema import SchemaError
 
 SCHEMA = "loss-conformance-baseline/1"
-KEY_FIELDS = ("loss", "variant", "reduction", "framework", "device", "dtype", "check")
+KEY_FIELDS = ("loss", "variant", "reduction", "framework", "device", "dtype", "mode", "check")
+#: key fields a baseline may leave out (null): written only when set, so a baseline
+#: of a run without modes (or of an earlier version) reads as the default mode
+OPTIONAL_KEY_FIELDS = ("mode",)
 DEFAULT_FACTOR = 2.0
 ERROR_FLOOR_EPS = 1.0
 
@@ -83,7 +86,8 @@ def _setting(run: Mapping[str, Any], key: str) -> Any:
 def baseline(records: Iterable[Record], run: Mapping[str, Any]) -> dict[str, Any]:
     return {"schema": SCHEMA, "frameworks": run.get("frameworks", {}),
             **{k: _setting(run, k) for k in SETTINGS}, "dtypes": run.get("dtypes"), "devices": run.get("devices"),
-            "cells": [dict(zip(KEY_FIELDS, key)) | stat.to_json()
+            "cells": [{f: v for f, v in zip(KEY_FIELDS, key) if v is not None or f not in OPTIONAL_KEY_FIELDS}
+                      | stat.to_json()
                       for key, stat in sorted(cells(records).items(), key=lambda kv: str(kv[0]))]}
 
 
@@ -99,8 +103,9 @@ def write_baseline(path: Path, data: Mapping[str, Any]) -> None:
     write_bytes(Path(path), raw)
 
 
-_CELL = schema.obj({**{f: schema.nullable(str) for f in KEY_FIELDS},
-                    "outcomes": schema.map_of(int), "worst_error_eps": schema.NUMBER})
+_CELL = schema.obj({**{f: schema.nullable(str) for f in KEY_FIELDS if f not in OPTIONAL_KEY_FIELDS},
+                    "outcomes": schema.map_of(int), "worst_error_eps": schema.NUMBER},
+                   {f: schema.nullable(str) for f in OPTIONAL_KEY_FIELDS})
 _BASELINE = schema.obj({"schema": str, "cells": schema.list_of(dict)},
                        {"frameworks": schema.map_of(str), "profile": schema.nullable(str), "seed": schema.nullable(int),
                         "corpus": schema.nullable(dict), "hypothesis_database": schema.nullable(bool)})
@@ -145,10 +150,11 @@ def load_baseline(path: Path) -> dict[str, Any]:
                                   f"known: {', '.join(OUTCOMES)}")
             if any(n < 0 for n in row["outcomes"].values()) or not row["worst_error_eps"] >= 0:
                 raise SchemaError(f"baseline {path}: cell {i}: counts and worst_error_eps must be >= 0")
-            stats[tuple(row[f] for f in KEY_FIELDS)] = CellStat(collections.Counter(row["outcomes"]),
+            stats[tuple(row.get(f) for f in KEY_FIELDS)] = CellStat(collections.Counter(row["outcomes"]),
                                                                 float(row["worst_error_eps"]))
     except SchemaError as exc:
-        raise BaselineError(f"{exc}; each cell needs {', '.join(KEY_FIELDS)}, outcomes, worst_error_eps") from None
+        needed = [f for f in KEY_FIELDS if f not in OPTIONAL_KEY_FIELDS]
+        raise BaselineError(f"{exc}; each cell needs {', '.join(needed)}, outcomes, worst_error_eps") from None
     if not stats:
         raise BaselineError(f"baseline {path} has no cells: a gate against it would pass anything")
     return {**{k: v for k, v in data.items() if k != "cells"}, "cells": stats}

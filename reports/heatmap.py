@@ -37,7 +37,7 @@ ERROR_BINS: tuple[tuple[float, str, str], ...] = (
 INFINITE_BIN = ("∞", "#40004b")
 # What a cell says in a few letters (its colour says it too).
 SHORT = {"agree": "ok", "documented": "doc", "mismatch": "mis", "nonfinite-mismatch": "nonfin",
-         "error-mismatch": "err", "device-mismatch": "dev", "crash": "crash", "timeout": "timeout",
+         "error-mismatch": "err", "device-mismatch": "dev", "mode-mismatch": "mode", "crash": "crash", "timeout": "timeout",
          "unsupported": "n/a", "undefined": "0/0"}
 # The bar's length: log10(error) from SCALE_LOW (empty) to SCALE_HIGH (full).
 SCALE_LOW, SCALE_HIGH = -2.0, 8.0

@@ -18,7 +18,7 @@ from conformance.vocab.tolerance import for_dtype
 
 from . import heatmap, pictures, summary
 from conformance.vocab.atomic import write_text
-from .frame import records_frame, to_float
+from .frame import records_frame, shown_by_mode, to_float
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -43,6 +43,7 @@ def render(meta: Mapping[str, Any], records: list[dict[str, Any]], cases: Mappin
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
                              autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters["eps"] = eps_text
+    records = shown_by_mode(records)
     frame = records_frame(meta, records) if frame is None else frame
     dtypes = sorted({r.dtype for r in records})
     panels = heatmap.panels(frame)

@@ -12,7 +12,7 @@ from conformance.vocab.case import Case
 
 from . import exports, html, markdown, summary
 from conformance.vocab.atomic import remove_stale_temporaries, write_text
-from .frame import records_frame
+from .frame import records_frame, shown_by_mode
 
 CSV, PARQUET, MARKDOWN = "results.csv", "results.parquet", "summary.md"
 
@@ -30,6 +30,7 @@ def write_all(meta: Mapping[str, Any], records: list[dict[str, Any]], cases: Map
     report = Path(report)
     folder = report.parent
     remove_stale_temporaries(folder, (report.name, CSV, PARQUET, MARKDOWN))     # left by a killed report
+    records = shown_by_mode(records)
     frame = records_frame(meta, records)
     documents = summary.document_table(records)
     steps: list[tuple[str, Path, Callable[[Path], Any]]] = [

@@ -16,7 +16,8 @@ A discrepancy is a failing record (mismatch, nonfinite-mismatch, error-mismatch;
 ``documented``), grouped as the report groups them: (framework, loss, variant, check,
 outcome, finding). Each group gets one directory, from its smallest example (CPU
 first, fewest elements); when that one yields no working script the next two are
-tried. crash, timeout and device-mismatch groups are listed without a directory: a
+tried. crash, timeout, device-mismatch and mode-mismatch groups (and every failure in a
+mode other than the default: the script makes the plain call) are listed without a directory: a
 script cannot print a verdict after the interpreter died, and a device difference
 needs the device.
 
@@ -40,6 +41,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from adapters.native_logs import GPU_PROBE, TF_RAISED, filtered_stderr
+from conformance.vocab.modes import label
 from conformance.vocab.atomic import remove_stale_temporaries
 from conformance.vocab.case import Case
 from conformance.vocab.records import Record
@@ -56,11 +58,14 @@ NOT_SCRIPTED = {
              "with --isolation process",
     "timeout": "the framework did not finish in time: re-run the case with a longer --timeout",
     "device-mismatch": "a difference between a device and the CPU: re-run the case on that device",
+    "mode-mismatch": "a difference between an execution mode and the framework's plain call: re-run the case "
+                     "with --modes",
 }
 CANDIDATES = 3                 # examples tried per group
 MAX_ELEMENTS = 2_000_000       # larger cases (LLM-scale) get BUG.md and inputs, not a script run here
 QUIET = TF_RAISED + GPU_PROBE          # framework log lines that are no news here
-SEVERITY = ("error-mismatch", "nonfinite-mismatch", "mismatch", "device-mismatch", "timeout", "crash")
+SEVERITY = ("error-mismatch", "nonfinite-mismatch", "mismatch", "device-mismatch", "mode-mismatch", "timeout",
+            "crash")
 
 
 @dataclass
@@ -90,6 +95,11 @@ def groups(records: list[Record]) -> dict[tuple, list[Record]]:
     """Failing records (not ``documented``) by (framework, loss, variant, check, outcome, finding)."""
     found: dict[tuple, list[Record]] = {}
     for r in records:
+        if r.mode is not None:      # a script makes the plain call: a mode's discrepancy is listed, not scripted
+            if r.failing:
+                key = (label(r.framework, r.mode), r.loss, r.variant, r.check, r.outcome, r.finding or "")
+                found.setdefault(key, []).append(r)
+            continue
         if r.outcome in SCRIPTED or r.outcome in NOT_SCRIPTED:
             key = (r.framework, r.loss, r.variant, r.check, r.outcome, r.finding or "")
             found.setdefault(key, []).append(r)
@@ -218,6 +228,10 @@ def _group(key: tuple, rs: list[Record], cases: Mapping[str, Case], meta: Mappin
     entry = Entry(slug(*key), fw, loss, variant, check, outcome, finding, len(rs))
     if outcome in NOT_SCRIPTED:
         entry.reason = NOT_SCRIPTED[outcome]
+        return entry
+    if rs[0].mode is not None:
+        entry.reason = (f"in the {rs[0].mode} mode: a script makes the framework's plain call; re-run the case "
+                        f"with --modes {rs[0].mode}")
         return entry
     picks = candidates(rs, cases)
     if not picks:

@@ -19,7 +19,7 @@ from conformance.vocab.tolerance import for_dtype
 
 # A cell's colour is its worst outcome. "undefined" ranks below "agree": a cell that agrees
 # wherever the mathematics defines the value is an agreeing cell (its 0/0 cases have their own table).
-SEVERITY = ("undefined", "agree", "unsupported", "documented", "device-mismatch", "mismatch", "nonfinite-mismatch",
+SEVERITY = ("undefined", "agree", "unsupported", "documented", "device-mismatch", "mode-mismatch", "mismatch", "nonfinite-mismatch",
             "error-mismatch", "timeout", "crash")
 
 

@@ -98,7 +98,56 @@ def apart_on_cuda() -> TwoDevices:
     return TwoDevices({"mse": exact("mse", after=lambda v, g: (v - step, g))}, lambda v, g: (v + 2 * step, g))
 
 
-# (id, adapter, case, device, dtype, check, outcome)
+class TwoModes(Fake):
+    """default (eager): the exact formulas; compiled: the same, then ``when_compiled``
+    edits (value, grads); 'graph' it lacks."""
+    modes = {"compiled": "fake.compile(loss)"}
+
+    def __init__(self, recipes, when_compiled) -> None:
+        super().__init__(recipes)
+        self.when_compiled = when_compiled
+        self.calls: list[str | None] = []
+
+    def _run(self, recipe, arrays, params, reduction, dtype, device, wrt) -> Output:
+        self.calls.append(None)
+        return super()._run(recipe, arrays, params, reduction, dtype, device, wrt)
+
+    def _prepare(self, recipe, arrays, params, reduction, dtype, device, wrt, mode=None):
+        def call() -> Output:
+            self.calls.append(mode)
+            out = Fake._run(self, recipe, arrays, params, reduction, dtype, device, wrt)
+            if mode != "compiled":
+                return out
+            value, grads = self.when_compiled(out.value, dict(out.grads), arrays)
+            return Output(value, grads)
+        return call
+
+
+class CompiledClipsClasses(TwoModes):
+    """TensorFlow's XLA: a value for an out-of-range class, where the eager ops raise."""
+
+    def __init__(self) -> None:
+        super().__init__({"cross_entropy": exact("cross_entropy", before=clip_classes)}, lambda v, g, a: (v, g))
+
+    def _run(self, recipe, arrays, params, reduction, dtype, device, wrt) -> Output:
+        if np.max(arrays["target"]) >= np.shape(arrays["input"])[1]:
+            raise IndexError("class index out of range")
+        return super()._run(recipe, arrays, params, reduction, dtype, device, wrt)
+
+
+def apart_when_compiled() -> TwoModes:
+    """Within the oracle's tolerance in each mode (eager -10, compiled +10 eps of the
+    oracle's scale), 20 apart from each other: beyond k = 16."""
+    from conformance.oracle import oracle
+    step = 10 * 2.0**-23 * float(oracle(MSE, "float32").evaluation.scale)
+    return TwoModes({"mse": exact("mse", after=lambda v, g: (v - step, g))}, lambda v, g, a: (v + 2 * step, g))
+
+
+def refuse_when_compiled(value, grads, arrays):
+    raise RuntimeError("compiled kernel: index out of bounds")
+
+
+# (id, adapter, case, device, dtype, check, outcome[, mode])
 SCENARIOS = [
     ("a_correct_adapter_agrees", correct("mse"), MSE, "cpu", "float32", "value", "agree"),
     ("a_declared_log_floor_is_documented",
@@ -136,26 +185,30 @@ SCENARIOS = [
     ("a_leak_into_an_ignored_row_gradient_is_a_mismatch",
      Fake({"cross_entropy": exact("cross_entropy", after=leak_into_row(1, 1e-3))}),
      CE_IGNORED, "cpu", "float32", "grad:input", "mismatch"),
+    ("a_compiled_result_apart_from_the_plain_call_is_a_mode_mismatch", apart_when_compiled(), MSE, "cpu",
+     "float32", "mode:value", "mode-mismatch", "compiled"),
+    ("a_mode_the_adapter_lacks_is_unsupported", apart_when_compiled(), MSE, "cpu", "float32", "value",
+     "unsupported", "graph"),
 ]
 
 
-def records_by_check(adapter, c, device, dtype) -> dict[str, Record]:
-    records = check(c, adapter, device, dtype)
+def records_by_check(adapter, c, device, dtype, mode=None) -> dict[str, Record]:
+    records = check(c, adapter, device, dtype, mode)
     assert len({r.check for r in records}) == len(records), "one record per check"
     return {r.check: r for r in records}
 
 
-@pytest.mark.parametrize("adapter,c,device,dtype,check_name,outcome",
-                         [s[1:] for s in SCENARIOS], ids=[s[0] for s in SCENARIOS])
-def test_scenario_gives_its_outcome(adapter, c, device, dtype, check_name, outcome):
-    r = records_by_check(adapter, c, device, dtype)[check_name]
+@pytest.mark.parametrize("adapter,c,device,dtype,check_name,outcome,mode",
+                         [(*s[1:], None)[:7] for s in SCENARIOS], ids=[s[0] for s in SCENARIOS])
+def test_scenario_gives_its_outcome(adapter, c, device, dtype, check_name, outcome, mode):
+    r = records_by_check(adapter, c, device, dtype, mode)[check_name]
     assert r.outcome == outcome, r.detail
     assert RECORD_KEYS <= set(r.to_json())
-    assert (r.case, r.framework, r.device, r.dtype) == (c.id, "fake", device, dtype)
+    assert (r.case, r.framework, r.device, r.dtype, r.mode) == (c.id, "fake", device, dtype, mode)
 
 
 def test_the_scenarios_cover_every_outcome_the_engine_produces_today():
-    assert {s[-1] for s in SCENARIOS} == set(OUTCOMES) - FROM_WORKERS
+    assert {s[6] for s in SCENARIOS} == set(OUTCOMES) - FROM_WORKERS
 
 
 def test_a_correct_adapter_agrees_on_every_check_in_every_dtype():
@@ -417,3 +470,51 @@ def test_a_mean_with_terms_is_not_undefined_and_a_sum_over_nothing_is_0():
     assert not ev.undefined and np.isfinite(ev.value)
     assert reference.evaluate("mse", {"input": np.zeros(0), "target": np.zeros(0)}, {}, "sum").undefined == ""
     assert "no terms" in reference.evaluate("mse", {"input": np.zeros(0), "target": np.zeros(0)}, {}, "mean").undefined
+
+
+# ------------------------------------------------------------- execution modes
+
+def test_a_mode_that_agrees_with_the_plain_call_adds_no_record_and_runs_both():
+    adapter = TwoModes({"mse": exact("mse")}, lambda v, g, a: (v, g))
+    records = check(MSE, adapter, "cpu", "float32", "compiled")
+    assert {r.check for r in records} == {"value", "grad:input", "grad:target"}
+    assert {r.mode for r in records} == {"compiled"} and {r.outcome for r in records} == {"agree"}
+    assert adapter.calls == ["compiled", None]
+
+
+def test_the_default_mode_named_is_the_plain_call():
+    adapter = TwoModes({"mse": exact("mse")}, lambda v, g, a: (v * 2, g))
+    records = check(MSE, adapter, "cpu", "float32", "eager")
+    assert {r.mode for r in records} == {None} and {r.outcome for r in records} == {"agree"}
+    assert adapter.calls == [None]
+
+
+def test_a_mode_differing_from_the_plain_call_is_caught_against_both_the_oracle_and_the_plain_call():
+    adapter = TwoModes({"mse": exact("mse")}, lambda v, g, a: (v * (1 + 1e-3), g))
+    by_check = records_by_check(adapter, MSE, "cpu", "float32", "compiled")
+    assert by_check["value"].outcome == "mismatch"
+    mode = by_check["mode:value"]
+    assert mode.outcome == "mode-mismatch" and "compiled vs eager" in mode.detail and mode.plain
+    assert "mode:grad:input" not in by_check
+
+
+def test_a_mode_refusing_what_the_plain_call_computes_is_a_mode_mismatch_beside_its_error_mismatch():
+    adapter = TwoModes({"mse": exact("mse")}, refuse_when_compiled)
+    by_check = records_by_check(adapter, MSE, "cpu", "float32", "compiled")
+    assert by_check["value"].outcome == "error-mismatch"
+    assert by_check["mode:value"].outcome == "mode-mismatch"
+    assert by_check["mode:value"].detail == "compiled refuses what eager computes"
+
+
+def test_a_mode_computing_what_the_plain_call_refuses_on_invalid_input_is_a_mode_mismatch():
+    by_check = records_by_check(CompiledClipsClasses(), CE_OUT_OF_RANGE, "cpu", "float32", "compiled")
+    assert by_check["value"].outcome == "error-mismatch"           # the oracle refuses it
+    assert by_check["mode:value"].outcome == "mode-mismatch"
+    assert by_check["mode:value"].detail == "eager refuses what compiled computes"
+    assert records_by_check(CompiledClipsClasses(), CE_OUT_OF_RANGE, "cpu", "float32")["value"].outcome == "agree"
+
+
+def test_an_adapter_without_modes_is_unsupported_in_any_other_mode():
+    records = check(MSE, correct("mse"), "cpu", "float32", "compiled")
+    assert [(r.outcome, r.mode) for r in records] == [("unsupported", "compiled")]
+    assert "no compiled mode" in records[0].detail

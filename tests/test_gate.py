@@ -174,10 +174,11 @@ def test_the_committed_baseline_is_of_the_pinned_versions_and_the_current_corpus
 
 
 def test_a_rerun_here_matches_the_committed_baseline_in_the_cells_it_checks(tmp_path):
-    """The baseline is reproducible: mse on NumPy and torch, default profile, no database."""
+    """The baseline is reproducible: mse on NumPy and torch, default profile, no database
+    (its plain calls: the committed baseline was written by a run without modes)."""
     out = tmp_path / "rerun"
     assert main(["run", "--profile", "default", "--frameworks", "numpy,torch", "--losses", "mse",
-                 "--out", str(out)]) == 0
+                 "--modes", "none", "--out", str(out)]) == 0
     from conformance.results import load
     _, records, _ = load(out)
     after = gate.cells(records)

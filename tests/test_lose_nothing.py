@@ -71,7 +71,7 @@ def test_ctrl_c_or_sigterm_leaves_the_run_unfinished_and_resumable(tmp_path, sig
     out = tmp_path / "r"
     # the ci profile: long enough (seconds after its first results) that the signal lands mid-run
     args = [sys.executable, "-m", "conformance", "run", "--frameworks", "numpy,torch", "--losses",
-            "cross_entropy,mse", "--profile", "ci", "--out", str(out)]
+            "cross_entropy,mse", "--profile", "ci", "--modes", "none", "--out", str(out)]
     # as from a terminal: a shell's background job (nohup, &) inherits SIGINT ignored
     proc = subprocess.Popen(args, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

@@ -31,6 +31,8 @@ def _recipe(name: str, formula: Callable[..., Any]) -> Recipe:
 
 class NumpyAdapter(FrameworkAdapter):
     name = "numpy"
+    modes_lacking = {m: "NumPy runs every operation as it is called: it has no graph or compiled mode"
+                     for m in ("graph", "compiled")}
 
     def __init__(self, formulas: Mapping[str, Callable[..., Any]]) -> None:
         """``formulas``: loss name -> the reference formula (it returns an Evaluation)."""

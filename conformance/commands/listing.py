@@ -6,6 +6,7 @@ import argparse
 
 from .. import cells, coverage, edge_coverage
 from ..vocab import catalog
+from ..vocab.modes import MODES
 from .options import chosen_frameworks
 
 
@@ -28,11 +29,31 @@ def command(args: argparse.Namespace) -> int:
         for name in args.losses:
             print()
             print(edge_coverage_text(name))
+        print()
+        print(modes_text(chosen))
         return 0
     print(coverage.render(coverage.table(found, list(versions), unavailable), ["loss", "variants", *versions]))
     print()
     print(coverage.totals(found, [a.name for a in chosen]))
     return 0
+
+
+def modes_text(adapters) -> str:
+    """Each framework's execution modes (``run --modes``): its default (the plain call),
+    the others it runs and how, and why it lacks the rest."""
+    lines = ["execution modes (run --modes; the default mode is the plain call):"]
+    for a in adapters:
+        default = getattr(a, "default_mode", "eager")
+        lines.append(f"  {a.name}:")
+        for mode in MODES:
+            if mode == default:
+                lines.append(f"    {mode:<9} default")
+            elif mode in getattr(a, "modes", {}):
+                lines.append(f"    {mode:<9} {a.modes[mode]}")
+            else:
+                ask = getattr(a, "mode_unsupported", None)
+                lines.append(f"    {mode:<9} unsupported: {ask(mode) if ask else 'an adapter without modes'}")
+    return "\n".join(lines)
 
 
 def edge_coverage_text(loss: str) -> str:

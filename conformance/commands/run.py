@@ -21,6 +21,7 @@ from ..profiles import Profile
 from ..results import ResultWriter
 from ..vocab import catalog
 from ..vocab.dtypes import DTYPES
+from ..vocab.modes import ALL, MODES
 from ..vocab.records import FAILING, OUTCOMES
 from ..worker import IsolatedAdapter
 from .options import Interrupted, UsageError, chosen_frameworks, names, positive_seconds
@@ -35,6 +36,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--losses", help="comma list of catalog losses (default: all)")
     run.add_argument("--dtypes", help=f"comma list (default: the profile's): {', '.join(DTYPES)}")
     run.add_argument("--devices", help="comma list: cpu, cuda (default: cpu, and cuda when a framework sees a GPU)")
+    run.add_argument("--modes", help=f"comma list of execution modes checked besides each framework's default, "
+                                      f"on the cases the profile samples: {', '.join(MODES)}, or 'all', or 'none' "
+                                      f"(default: the profile's)")
     run.add_argument("--profile", default="default", help=f"one of {', '.join(profiles.profiles())}")
     run.add_argument("--seed", type=int, help="seed for the generated cases (default: the profile's, else 0)")
     run.add_argument("--out", default="results", help="results directory (default: results)")
@@ -64,7 +68,8 @@ def command(args: argparse.Namespace) -> int:
         plan = _plan(args)
         writer = _writer(args, plan)
         checkers = plan.chosen if args.isolation == "none" else [
-            IsolatedAdapter(a.name, user_spec=plan.specs.get(a.name), timeout=args.timeout)
+            IsolatedAdapter(a.name, user_spec=plan.specs.get(a.name), timeout=args.timeout,
+                            default_mode=getattr(a, "default_mode", "eager"))
             for a in plan.chosen for _ in range(max(1, getattr(a, "workers", 1)))]
         start = time.perf_counter()
         finished, why = _drive(args, plan, checkers, writer, start)
@@ -86,6 +91,7 @@ class _Plan:
     losses: tuple[str, ...] | None
     dtypes: tuple[str, ...]
     devices: tuple[str, ...]
+    modes: tuple[str, ...]
     requested: tuple[str, ...] | None
     chosen: list[Any]
     versions: dict[str, str]
@@ -100,6 +106,7 @@ def _plan(args: argparse.Namespace) -> _Plan:
     losses = names(args.losses, list(catalog.catalog()), "loss", "losses")
     dtypes = names(args.dtypes, list(DTYPES), "dtype") or profile.dtypes
     devices = names(args.devices, DEVICES, "device")
+    modes = chosen_modes(args.modes, profile)
     requested = names(args.frameworks, frameworks.names(), "framework")
     if args.resume and args.force:
         raise UsageError("--resume continues the run in --out and --force replaces it: give one of them")
@@ -113,7 +120,18 @@ def _plan(args: argparse.Namespace) -> _Plan:
     if shard:
         cell_list = shards.select(cell_list, *shard)
     seed = args.seed if args.seed is not None else (profile.seed or 0)
-    return _Plan(profile, losses, dtypes, devices, requested, chosen, versions, specs, seed, cell_list, shard)
+    return _Plan(profile, losses, dtypes, devices, modes, requested, chosen, versions, specs, seed, cell_list, shard)
+
+
+def chosen_modes(option: str | None, profile: Profile) -> tuple[str, ...]:
+    """``--modes``: a comma list, 'all' or 'none'; without it, the profile's."""
+    if option is None:
+        return profile.modes
+    if option.strip() == ALL:
+        return tuple(MODES)
+    if option.strip() == "none":
+        return ()
+    return names(option, list(MODES), "mode")
 
 
 def _writer(args: argparse.Namespace, plan: _Plan) -> ResultWriter:
@@ -123,6 +141,7 @@ def _writer(args: argparse.Namespace, plan: _Plan) -> ResultWriter:
                  "adapters": sorted(plan.specs.values())}
     return ResultWriter(Path(args.out), {
         "profile": plan.profile.name, "seed": plan.seed, "dtypes": list(plan.dtypes), "devices": list(plan.devices),
+        **({"modes": list(plan.modes)} if plan.modes else {}),
         "frameworks": plan.versions, "losses": sorted({c.loss for c in plan.cells}), "selection": selection,
         "corpus": corpus.identity(),
         "hypothesis_database": (search.example_database_path() if plan.profile.database else None),
@@ -146,7 +165,7 @@ def _drive(args: argparse.Namespace, plan: _Plan, checkers: list[Any], writer: R
     loss, done = None, 0
     finished, why = False, ""
     units = engine.iterate(checkers, plan.cells, plan.dtypes, plan.devices, plan.profile, plan.seed, writer.done,
-                           parallel=args.isolation == "process")
+                           parallel=args.isolation == "process", modes=plan.modes)
     try:
         for unit in units:
             for case, records in unit.found:

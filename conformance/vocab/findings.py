@@ -17,6 +17,10 @@ from . import catalog
 from .case import Case
 from .records import Record
 from .dtypes import round_to
+from .modes import MODES
+
+#: how a finding names the framework's plain call in ``modes``
+DEFAULT_MODE = "default"
 
 FINDINGS_FILE = Path(__file__).parents[1] / "data" / "findings.toml"
 FINDINGS_DIR = Path(__file__).parents[1] / "data" / "findings"     # one file per loss family
@@ -38,6 +42,7 @@ class Finding:
     max_error_eps: float | None = None  # an accuracy finding explains errors up to this size
     at_input: tuple[float, ...] = ()    # the input at the worst element is one of these (NaN allowed)
     input_within: tuple[float, ...] = ()  # or lies in this [low, high] (an argument window of an inaccurate op)
+    modes: tuple[str, ...] = ()         # only in these execution modes ("default": the plain call)
 
     def explains(self, record: Record, case: Case | None = None) -> bool:
         text = f"{record.detail} {record.raised or ''}"
@@ -47,6 +52,7 @@ class Finding:
                 and (not self.checks or record.check in self.checks)
                 and (not self.variants or record.variant in self.variants)
                 and (not self.dtypes or record.dtype in self.dtypes)
+                and (not self.modes or (record.mode or DEFAULT_MODE) in self.modes)
                 and self.detail_contains in text
                 and not (self.detail_lacks and self.detail_lacks in text)
                 and (self.max_error_eps is None or (isinstance(error, (int, float)) and error <= self.max_error_eps))
@@ -96,12 +102,16 @@ def findings() -> tuple[Finding, ...]:
         if row["loss"] == "*":                  # every loss of the catalog
             row["loss"] = tuple(catalog.catalog())
         row["loss"] = (row["loss"],) if isinstance(row["loss"], str) else tuple(row["loss"])
-        for key in ("checks", "variants", "dtypes"):
+        for key in ("checks", "variants", "dtypes", "modes"):
             row[key] = tuple(row.get(key, ()))
         row["at_input"] = tuple(float(v) for v in row.get("at_input", ()))
         row["input_within"] = tuple(float(v) for v in row.get("input_within", ()))
         if row["input_within"] and len(row["input_within"]) != 2:
             raise ValueError(f"finding {row['id']}: input_within is [low, high]")
+        unknown = sorted(set(row["modes"]) - set(MODES) - {DEFAULT_MODE})
+        if unknown:
+            raise ValueError(f"finding {row['id']}: unknown mode(s) {', '.join(unknown)}; known: "
+                             f"{DEFAULT_MODE}, {', '.join(MODES)}")
         out.append(Finding(**row))
     return tuple(out)
 

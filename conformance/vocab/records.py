@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any, Literal, Mapping, get_args
 
 Outcome = Literal["agree", "documented", "mismatch", "nonfinite-mismatch", "error-mismatch",
-                  "device-mismatch", "crash", "timeout", "unsupported", "undefined"]
+                  "device-mismatch", "mode-mismatch", "crash", "timeout", "unsupported", "undefined"]
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 #: the outcomes that are a discrepancy (the gate, the matrix and --strict count them)
-FAILING: tuple[Outcome, ...] = ("mismatch", "nonfinite-mismatch", "error-mismatch", "device-mismatch", "crash",
-                                "timeout")
+FAILING: tuple[Outcome, ...] = ("mismatch", "nonfinite-mismatch", "error-mismatch", "device-mismatch",
+                                "mode-mismatch", "crash", "timeout")
 SupportKind = Literal["native", "composed", "unsupported"]
 #: an array as a record shows it: {dtype, shape, data} with at most a few elements
 Summary = Mapping[str, Any]
@@ -36,11 +36,12 @@ class Record:
     device: str
     dtype: str
     # what was checked and what came of it
-    check: str                                  # value | grad:<argument> | device:<check>
+    check: str                                  # value | grad:<argument> | device:<check> | mode:<check>
     outcome: Outcome
     error_eps: float | str | None = None        # worst error in eps * scale; "inf" unbounded; None not measured
     detail: str = ""
     # how the framework covered the case
+    mode: str | None = None                     # the execution mode (vocab/modes.py); None: the framework's default
     support: SupportKind | None = None
     api: str | None = None
     k: float | None = None
@@ -50,6 +51,7 @@ class Record:
     actual: Summary | None = None
     policy_expected: Summary | None = None
     cpu: Summary | None = None                  # device-mismatch: the same framework on the CPU
+    plain: Summary | None = None                # mode-mismatch: the same framework in its default mode
     at: tuple[int, ...] | None = None           # index of the worst element
     citation: str | None = None
     policy_error_eps: float | str | None = None
