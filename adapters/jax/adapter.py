@@ -48,16 +48,34 @@ def split_params(recipe: Recipe, arrays: Mapping[str, np.ndarray],
     return {k: v for k, v in params.items() if k not in static}, static
 
 
-@functools.cache
-def _compiled(fn: Callable[..., Any], reduction: str, static: tuple[tuple[str, Any], ...] = ()) -> Callable[..., Any]:
-    """jit(value_and_grad) of sum(loss) for one recipe and reduction; numeric
-    parameters are traced, the ``static`` ones are compiled in."""
-    jax, jnp, _ = _jax()
+def _total(fn: Callable[..., Any], reduction: str, static: tuple[tuple[str, Any], ...]) -> Callable[..., Any]:
+    """sum(loss) and the loss, of the differentiated arguments."""
+    _, jnp, _ = _jax()
 
     def total(diff: dict[str, Any], const: dict[str, Any], params: dict[str, Any]) -> tuple[Any, Any]:
         out = fn({**const, **diff}, {**params, **dict(static)}, reduction)
         return jnp.sum(out), out
-    return jax.jit(jax.value_and_grad(total, has_aux=True))
+    return total
+
+
+@functools.cache
+def _compiled(fn: Callable[..., Any], reduction: str, static: tuple[tuple[str, Any], ...] = ()) -> Callable[..., Any]:
+    """jit(value_and_grad) of sum(loss) for one recipe and reduction; numeric
+    parameters are traced, the ``static`` ones are compiled in."""
+    jax = _jax()[0]
+    return jax.jit(jax.value_and_grad(_total(fn, reduction, static), has_aux=True))
+
+
+def _eager(fn: Callable[..., Any], reduction: str, static: tuple[tuple[str, Any], ...] = ()) -> Callable[..., Any]:
+    """value_and_grad of sum(loss) op by op: no jit, and jax.disable_jit() around the
+    call, so optax's own jitted functions run op by op too."""
+    jax = _jax()[0]
+    grad = jax.value_and_grad(_total(fn, reduction, static), has_aux=True)
+
+    def call(*args: Any) -> Any:
+        with jax.disable_jit():
+            return grad(*args)
+    return call
 
 
 class JaxAdapter(FrameworkAdapter):
@@ -68,6 +86,9 @@ class JaxAdapter(FrameworkAdapter):
     workers = 2
     recipes = RECIPES
     policies_by_loss: Mapping[str, Policy] = POLICIES
+    default_mode = "compiled"
+    modes = {"eager": "op by op under jax.disable_jit(), value_and_grad not jitted"}
+    modes_lacking = {"graph": "JAX has no graph mode apart from jax.jit (its compiled mode, the default)"}
     unchecked_values = Policy(
         knobs={}, citation=SHARP_BITS,
         summary="JAX does not raise on invalid values (out-of-range indices, probabilities "
@@ -111,7 +132,9 @@ class JaxAdapter(FrameworkAdapter):
         _compiled.cache_clear()
         self._import().clear_caches()
 
-    def _prepare(self, recipe, arrays, params, reduction, dtype, device, wrt) -> Callable[[], Output]:
+    def _prepare(self, recipe, arrays, params, reduction, dtype, device, wrt, mode=None) -> Callable[[], Output]:
+        if mode not in (None, "eager"):
+            raise ValueError(f"jax runs no {mode!r} mode here")
         jax = self._import()
         jnp = jax.numpy
         dev = jax.devices("gpu" if device == "cuda" else device)[0]
@@ -123,7 +146,7 @@ class JaxAdapter(FrameworkAdapter):
         # Python numbers: jit traces them weakly typed, so a float parameter does not
         # promote a float32/float16 computation to float64 (an np.float64 array would).
         traced, static = split_params(recipe, arrays, params)
-        compiled = _compiled(recipe.fn, reduction, tuple(sorted(static.items())))
+        compiled = (_eager if mode == "eager" else _compiled)(recipe.fn, reduction, tuple(sorted(static.items())))
 
         def back(v: Any) -> np.ndarray:
             return np.asarray(v).astype(np.float64)

@@ -21,10 +21,48 @@ from .ops import modules as _modules, tf as _tf
 from .recipes import POLICIES, RECIPES
 
 
+def _forward_backward(tf: Any, fn: Callable[..., Any], params: dict[str, Any], reduction: str,
+                      leaves: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, list[Any]]]:
+    """The loss and the gradients of its sum w.r.t. ``leaves`` (None where unconnected)."""
+    def step(tensors: dict[str, Any]) -> tuple[Any, list[Any]]:
+        with tf.GradientTape() as tape:
+            for n in leaves:
+                tape.watch(tensors[n])
+            out = fn(tensors, params, reduction)
+            total = tf.reduce_sum(out)
+        return out, (tape.gradient(total, [tensors[n] for n in leaves]) if leaves else [])
+    return step
+
+
+#: tf.function's options per mode: a graph, or a graph compiled whole by XLA.
+#: autograph is off: the recipes have no tensor-dependent Python control flow,
+#: and autograph would rewrite the framework's error messages.
+FUNCTION_OPTIONS = {"graph": {"autograph": False}, "compiled": {"autograph": False, "jit_compile": True}}
+
+
 class TensorflowAdapter(FrameworkAdapter):
     name = "tensorflow"
     recipes = RECIPES
     policies_by_loss = POLICIES
+    modes = {"graph": "tf.function(forward and GradientTape backward)",
+             "compiled": "tf.function(..., jit_compile=True): the graph compiled by XLA"}
+
+    def __init__(self) -> None:
+        self._functions: dict[tuple, Any] = {}
+
+    def release(self) -> None:
+        """Traced functions are dropped with their loss."""
+        self._functions.clear()
+
+    def _function(self, tf: Any, recipe: Recipe, params: dict[str, Any], reduction: str,
+                  leaves: tuple[str, ...], mode: str) -> Any:
+        """One tf.function per (recipe, parameters, reduction, differentiated arguments,
+        mode), kept for the loss: it retraces only for a new shape."""
+        key = (recipe.fn, repr(sorted(params.items())), reduction, leaves, mode)
+        if key not in self._functions:
+            self._functions[key] = tf.function(_forward_backward(tf, recipe.fn, params, reduction, leaves),
+                                               reduce_retracing=False, **FUNCTION_OPTIONS[mode])
+        return self._functions[key]
 
     def _import(self) -> Any:
         tf = _tf()
@@ -50,7 +88,10 @@ class TensorflowAdapter(FrameworkAdapter):
         return ("cpu", "cuda") if gpus else ("cpu",)
 
     def _prepare(self, recipe: Recipe, arrays: Mapping[str, np.ndarray], params: dict[str, Any],
-                 reduction: str, dtype: str, device: str, wrt: tuple[str, ...]) -> Callable[[], Output]:
+                 reduction: str, dtype: str, device: str, wrt: tuple[str, ...],
+                 mode: str | None = None) -> Callable[[], Output]:
+        if mode not in (None, *FUNCTION_OPTIONS):
+            raise ValueError(f"tensorflow runs no {mode!r} mode here")
         tf = self._import()
         tdtype = getattr(tf, dtype)
         place = "/GPU:0" if device == "cuda" else "/CPU:0"
@@ -58,16 +99,15 @@ class TensorflowAdapter(FrameworkAdapter):
             tensors = {name: (tf.cast(tf.constant(a, tf.float64), tdtype)
                               if np.issubdtype(a.dtype, np.floating) else tf.constant(a, tf.int64))
                        for name, a in arrays.items()}
-        leaves = [n for n in wrt if n in tensors and tensors[n].dtype.is_floating]
+        leaves = tuple(n for n in wrt if n in tensors and tensors[n].dtype.is_floating)
+        if mode is not None and recipe.decided is not None:   # what the recipe reads from the values
+            params = {**params, **recipe.decided(arrays, params)}
+        step = (_forward_backward(tf, recipe.fn, params, reduction, leaves) if mode is None
+                else self._function(tf, recipe, params, reduction, leaves, mode))
 
         def call() -> Output:
             with filtered_stderr(TF_RAISED), tf.device(place):
-                with tf.GradientTape() as tape:
-                    for n in leaves:
-                        tape.watch(tensors[n])
-                    out = recipe.fn(tensors, params, reduction)
-                    total = tf.reduce_sum(out)
-                gs = tape.gradient(total, [tensors[n] for n in leaves]) if leaves else []
+                out, gs = step(dict(tensors))
                 grads = {n: (np.zeros(arrays[n].shape) if g is None
                              else tf.cast(tf.convert_to_tensor(g), tf.float64).numpy())
                          for n, g in zip(leaves, gs)}

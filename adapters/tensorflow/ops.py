@@ -19,6 +19,9 @@ def modules() -> tuple[Any, Any]:
     with filtered_stderr():
         import keras
         import tensorflow as tf
+    # A loss traced for many shapes (the graph and compiled modes) is what the suite
+    # means to do: tf.function's advice to avoid retracing is not for it.
+    tf.get_logger().addFilter(lambda record: "triggered tf.function retracing" not in record.getMessage())
     return tf, keras
 
 
@@ -41,3 +44,17 @@ def reduce(terms: Any, reduction: str, denominator: Any = None) -> Any:
     if denominator is None:
         return tf_.reduce_mean(terms)  # empty: 0/0 = NaN
     return tf_.reduce_sum(terms) / denominator
+
+
+def refuse_if(bad: Any, message: str) -> None:
+    """Refuse the input where ``bad`` holds anywhere: eagerly a ValueError; inside a
+    tf.function a ``tf.debugging.Assert`` (run by automatic control dependencies, an
+    InvalidArgumentError at run time), the check a user composing the loss in a graph
+    would write. XLA (jit_compile=True) drops Assert ops: there the check is gone
+    (finding tf-xla-drops-debugging-asserts)."""
+    tf_ = tf()
+    if tf_.executing_eagerly():
+        if bool(tf_.reduce_any(bad)):
+            raise ValueError(message)
+        return
+    tf_.debugging.Assert(tf_.logical_not(tf_.reduce_any(bad)), [message])

@@ -3,6 +3,7 @@ recipes of each loss family are in recipes/."""
 from __future__ import annotations
 
 import functools
+import logging
 import warnings
 from typing import Any, Callable
 
@@ -12,10 +13,26 @@ from ..base import FrameworkAdapter, Output
 from .recipes import POLICIES, RECIPES
 
 
+#: what a compiled function may recompile for new shapes and parameters before
+#: torch gives up; past it torch.compile would silently run the loss eagerly,
+#: so the suite makes that an error (fail_on_recompile_limit_hit)
+RECOMPILE_LIMIT = 256
+
+
+@functools.cache
+def _compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """torch.compile of one recipe (inductor; on the CPU it needs the system C++
+    compiler), kept for the whole loss: a new shape or parameter recompiles it."""
+    import torch
+    return torch.compile(fn)
+
+
 class TorchAdapter(FrameworkAdapter):
     name = "torch"
     recipes = RECIPES
     policies_by_loss = POLICIES
+    modes = {"compiled": "torch.compile(loss) (inductor; autograd through the compiled graph)"}
+    modes_lacking = {"graph": "torch has no graph mode apart from torch.compile (TorchScript is deprecated)"}
 
     def _import(self) -> Any:
         import torch
@@ -42,8 +59,33 @@ class TorchAdapter(FrameworkAdapter):
         torch = self._import()
         return ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
 
-    def _prepare(self, recipe, arrays, params, reduction, dtype, device, wrt) -> Callable[[], Output]:
+    def release(self) -> None:
+        """Compiled losses are dropped with their loss: dynamo's caches, the wrappers."""
+        if _compiled.cache_info().currsize:
+            _compiled.cache_clear()
+            self._import()._dynamo.reset()
+
+    def _compiling(self) -> None:
         torch = self._import()
+        config = torch._dynamo.config
+        for name in ("recompile_limit", "cache_size_limit", "accumulated_recompile_limit",
+                     "accumulated_cache_size_limit"):
+            if hasattr(config, name):
+                setattr(config, name, max(getattr(config, name), RECOMPILE_LIMIT))
+        if hasattr(config, "fail_on_recompile_limit_hit"):
+            config.fail_on_recompile_limit_hit = True
+        # dynamo explains each graph break (a recipe's value check, .item()) at WARNING:
+        # advice for a model's author, not news about the loss
+        logging.getLogger("torch._dynamo").setLevel(logging.ERROR)
+
+    def _prepare(self, recipe, arrays, params, reduction, dtype, device, wrt, mode=None) -> Callable[[], Output]:
+        torch = self._import()
+        fn = recipe.fn
+        if mode == "compiled":
+            self._compiling()
+            fn = _compiled(recipe.fn)
+        elif mode is not None:
+            raise ValueError(f"torch runs no {mode!r} mode here")
         tdtype = getattr(torch, dtype)
         tensors = {}
         for name, a in arrays.items():
@@ -58,7 +100,7 @@ class TorchAdapter(FrameworkAdapter):
         def call() -> Output:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                out = recipe.fn(tensors, params, reduction)
+                out = fn(tensors, params, reduction)
             grads = {}
             if leaves:
                 gs = torch.autograd.grad(out.sum(), [tensors[n] for n in leaves], allow_unused=True)

@@ -47,7 +47,10 @@ def _class_weight(a: Tensors, classes: int, dtype: Any) -> Any:
 
 
 def _ce_is_native(a: Mapping[str, Any], p: Params, probabilities: bool) -> bool:
-    """No weight, no smoothing and no ignored row: tf.nn's fused ops apply as they are."""
+    """No weight, no smoothing and no ignored row: tf.nn's fused ops apply as they are
+    (decided from the concrete target before a graph is traced: ``_native``)."""
+    if "_native" in p:
+        return bool(p["_native"])
     if "weight" in a or float(p.get("label_smoothing", 0.0)) != 0.0:
         return False
     return probabilities or not np.any(np.asarray(a["target"]) == int(p.get("ignore_index", -100)))
@@ -114,7 +117,8 @@ RECIPES = {
         "logits with classes moved last); plain probabilities: tf.nn.softmax_cross_entropy_with_logits("
         "labels, logits, axis=1); with weight / ignored rows / label_smoothing composed from "
         "tf.nn.log_softmax: -(1 - ls) w[y] logp[y] - ls/C sum_c w_c logp_c, " + _MASKED +
-        " (probabilities: q = (1 - ls) y + ls/C, 'mean' divides by the number of rows)", _ce_kind),
+        " (probabilities: q = (1 - ls) y + ls/C, 'mean' divides by the number of rows)", _ce_kind,
+        decided=lambda arrays, params: {"_native": _ce_is_native(arrays, params, is_probability_target(arrays))}),
     "nll": Recipe(_nll, "composed: -w[y] * tf.gather(x, y, batch_dims=1) on classes-last rows, "
                   + _MASKED, "composed"),
 }

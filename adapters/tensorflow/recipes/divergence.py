@@ -27,7 +27,7 @@ from conformance.vocab.case import Case
 from conformance.vocab.dtypes import numpy_dtype
 
 from ...base import Policy, Recipe
-from ..ops import Params, Tensors, modules, reduce, tf
+from ..ops import Params, Tensors, modules, reduce, refuse_if, tf
 
 KERAS = "https://keras.io/api/losses/probabilistic_losses/"
 KERAS_SOURCE = "keras 3.15.1 keras/src/losses/losses.py"
@@ -125,8 +125,7 @@ def _gaussian_nll(a: Tensors, p: Params, r: str) -> Any:
     shape = tuple(x.shape)
     t = _fit("target", a["target"], shape, False)
     v = _fit("var", a["var"], shape, True)
-    if bool(tf_.reduce_any(v < 0)):
-        raise ValueError("var has negative entries")
+    refuse_if(v < 0, "var has negative entries")
     # a tf.constant in the input's dtype: tf.cast of a Python float would round it to float32 first
     v = tf_.maximum(v, tf_.constant(float(p.get("eps", 1e-6)), dtype=x.dtype))
     terms = 0.5 * (tf_.math.log(v) + tf_.square(x - t) / v)

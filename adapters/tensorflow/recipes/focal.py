@@ -17,7 +17,7 @@ import numpy as np
 from conformance.vocab.dtypes import eps, numpy_dtype
 
 from ...base import Policy, Recipe
-from ..ops import Params, Tensors, modules, reduce, tf
+from ..ops import Params, Tensors, modules, reduce, refuse_if, tf
 
 KERAS_LOSSES = "keras/src/losses/losses.py"
 KERAS_REDUCTION = {"none": "none", "sum": "sum", "mean": "sum_over_batch_size"}
@@ -49,8 +49,7 @@ def _poly1(a: Tensors, p: Params, r: str) -> Any:
     x, y = a["input"], a["target"]
     if x.shape != y.shape or x.shape.rank not in (1, 2):
         raise ValueError(f"input {x.shape} and target {y.shape} must be one (C,) or (N, C) shape")
-    if bool(tf_.reduce_any((y < 0) | (y > 1))):
-        raise ValueError("labels must lie in [0, 1]")
+    refuse_if((y < 0) | (y > 1), "labels must lie in [0, 1]")
     # from tf.nn.log_softmax: the fused softmax_cross_entropy_with_logits' gradient
     # assumes labels that sum to 1 (finding tf-softmax-ce-gradient-needs-normalised-labels)
     ce = -tf_.reduce_sum(y * tf_.nn.log_softmax(x), axis=-1)

@@ -10,12 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from ...base import Recipe, require_same_shapes
-from ..ops import Params, Tensors, reduce, tf
+from ..ops import Params, Tensors, reduce, refuse_if, tf
 
 
-def _refuse_if(bad: Any, message: str) -> None:
-    if bool(tf().reduce_any(bad)):
-        raise ValueError(message)
+_refuse_if = refuse_if
 
 
 def _margin_ranking(a: Tensors, p: Params, r: str) -> Any:

@@ -39,7 +39,7 @@ def _smooth_l1_terms(d: Any, beta: float) -> Any:
     or a beta that rounds to 0 in the dtype, is L1."""
     tf = _tf()
     a = tf.abs(d)
-    if float(tf.cast(beta, d.dtype)) == 0.0:
+    if float(tf.get_static_value(tf.cast(beta, d.dtype))) == 0.0:     # a constant: static in a graph too
         return a
     small = a < beta
     d_small = tf.where(small, d, tf.zeros_like(d))

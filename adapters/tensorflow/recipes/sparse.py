@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...base import Recipe
-from ..ops import Params, Tensors, reduce, tf
+from ..ops import Params, Tensors, reduce, refuse_if, tf
 
 INF = float("inf")
 
@@ -30,8 +30,7 @@ def _sparsemax(a: Tensors, p: Params, r: str) -> Any:
     x, y = a["logits"], a["labels"]
     if x.shape != y.shape:
         raise ValueError(f"logits shape {x.shape} and labels shape {y.shape} differ")
-    if bool(tf_.reduce_any((y != 0) & (y != 1) & ~tf_.math.is_nan(y))):
-        raise ValueError("labels must be 0 or 1")
+    refuse_if((y != 0) & (y != 1) & ~tf_.math.is_nan(y), "labels must be 0 or 1")
     # + 0 * y: a NaN label is NaN in the value and the gradient (y != 0 alone takes it for 1)
     return reduce(_sparse_plus(tf_.where(y != 0, -x, x) + 0.0 * y), r)
 
@@ -75,8 +74,7 @@ def _multiclass_sparsemax(a: Tensors, p: Params, r: str) -> Any:
     z, y = a["scores"], a["labels"]
     if z.shape.rank != 2 or y.shape != z.shape[:1]:
         raise ValueError(f"scores must be (N, C) and labels (N,); got {z.shape}, {y.shape}")
-    if bool(tf_.reduce_any((y < 0) | (y >= z.shape[1]))):
-        raise ValueError(f"labels must lie in [0, {z.shape[1]})")
+    refuse_if((y < 0) | (y >= z.shape[1]), f"labels must lie in [0, {z.shape[1]})")
     return reduce(_loss(z, y), r)
 
 
