@@ -117,22 +117,26 @@ class _Checking:
         wrt = differentiable(self.case, o)
         out, failure, backward_failure = run(self.adapter, self.case, o.arrays, self.dtype, self.device, wrt,
                                              self.mode)
+        return self.judged_run(o, wrt, out, failure, backward_failure) + \
+            self.against_default_mode(o, wrt, out, failure, backward_failure)
+
+    def judged_run(self, o: Oracle, wrt: tuple[str, ...], out: Output | None, failure: str | None,
+                   backward_failure: str | None) -> list[Record]:
+        """What the run's result (or refusal) says against the oracle, and on a device
+        other than the CPU against the CPU's."""
         if o.error is not None:
-            return [self.invalid_input(o, out, failure)] + self.against_default_mode(o, wrt, out, failure,
-                                                                                     backward_failure)
+            return [self.invalid_input(o, out, failure)]
         if failure is not None and o.evaluation.undefined:
             return [self.record("value", "undefined", raised=failure, refused="forward",
                                 detail=f"undefined by the mathematics ({o.evaluation.undefined}); "
-                                       f"{self.adapter.name} refuses it")] + \
-                self.against_default_mode(o, wrt, out, failure, backward_failure)
+                                       f"{self.adapter.name} refuses it")]
         if failure is not None:
-            return [self.refused("value", "forward", failure)] + \
-                self.against_default_mode(o, wrt, out, failure, backward_failure)
+            return [self.refused("value", "forward", failure)]
         found = self.against_oracle(o, out, wrt if backward_failure is None else ())
         found += [self.refused(f"grad:{n}", "backward", backward_failure) for n in wrt if backward_failure]
         if self.device != "cpu" and "cpu" in self.adapter.devices():
             found += self.against_cpu(o, wrt, out, backward_failure)
-        return found + self.against_default_mode(o, wrt, out, failure, backward_failure)
+        return found
 
     # -- the steps ----------------------------------------------------------------------
     def invalid_input(self, o: Oracle, out: Output | None, failure: str | None) -> Record:

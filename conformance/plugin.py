@@ -21,7 +21,7 @@ from conformance import frameworks, profiles  # noqa: E402
 from conformance.cells import cells  # noqa: E402
 from conformance.vocab import catalog  # noqa: E402
 from conformance.vocab.dtypes import DTYPES  # noqa: E402
-from conformance.vocab.modes import ALL, MODES  # noqa: E402
+from conformance.vocab.modes import MODES, parse as parse_modes  # noqa: E402
 
 SETTINGS = pytest.StashKey[tuple]()
 
@@ -64,9 +64,10 @@ def pytest_configure(config: pytest.Config) -> None:
     losses = _known(_list(opt("--losses"), ()), list(catalog.catalog()), "loss(es)") or None
     dtypes = _known(_list(opt("--dtypes"), profile.dtypes), list(DTYPES), "dtype(s)")
     devices = _known(_list(opt("--devices"), ("cpu",)), DEVICES, "device(s)")
-    given = opt("--modes")
-    modes = (profile.modes if given is None else tuple(MODES) if given.strip() == ALL
-             else () if given.strip() == "none" else _known(_list(given, ()), list(MODES), "mode(s)"))
+    try:
+        modes = parse_modes(opt("--modes"), profile.modes)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
     users = []
     for spec in opt("--adapter"):
         try:

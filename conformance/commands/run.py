@@ -21,7 +21,7 @@ from ..profiles import Profile
 from ..results import ResultWriter
 from ..vocab import catalog
 from ..vocab.dtypes import DTYPES
-from ..vocab.modes import ALL, MODES
+from ..vocab.modes import MODES, parse as parse_modes
 from ..vocab.records import FAILING, OUTCOMES
 from ..worker import IsolatedAdapter
 from .options import Interrupted, UsageError, chosen_frameworks, names, positive_seconds
@@ -125,13 +125,10 @@ def _plan(args: argparse.Namespace) -> _Plan:
 
 def chosen_modes(option: str | None, profile: Profile) -> tuple[str, ...]:
     """``--modes``: a comma list, 'all' or 'none'; without it, the profile's."""
-    if option is None:
-        return profile.modes
-    if option.strip() == ALL:
-        return tuple(MODES)
-    if option.strip() == "none":
-        return ()
-    return names(option, list(MODES), "mode")
+    try:
+        return parse_modes(option, profile.modes)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _writer(args: argparse.Namespace, plan: _Plan) -> ResultWriter:

@@ -23,3 +23,21 @@ ALL = "all"
 def label(framework: str, mode: str | None) -> str:
     """How a framework in a mode is named in reports and ids: ``torch``, ``torch-compiled``."""
     return framework if mode is None else f"{framework}-{mode}"
+
+
+def parse(option: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """``--modes`` as the command line and the pytest plugin take it: a comma list of
+    modes, 'all' or 'none'; ``default`` (the profile's) when not given. ValueError
+    names what is unknown and what is accepted."""
+    if option is None:
+        return default
+    if option.strip() == ALL:
+        return tuple(MODES)
+    if option.strip() == "none":
+        return ()
+    given = tuple(m.strip() for m in option.split(",") if m.strip())
+    unknown = [m for m in given if m not in MODES]
+    if unknown or not given:
+        raise ValueError(f"unknown mode {', '.join(map(repr, unknown)) or '(empty)'}; known modes: "
+                         f"{', '.join(MODES)} (or {ALL}, none)")
+    return given
