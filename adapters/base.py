@@ -59,6 +59,25 @@ class Policy:
 class Output:
     value: np.ndarray
     grads: Mapping[str, np.ndarray] = field(default_factory=dict)
+    #: the framework's dtype of the value (checked where a mode documents it: autocast)
+    dtype: str | None = None
+    #: Hessian-vector products, argument -> H v with v = ``hvp_direction`` (the forward mode)
+    hvp: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+
+class ModeUnsupported(Exception):
+    """Raised by an adapter that finds, when it runs, that the framework cannot run this
+    case in the mode asked for (no forward-mode formula for an op; a recipe composed from
+    ops where the mode is about the framework's own loss): ``unsupported`` with the text."""
+
+
+def hvp_direction(shape: tuple[int, ...], name: str) -> np.ndarray:
+    """The direction v of the Hessian-vector product checked for argument ``name``: entries
+    in {-1, -1/2, 1/2, 1} (exact in every dtype), fixed by the name and the shape, so the
+    framework and the oracle use the same v."""
+    seed = sum(ord(c) * 31 ** i for i, c in enumerate(name)) % (2 ** 32)
+    rng = np.random.default_rng([seed, *shape])
+    return rng.choice(np.array([-1.0, -0.5, 0.5, 1.0]), size=shape)
 
 
 @dataclass(frozen=True)
@@ -108,6 +127,16 @@ class FrameworkAdapter:
     modes: Mapping[str, str] = {}
     #: Why a mode is not offered, mode -> reason (otherwise a generic one is given)
     modes_lacking: Mapping[str, str] = {}
+
+    def documented_dtype(self, mode: str, loss: str, dtype: str) -> str | None:
+        """The value's dtype the framework documents for ``loss`` in ``mode`` on inputs of
+        ``dtype`` (autocast's op lists), or None where nothing is documented."""
+        return None
+
+    def plain_dtype(self, mode: str, dtype: str) -> str:
+        """The dtype of the plain call a mode's result is compared with: the case's, except
+        where the mode documents that it computes in another (autocast: float32)."""
+        return dtype
 
     def mode_unsupported(self, mode: str, loss: str | None = None) -> str | None:
         """None when the adapter runs ``mode`` (for ``loss``, when given); otherwise why not."""

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 import reference
-from adapters.base import AdapterContractError, FrameworkAdapter, Output
+from adapters.base import AdapterContractError, FrameworkAdapter, ModeUnsupported, Output, hvp_direction
 
+from . import hessian
 from .compare import Verdict, judge, ulps
 from .oracle import Oracle, differentiable, evaluate, oracle
 from .vocab import findings
@@ -70,15 +71,15 @@ def run(adapter: FrameworkAdapter, case: Case, arrays, dtype: str, device: str,
     try:
         with np.errstate(all="ignore"):
             return adapter.run(case, arrays, dtype, device, wrt, **extra), None, None
-    except AdapterContractError:
-        raise                       # the adapter's fault, not the framework's refusal
+    except (AdapterContractError, ModeUnsupported):
+        raise                       # the adapter's fault, or no such mode here: not the framework's refusal
     except Exception as exc:  # noqa: BLE001 - the framework's refusal is data
         failure = _error_text(exc)
     if wrt:
         try:
             with np.errstate(all="ignore"):
                 return adapter.run(case, arrays, dtype, device, (), **extra), None, failure
-        except AdapterContractError:
+        except (AdapterContractError, ModeUnsupported):
             raise
         except Exception:  # noqa: BLE001
             pass
@@ -115,8 +116,11 @@ class _Checking:
             return [self.record("value", "unsupported", detail=lacking)]
         o = oracle(self.case, self.dtype)
         wrt = differentiable(self.case, o)
-        out, failure, backward_failure = run(self.adapter, self.case, o.arrays, self.dtype, self.device, wrt,
-                                             self.mode)
+        try:
+            out, failure, backward_failure = run(self.adapter, self.case, o.arrays, self.dtype, self.device, wrt,
+                                                 self.mode)
+        except ModeUnsupported as exc:
+            return [self.record("value", "unsupported", detail=f"{self.mode}: {exc}")]
         return self.judged_run(o, wrt, out, failure, backward_failure) + \
             self.against_default_mode(o, wrt, out, failure, backward_failure)
 
@@ -134,6 +138,8 @@ class _Checking:
             return [self.refused("value", "forward", failure)]
         found = self.against_oracle(o, out, wrt if backward_failure is None else ())
         found += [self.refused(f"grad:{n}", "backward", backward_failure) for n in wrt if backward_failure]
+        found += self.hessian_vector_products(o, out)
+        found += self.documented_dtype(out)
         if self.device != "cpu" and "cpu" in self.adapter.devices():
             found += self.against_cpu(o, wrt, out, backward_failure)
         return found
@@ -178,6 +184,39 @@ class _Checking:
         checks = [("value", (ev.value, ev.value), ev.scale, out.value)]
         checks += [(f"grad:{n}", ev.grads[n], ev.grad_scales[n], out.grads.get(n)) for n in wrt]
         return [self.judged(o, name, lo, hi, scale, actual) for name, (lo, hi), scale, actual in checks]
+
+    def hessian_vector_products(self, o: Oracle, out: Output) -> list[Record]:
+        """The framework's H v (the forward mode) against the oracle's gradient differentiated
+        in float64 (conformance/hessian.py): judged within the differences' error bound plus
+        k eps of the product's size (normwise: |Hv_i| + max |Hv|); no record where the
+        oracle cannot determine the product (a kink, a non-finite input)."""
+        found = []
+        for name, actual in sorted(getattr(out, "hvp", {}).items()):
+            arrays = o.arrays
+            v = hvp_direction(np.shape(arrays[name]), name)
+            product = hessian.hvp(self.case, arrays, name, v)
+            if product.value is None:
+                continue
+            size = np.abs(product.value) + (float(np.max(np.abs(product.value))) if product.value.size else 0.0)
+            verdict = judge(product.value - product.error, product.value + product.error, size, actual, self.tol)
+            found.append(self.record(f"hvp:{name}", verdict.outcome, verdict.error_eps,
+                                     verdict.detail or "H v by finite differences of the oracle's gradient",
+                                     at=verdict.at, expected=summary(product.value), actual=summary(actual)))
+        return found
+
+    def documented_dtype(self, out: Output) -> list[Record]:
+        """In a mode that documents the value's dtype (autocast's op lists): is it that dtype."""
+        if self.mode is None or getattr(out, "dtype", None) is None:
+            return []
+        ask = getattr(self.adapter, "documented_dtype", None)
+        want = ask(self.mode, self.case.loss, self.dtype) if ask else None
+        if want is None:
+            return []
+        if out.dtype == want:
+            return [self.record("mode:dtype", "agree", detail=f"{self.mode} returns {want}, as documented")]
+        return [self.record("mode:dtype", "mode-mismatch",
+                            detail=f"{self.mode} documents a {want} result on {self.dtype} inputs; "
+                                   f"{self.adapter.name} returned {out.dtype}")]
 
     def partly_undefined(self, o: Oracle, actual: Any) -> Record:
         """Terms 'none' leaves apart, some undefined (0/0): those are not judged (the
@@ -244,16 +283,20 @@ class _Checking:
         tolerance, or where only one of them refuses."""
         if self.mode is None:
             return []
-        plain = run(self.adapter, self.case, o.arrays, self.dtype, self.device, wrt)
-        default = self.adapter.default_mode
+        ask = getattr(self.adapter, "plain_dtype", None)
+        plain_dtype = ask(self.mode, self.dtype) if ask else self.dtype
+        plain = run(self.adapter, self.case, o.arrays, plain_dtype, self.device, wrt)
+        default = self.adapter.default_mode if plain_dtype == self.dtype else \
+            f"{self.adapter.default_mode} in {plain_dtype}"
         return self.against(o, wrt, (out, failure, backward_failure), plain, "mode", "mode-mismatch",
-                            self.mode, default, "plain")
+                            self.mode, default, "plain", for_dtype(plain_dtype))
 
     def against(self, o: Oracle, wrt: tuple[str, ...], mine: tuple, theirs: tuple, prefix: str, outcome: str,
-                here: str, there: str, field: str) -> list[Record]:
+                here: str, there: str, field: str, value_tol: Tolerance | None = None) -> list[Record]:
         """One framework's result (``mine``: output, forward and backward failure) against
         its own result elsewhere (``theirs``: on the CPU, in the default mode): where
-        only one refuses, or a check differs beyond the tolerance."""
+        only one refuses, or a check differs beyond the tolerance (the value's
+        ``value_tol`` where the other computes in another dtype: autocast's float32)."""
         out, failure, backward_failure = mine
         other, other_failure, other_backward_failure = theirs
         if (failure is None) != (other_failure is None):
@@ -275,14 +318,15 @@ class _Checking:
             pairs += [(f"grad:{n}", other.grads.get(n), out.grads.get(n), ev.grad_scales[n]) for n in wrt]
         found = []
         for name, theirs_value, mine_value, scale in pairs:
-            verdict = device_verdict(theirs_value, mine_value, scale, self.tol)
+            tol = (value_tol or self.tol) if name == "value" else self.tol
+            verdict = device_verdict(theirs_value, mine_value, scale, tol)
             if verdict.outcome != "agree" and o.error is None and self.adapter.policy(self.case.loss) is not None:
                 # where the framework follows a documented policy the oracle's scale may say
                 # nothing (0 where the mathematics is undefined): the policy's scale is the
                 # size of what both results compute
                 _, policy_scale = self.by_policy(o, name)
                 wider = np.fmax(np.asarray(scale, np.float64), np.asarray(policy_scale, np.float64))
-                verdict = device_verdict(theirs_value, mine_value, wider, self.tol)
+                verdict = device_verdict(theirs_value, mine_value, wider, tol)
             if verdict.outcome != "agree":
                 found.append(self.record(f"{prefix}:{name}", outcome, verdict.error_eps,
                                          f"{here} vs {there}: {verdict.detail}", actual=summary(mine_value),

@@ -9,8 +9,15 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..base import FrameworkAdapter, Output
+from ..base import FrameworkAdapter, ModeUnsupported, Output, hvp_direction
+from . import surfaces
+from .ops import SURFACE
 from .recipes import POLICIES, RECIPES
+
+#: forward-mode gradients take one forward pass per element: past this many elements
+#: of the differentiated arguments the forward mode is not run
+FORWARD_ELEMENTS = 4096
+_NO_FORWARD_AD = ("forward AD", "forward-mode", "jvp", "forward grad")
 
 
 #: what a compiled function may recompile for new shapes and parameters before
@@ -31,8 +38,32 @@ class TorchAdapter(FrameworkAdapter):
     name = "torch"
     recipes = RECIPES
     policies_by_loss = POLICIES
-    modes = {"compiled": "torch.compile(loss) (inductor; autograd through the compiled graph)"}
-    modes_lacking = {"graph": "torch has no graph mode apart from torch.compile (TorchScript is deprecated)"}
+    modes = {"compiled": "torch.compile(loss) (inductor; autograd through the compiled graph)",
+             "module": "the torch.nn Module class (nn.MSELoss(reduction=r)(input, target)), autograd",
+             "autocast": "inside torch.autocast(device, dtype=bfloat16 on the CPU / float16 on CUDA, or the "
+                         "inputs' half dtype): a float32 result, the plain float32 call's value",
+             "forward": "the gradient by forward-mode AD (torch.autograd.forward_ad, one tangent per "
+                        "element) and H v by double backward (torch.autograd.grad(create_graph=True))"}
+    modes_lacking = {"graph": "torch has no graph mode apart from torch.compile (TorchScript is deprecated)",
+                     "keras": "Keras's loss classes are TensorFlow's surface"}
+
+    def mode_unsupported(self, mode: str, loss: str | None = None) -> str | None:
+        recipe = self.recipes.get(loss) if loss else None
+        if recipe is not None and mode == "module":
+            return surfaces.module_lacking(recipe)
+        if recipe is not None and mode == "autocast":
+            return surfaces.autocast_lacking(recipe)
+        return super().mode_unsupported(mode, loss)
+
+    def documented_dtype(self, mode: str, loss: str, dtype: str) -> str | None:
+        """autocast's float32 list: float32 out of float16, bfloat16 and float32 inputs
+        (float64 is not eligible: https://pytorch.org/docs/stable/amp.html#op-eligibility)."""
+        if mode != "autocast":
+            return None
+        return "float64" if dtype == "float64" else "float32"
+
+    def plain_dtype(self, mode: str, dtype: str) -> str:
+        return "float32" if mode == "autocast" and dtype != "float64" else dtype
 
     def _import(self) -> Any:
         import torch
@@ -84,7 +115,11 @@ class TorchAdapter(FrameworkAdapter):
         if mode == "compiled":
             self._compiling()
             fn = _compiled(recipe.fn)
-        elif mode is not None:
+        elif mode == "module":
+            fn = _through_modules(recipe.fn)
+        elif mode == "autocast":
+            fn = _autocast(torch, recipe.fn, device, dtype)
+        elif mode not in (None, "forward"):
             raise ValueError(f"torch runs no {mode!r} mode here")
         tdtype = getattr(torch, dtype)
         tensors = {}
@@ -97,6 +132,9 @@ class TorchAdapter(FrameworkAdapter):
             tensors[name] = t
         leaves = [n for n in wrt if tensors[n].requires_grad]
 
+        if mode == "forward":
+            return lambda: _forward_mode(torch, fn, tensors, params, reduction, leaves, arrays)
+
         def call() -> Output:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -107,5 +145,74 @@ class TorchAdapter(FrameworkAdapter):
                 for n, g in zip(leaves, gs):
                     grads[n] = (np.zeros(arrays[n].shape) if g is None
                                 else g.detach().to(torch.float64).cpu().numpy())
-            return Output(out.detach().to(torch.float64).cpu().numpy(), grads)
+            return Output(out.detach().to(torch.float64).cpu().numpy(), grads,
+                          dtype=str(out.dtype).removeprefix("torch."))
         return call
+
+
+def _through_modules(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The recipe with torch.nn.functional's losses called through their Module classes."""
+    def call(tensors: Any, params: Any, reduction: str) -> Any:
+        stand_in = surfaces.ModuleStandIn()
+        token = SURFACE.set(stand_in)
+        try:
+            out = fn(tensors, params, reduction)
+        finally:
+            SURFACE.reset(token)
+        if not stand_in.called:
+            raise ModeUnsupported("the recipe called no torch.nn loss Module")
+        return out
+    return call
+
+
+def _autocast(torch: Any, fn: Callable[..., Any], device: str, dtype: str) -> Callable[..., Any]:
+    """The recipe inside torch.autocast, in the inputs' half dtype, else bfloat16 on the CPU
+    and float16 on CUDA (torch.autocast's defaults per device)."""
+    fast = dtype if dtype in ("float16", "bfloat16") else ("float16" if device == "cuda" else "bfloat16")
+
+    def call(tensors: Any, params: Any, reduction: str) -> Any:
+        with torch.autocast(device_type=device, dtype=getattr(torch, fast)):
+            return fn(tensors, params, reduction)
+    return call
+
+
+def _forward_mode(torch: Any, fn: Callable[..., Any], tensors: dict[str, Any], params: Any, reduction: str,
+                  leaves: list[str], arrays: Any) -> Output:
+    """The value; the gradient of its sum by forward-mode AD, one unit tangent per element;
+    and H v for each differentiated argument (double backward)."""
+    import torch.autograd.forward_ad as fwAD
+    if sum(tensors[n].numel() for n in leaves) > FORWARD_ELEMENTS:
+        raise ModeUnsupported(f"more than {FORWARD_ELEMENTS} differentiated elements: one forward pass each")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = fn(tensors, params, reduction)
+        grads: dict[str, np.ndarray] = {}
+        for n in leaves:
+            primal = tensors[n].detach()
+            flat = np.zeros(primal.numel())
+            for i in range(primal.numel()):
+                tangent = torch.zeros_like(primal).reshape(-1)
+                tangent[i] = 1
+                try:
+                    with fwAD.dual_level():
+                        dual = fwAD.make_dual(primal, tangent.reshape(primal.shape))
+                        total = fn({**tensors, n: dual}, params, reduction).sum()
+                        derivative = fwAD.unpack_dual(total).tangent
+                except (NotImplementedError, RuntimeError) as exc:
+                    if any(w in str(exc) for w in _NO_FORWARD_AD):
+                        raise ModeUnsupported(f"no forward-mode formula: {' '.join(str(exc).split())[:200]}") \
+                            from None
+                    raise
+                flat[i] = 0.0 if derivative is None else float(derivative.to(torch.float64))
+            grads[n] = flat.reshape(arrays[n].shape)
+        hvp = {}
+        for n in leaves:
+            try:
+                (g,) = torch.autograd.grad(fn(tensors, params, reduction).sum(), [tensors[n]], create_graph=True)
+                v = torch.tensor(hvp_direction(tuple(arrays[n].shape), n), dtype=g.dtype, device=g.device)
+                (hv,) = torch.autograd.grad((g * v).sum(), [tensors[n]], allow_unused=True)
+            except RuntimeError:
+                continue            # a backward that is not itself differentiable: no product
+            hvp[n] = (np.zeros(arrays[n].shape) if hv is None else hv.detach().to(torch.float64).cpu().numpy())
+    return Output(out.detach().to(torch.float64).cpu().numpy(), grads, dtype=str(out.dtype).removeprefix("torch."),
+                  hvp=hvp)

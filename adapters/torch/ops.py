@@ -1,6 +1,7 @@
 """Shared pieces of the PyTorch recipes."""
 from __future__ import annotations
 
+import contextvars
 import functools
 from typing import Any, Mapping
 
@@ -13,10 +14,17 @@ def torch_module() -> Any:
     return torch
 
 
+#: what ``functional()`` hands the recipes instead of torch.nn.functional while a
+#: surface other than the functional one is checked (adapters/torch/surfaces.py)
+SURFACE: contextvars.ContextVar[Any] = contextvars.ContextVar("torch_surface", default=None)
+
+
 def functional() -> Any:
-    """torch.nn.functional, imported on first use."""
+    """torch.nn.functional, imported on first use (or, in the ``module`` mode, a stand-in
+    that calls each loss through its torch.nn Module class)."""
     import torch.nn.functional as F
-    return F
+    stand_in = SURFACE.get()
+    return F if stand_in is None else stand_in
 
 
 def reduce(terms: Any, reduction: str) -> Any:
