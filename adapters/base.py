@@ -11,6 +11,7 @@ the framework's tensors and returns the (reduced) loss tensor.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import re
@@ -20,6 +21,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from conformance.vocab.case import Case
+from conformance.vocab.catalog import SAMPLE_WEIGHT
 
 KINDS = ("native", "composed", "unsupported")
 #: the devices an adapter may run on
@@ -95,6 +97,9 @@ class Recipe:
     decided: Callable[[Mapping[str, Any], Mapping[str, Any]], Mapping[str, Any]] | None = None
     #: modes (other than the adapter's default) this recipe cannot run in, mode -> why
     modes_lacking: Mapping[str, str] = field(default_factory=dict)
+    #: the recipe takes a ``sample_weight`` array itself (otherwise the adapter composes
+    #: the weighting from the recipe's reduction 'none': ``FrameworkAdapter.weigh``)
+    sample_weights: bool = False
 
     def support(self, case: Case) -> Support:
         reason = self.unsupported(case) if self.unsupported else None
@@ -138,6 +143,31 @@ class FrameworkAdapter:
         where the mode documents that it computes in another (autocast: float32)."""
         return dtype
 
+    def weigh(self, terms: Any, weights: Any, reduction: str) -> Any:
+        """The sample-weighted reduction of a recipe's terms in the framework's own ops
+        (reference/sample_weights.py says what each reduction is); an adapter without
+        it has no sample-weighted cases."""
+        raise NotImplementedError(f"{self.name} composes no sample weights")
+
+    def recipe_for(self, case: Case) -> Recipe:
+        """The loss's recipe, or where the case has sample weights the recipe doesn't take,
+        the composition: the recipe's 'none' terms weighed by ``weigh``."""
+        recipe = self.recipes[case.loss]
+        if SAMPLE_WEIGHT not in case.arrays or recipe.sample_weights:
+            return recipe
+        cache = self.__dict__.setdefault("_weighted_recipes", {})
+        if id(recipe) not in cache:
+            inner, weigh = recipe.fn, self.weigh
+
+            def weighted(a: Mapping[str, Any], p: Mapping[str, Any], r: str) -> Any:
+                rest = {k: v for k, v in a.items() if k != SAMPLE_WEIGHT}
+                return weigh(inner(rest, p, "none"), a[SAMPLE_WEIGHT], r)
+            cache[id(recipe)] = (recipe, dataclasses.replace(
+                recipe, fn=weighted, kind="composed", sample_weights=True,
+                api=f"{recipe.api}; sample weights composed: its reduction='none' terms times sample_weight, "
+                    f"then summed (over the count for 'mean', over the weights' sum for 'weighted_mean')"))
+        return cache[id(recipe)][1]
+
     def mode_unsupported(self, mode: str, loss: str | None = None) -> str | None:
         """None when the adapter runs ``mode`` (for ``loss``, when given); otherwise why not."""
         if mode == self.default_mode:
@@ -157,10 +187,14 @@ class FrameworkAdapter:
         return None
 
     def support(self, case: Case) -> Support:
-        recipe = self.recipes.get(case.loss)
-        if recipe is None:
+        if case.loss not in self.recipes:
             return Support("unsupported", "", f"{self.name} has no recipe for {case.loss}")
+        recipe = self.recipes[case.loss]
+        if SAMPLE_WEIGHT in case.arrays and not recipe.sample_weights and \
+                type(self).weigh is FrameworkAdapter.weigh:
+            return Support("unsupported", recipe.api, f"{self.name} composes no sample weights")
         try:
+            recipe = self.recipe_for(case)
             found = recipe.support(case)
         except Exception as exc:  # noqa: BLE001 - a user's recipe: its fault, said once
             raise AdapterContractError(f"adapter {self.name!r}: the {case.loss} recipe's support (unsupported or "
@@ -186,11 +220,11 @@ class FrameworkAdapter:
         real arrays with a gradient for each of ``wrt``: anything else is an
         ``AdapterContractError`` (the run stops with that one message), not a
         discrepancy of the framework."""
+        recipe = self.recipe_for(case)
         if mode is None or mode == self.default_mode:
-            out = self._run(self.recipes[case.loss], arrays, dict(case.params), case.reduction, dtype, device, wrt)
+            out = self._run(recipe, arrays, dict(case.params), case.reduction, dtype, device, wrt)
         else:
-            out = self._prepare(self.recipes[case.loss], arrays, dict(case.params), case.reduction, dtype, device,
-                                wrt, mode=mode)()
+            out = self._prepare(recipe, arrays, dict(case.params), case.reduction, dtype, device, wrt, mode=mode)()
         return checked_output(self.name, case.loss, out, wrt)
 
     def prepare(self, case: Case, arrays: Mapping[str, np.ndarray], dtype: str, device: str,
@@ -198,7 +232,7 @@ class FrameworkAdapter:
         """``run`` split in two: the inputs are converted to the framework's tensors
         once, and the callable runs forward + backward on them (the bench's floor)."""
         extra = {} if mode is None or mode == self.default_mode else {"mode": mode}
-        return self._prepare(self.recipes[case.loss], arrays, dict(case.params), case.reduction,
+        return self._prepare(self.recipe_for(case), arrays, dict(case.params), case.reduction,
                              dtype, device, wrt, **extra)
 
     def environment(self) -> dict[str, Any]:

@@ -64,7 +64,7 @@ def cells(losses: tuple[str, ...] | None = None, profile: Profile | None = None)
             continue
         out += [Cell(spec.name, "corpus")] if corpus.cases(spec.name) else []
         out += [Cell(spec.name, "edge"), Cell(spec.name, "document")]
-        out += [Cell(spec.name, "generated", v, r) for v in spec.variants for r in spec.reductions]
+        out += [Cell(spec.name, "generated", v, r) for v in spec.variants for r in spec.reductions_of(v)]
         out += [Cell(spec.name, "reduction", next(iter(spec.variants)), r) for r in reductions.reductions(spec)]
         if profile is not None and spec.name in profile.large_losses:
             out += [Cell(spec.name, "large", None, "mean", "cpu", profile.large_shapes),

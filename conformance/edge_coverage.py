@@ -33,7 +33,7 @@ def roles_of(spec: LossSpec, name: str) -> list[str]:
     if name not in spec.arguments:
         return []
     # weights are present only where a variant switches them on (strategies/shaped.py)
-    optional = spec.arguments[name] in ("class_weights", "element_weights") or name in ("weight", "pos_weight")
+    optional = spec.arguments[name] in catalog.OPTIONAL_ROLES or name in catalog.OPTIONAL_NAMES
     return list(dict.fromkeys(role_of(spec, v, name) for v in spec.variants.values() if not optional or v.get(name)))
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from conformance.vocab import catalog
 
+from . import sample_weights
 from ._common import DomainError, Evaluation
 
 #: every loss's formula: each family of the catalog is a module (or a package) here
@@ -32,8 +33,11 @@ __all__ = ["DomainError", "Evaluation", "FUNCTIONS", "evaluate", "call"]
 
 def call(loss: str, arrays: Mapping[str, np.ndarray], params: Mapping[str, Any],
          reduction: str, policies: Mapping[str, Any] | None = None) -> Evaluation:
-    """Call the formula on arrays as given (any float dtype: the numpy adapter uses this)."""
+    """Call the formula on arrays as given (any float dtype: the numpy adapter uses this);
+    a ``sample_weight`` array weighs the formula's terms (reference/sample_weights.py)."""
     fn = FUNCTIONS[loss]
+    if sample_weights.ARGUMENT in arrays:
+        return sample_weights.evaluate(fn, arrays, params, reduction, policies or {}, catalog.get(loss).layout)
     return fn(**arrays, reduction=reduction, **dict(params), **dict(policies or {}))
 
 

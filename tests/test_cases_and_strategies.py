@@ -19,7 +19,7 @@ from conformance.vocab import catalog
 from conformance.vocab.case import Case
 
 ROOT = Path(__file__).resolve().parents[1]
-CELLS = [(spec, v, r) for spec in catalog.catalog().values() for v in spec.variants for r in spec.reductions]
+CELLS = [(spec, v, r) for spec in catalog.catalog().values() for v in spec.variants for r in spec.reductions_of(v)]
 CASES_PER_CELL = 6
 
 

@@ -29,9 +29,9 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ..base import FrameworkAdapter, Output, Policy, Recipe
+from ..base import FrameworkAdapter, ModeUnsupported, Output, Policy, Recipe, hvp_direction
 from ..native_logs import GPU_PROBE, filtered_stderr
-from .ops import jax_modules as _jax
+from .ops import jax_modules as _jax, weighted
 from .recipes import POLICIES, RECIPES
 
 SHARP_BITS = ("https://docs.jax.dev/en/latest/notebooks/Common_Gotchas_in_JAX.html"
@@ -78,6 +78,32 @@ def _eager(fn: Callable[..., Any], reduction: str, static: tuple[tuple[str, Any]
     return call
 
 
+@functools.cache
+def _forward(fn: Callable[..., Any], reduction: str, static: tuple[tuple[str, Any], ...] = ()) -> Callable[..., Any]:
+    """jit of the loss and the gradient of its sum by forward mode (jax.jacfwd)."""
+    jax = _jax()[0]
+    total = _total(fn, reduction, static)
+
+    def run(diff: dict[str, Any], const: dict[str, Any], params: dict[str, Any]) -> tuple[Any, Any]:
+        grads = jax.jacfwd(lambda d: total(d, const, params)[0])(diff)
+        return total(diff, const, params)[1], grads
+    return jax.jit(run)
+
+
+@functools.cache
+def _hvp(fn: Callable[..., Any], reduction: str, static: tuple[tuple[str, Any], ...] = ()) -> Callable[..., Any]:
+    """jit of H v per differentiated argument, forward-over-reverse: jax.jvp of jax.grad
+    (https://docs.jax.dev/en/latest/notebooks/autodiff_cookbook.html#hessian-vector-products-using-both-forward-and-reverse-mode)."""
+    jax = _jax()[0]
+    total = _total(fn, reduction, static)
+
+    def run(diff: dict[str, Any], const: dict[str, Any], params: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
+        def grad_of(n: str) -> Callable[[Any], Any]:
+            return lambda x: jax.grad(lambda d: total(d, const, params)[0])({**diff, n: x})[n]
+        return {n: jax.jvp(grad_of(n), (diff[n],), (v[n],))[1] for n in diff}
+    return jax.jit(run)
+
+
 class JaxAdapter(FrameworkAdapter):
     name = "jax"
     # JAX compiles every new (loss, shape, dtype) and is a run's slowest framework
@@ -87,12 +113,19 @@ class JaxAdapter(FrameworkAdapter):
     recipes = RECIPES
     policies_by_loss: Mapping[str, Policy] = POLICIES
     default_mode = "compiled"
-    modes = {"eager": "op by op under jax.disable_jit(), value_and_grad not jitted"}
-    modes_lacking = {"graph": "JAX has no graph mode apart from jax.jit (its compiled mode, the default)"}
+    modes = {"eager": "op by op under jax.disable_jit(), value_and_grad not jitted",
+             "forward": "jit(jax.jacfwd) for the gradient; H v = jax.jvp(jax.grad) (forward-over-reverse)"}
+    modes_lacking = {"graph": "JAX has no graph mode apart from jax.jit (its compiled mode, the default)",
+                     "module": "JAX and optax losses are functions: there is no class surface",
+                     "keras": "Keras's loss classes are TensorFlow's surface",
+                     "autocast": "JAX has no autocast: a computation runs in its arrays' dtypes"}
     unchecked_values = Policy(
         knobs={}, citation=SHARP_BITS,
         summary="JAX does not raise on invalid values (out-of-range indices, probabilities "
                 "outside [0, 1]); it returns a value")
+
+    def weigh(self, terms: Any, weights: Any, reduction: str) -> Any:
+        return weighted(terms, weights, reduction)
 
     def _import(self) -> Any:
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # share the GPU
@@ -129,11 +162,12 @@ class JaxAdapter(FrameworkAdapter):
     def release(self) -> None:
         """Compiled executables are ~5 MB each on CPU and a loss's shapes rarely recur
         in the next loss: free them (the persistent cache makes a recompile cheap)."""
-        _compiled.cache_clear()
+        for cache in (_compiled, _forward, _hvp):
+            cache.cache_clear()
         self._import().clear_caches()
 
     def _prepare(self, recipe, arrays, params, reduction, dtype, device, wrt, mode=None) -> Callable[[], Output]:
-        if mode not in (None, "eager"):
+        if mode not in (None, "eager", "forward"):
             raise ValueError(f"jax runs no {mode!r} mode here")
         jax = self._import()
         jnp = jax.numpy
@@ -146,13 +180,36 @@ class JaxAdapter(FrameworkAdapter):
         # Python numbers: jit traces them weakly typed, so a float parameter does not
         # promote a float32/float16 computation to float64 (an np.float64 array would).
         traced, static = split_params(recipe, arrays, params)
-        compiled = (_eager if mode == "eager" else _compiled)(recipe.fn, reduction, tuple(sorted(static.items())))
+        static_items = tuple(sorted(static.items()))
 
         def back(v: Any) -> np.ndarray:
             return np.asarray(v).astype(np.float64)
+
+        if mode == "forward":
+            return lambda: _forward_mode(jax, dev, recipe, reduction, static_items, diff, const, traced, back)
+        compiled = (_eager if mode == "eager" else _compiled)(recipe.fn, reduction, static_items)
 
         def call() -> Output:
             with jax.default_device(dev):
                 (_, out), grads = compiled(diff, const, traced)
             return Output(back(out), {n: back(g) for n, g in grads.items()})
         return call
+
+
+def _forward_mode(jax: Any, dev: Any, recipe: Recipe, reduction: str, static: tuple, diff: dict, const: dict,
+                  traced: dict, back: Callable[[Any], np.ndarray]) -> Output:
+    """The value and the forward-mode gradient; H v where the recipe's reverse pass is
+    itself differentiable forward (a custom_vjp's backward may not be)."""
+    with jax.default_device(dev):
+        try:
+            out, grads = _forward(recipe.fn, reduction, static)(diff, const, traced)
+        except TypeError as exc:
+            if "forward-mode" in str(exc) or "jvp" in str(exc):
+                raise ModeUnsupported(f"no forward-mode rule: {' '.join(str(exc).split())[:200]}") from None
+            raise
+        v = {n: jax.device_put(hvp_direction(tuple(x.shape), n).astype(x.dtype), dev) for n, x in diff.items()}
+        try:
+            hvp = {n: back(h) for n, h in _hvp(recipe.fn, reduction, static)(diff, const, traced, v).items()}
+        except TypeError:
+            hvp = {}
+    return Output(back(out), {n: back(g) for n, g in grads.items()}, hvp=hvp)

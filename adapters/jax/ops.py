@@ -79,3 +79,22 @@ def difference(a: Arrays) -> Any:
     return x - y
 
 
+
+
+def weighted(terms: Any, weights: Any, reduction: str) -> Any:
+    """Sample-weighted terms reduced (reference/sample_weights.py): 'none' w * l, 'sum',
+    'mean' (over the number of terms), 'weighted_mean' (over the weights' sum); a weight
+    of 0 leaves its term out (``times``). Traced: negative weights are not checked."""
+    _, jnp, _ = jax_modules()
+    if tuple(weights.shape) != tuple(terms.shape):
+        raise ValueError(f"sample_weight has shape {tuple(weights.shape)}; the terms have shape {tuple(terms.shape)}")
+    product = times(weights, terms)
+    if reduction == "none":
+        return product
+    if reduction == "sum":
+        return jnp.sum(product)
+    if reduction == "mean":
+        return jnp.sum(product) / terms.size
+    if reduction == "weighted_mean":
+        return jnp.sum(product) / jnp.sum(weights)
+    raise ValueError(f"a sample-weighted reduction is 'none', 'sum', 'mean' or 'weighted_mean', got {reduction!r}")

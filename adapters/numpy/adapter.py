@@ -26,13 +26,17 @@ from ..base import FrameworkAdapter, Output, Recipe
 
 def _recipe(name: str, formula: Callable[..., Any]) -> Recipe:
     return Recipe(lambda a, p, r: formula(**a, reduction=r, **dict(p)),
-                  f"reference.{name} in the test dtype", kind="composed")
+                  f"reference.{name} in the test dtype", kind="composed", sample_weights=True)
 
 
 class NumpyAdapter(FrameworkAdapter):
     name = "numpy"
-    modes_lacking = {m: "NumPy runs every operation as it is called: it has no graph or compiled mode"
-                     for m in ("graph", "compiled")}
+    modes_lacking = {**{m: "NumPy runs every operation as it is called: it has no graph or compiled mode"
+                        for m in ("graph", "compiled")},
+                     "module": "the NumPy baseline is the oracle's formulas: it has no class surface",
+                     "keras": "Keras's loss classes are TensorFlow's surface",
+                     "autocast": "NumPy has no autocast: a computation runs in its arrays' dtypes",
+                     "forward": "NumPy has no automatic differentiation: its gradients are the formulas'"}
 
     def __init__(self, formulas: Mapping[str, Callable[..., Any]]) -> None:
         """``formulas``: loss name -> the reference formula (it returns an Evaluation)."""

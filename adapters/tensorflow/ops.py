@@ -58,3 +58,38 @@ def refuse_if(bad: Any, message: str) -> None:
             raise ValueError(message)
         return
     tf_.debugging.Assert(tf_.logical_not(tf_.reduce_any(bad)), [message])
+
+
+def weighted(terms: Any, weights: Any, reduction: str) -> Any:
+    """Sample-weighted terms reduced (reference/sample_weights.py): 'none' w * l, 'sum',
+    'mean' (over the number of terms), 'weighted_mean' (over the weights' sum); a weight
+    of 0 leaves its term out, with a zero derivative for the term there."""
+    tf_ = tf()
+    if tuple(weights.shape) != tuple(terms.shape):
+        raise ValueError(f"sample_weight has shape {tuple(weights.shape)}; the terms have shape {tuple(terms.shape)}")
+    refuse_if(weights < 0, "sample weights must be >= 0")
+    product = _times(weights, terms)
+    if reduction == "none":
+        return product
+    if reduction == "sum":
+        return tf_.reduce_sum(product)
+    if reduction == "mean":
+        return tf_.reduce_sum(product) / tf_.cast(tf_.size(terms), terms.dtype)
+    if reduction == "weighted_mean":
+        return tf_.reduce_sum(product) / tf_.reduce_sum(weights)
+    raise ValueError(f"a sample-weighted reduction is 'none', 'sum', 'mean' or 'weighted_mean', got {reduction!r}")
+
+
+def _times(coef: Any, values: Any) -> Any:
+    """coef * values, 0 where coef = 0 (0 * inf = 0), d/dvalues = coef (0 there)."""
+    tf_ = tf()
+
+    @tf_.custom_gradient
+    def product(c: Any, v: Any) -> Any:
+        zero = c == 0
+        out = tf_.where(zero, tf_.zeros_like(v), c * v)
+
+        def grad(g: Any) -> Any:
+            return g * v, tf_.where(zero, tf_.zeros_like(g), g * c)
+        return out, grad
+    return product(coef, values)

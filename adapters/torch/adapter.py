@@ -11,7 +11,7 @@ import numpy as np
 
 from ..base import FrameworkAdapter, ModeUnsupported, Output, hvp_direction
 from . import surfaces
-from .ops import SURFACE
+from .ops import SURFACE, weighted
 from .recipes import POLICIES, RECIPES
 
 #: forward-mode gradients take one forward pass per element: past this many elements
@@ -54,6 +54,9 @@ class TorchAdapter(FrameworkAdapter):
         if recipe is not None and mode == "autocast":
             return surfaces.autocast_lacking(recipe)
         return super().mode_unsupported(mode, loss)
+
+    def weigh(self, terms: Any, weights: Any, reduction: str) -> Any:
+        return weighted(terms, weights, reduction)
 
     def documented_dtype(self, mode: str, loss: str, dtype: str) -> str | None:
         """autocast's float32 list: float32 out of float16, bfloat16 and float32 inputs

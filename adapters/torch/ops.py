@@ -89,3 +89,24 @@ def reduced_to(grad: Any, like: Any) -> Any:
         if size == 1 and grad.shape[axis] != 1:
             grad = grad.sum(axis, keepdim=True)
     return grad
+
+
+def weighted(terms: Any, weights: Any, reduction: str) -> Any:
+    """Sample-weighted terms reduced (reference/sample_weights.py): 'none' w * l, 'sum',
+    'mean' (over the number of terms), 'weighted_mean' (over the weights' sum); a weight
+    of 0 leaves its term out (``times``)."""
+    if tuple(weights.shape) != tuple(terms.shape):
+        raise ValueError(f"sample_weight has shape {tuple(weights.shape)}; the terms have shape {tuple(terms.shape)}")
+    if bool((weights < 0).any()):
+        raise ValueError("sample weights must be >= 0")
+    product = times(weights, terms)
+    if reduction == "none":
+        return product
+    total = product.sum()
+    if reduction == "sum":
+        return total
+    if reduction == "mean":
+        return total / terms.numel()
+    if reduction == "weighted_mean":
+        return total / weights.sum()
+    raise ValueError(f"a sample-weighted reduction is 'none', 'sum', 'mean' or 'weighted_mean', got {reduction!r}")

@@ -29,8 +29,9 @@ def command(args: argparse.Namespace) -> int:
         for name in args.losses:
             print()
             print(edge_coverage_text(name))
-        print()
-        print(modes_text(chosen))
+        for name in args.losses:
+            print()
+            print(modes_text(chosen, name))
         return 0
     print(coverage.render(coverage.table(found, list(versions), unavailable), ["loss", "variants", *versions]))
     print()
@@ -38,21 +39,26 @@ def command(args: argparse.Namespace) -> int:
     return 0
 
 
-def modes_text(adapters) -> str:
-    """Each framework's execution modes (``run --modes``): its default (the plain call),
-    the others it runs and how, and why it lacks the rest."""
-    lines = ["execution modes (run --modes; the default mode is the plain call):"]
+def modes_text(adapters, loss: str | None = None) -> str:
+    """Each framework's modes, the ways of calling ``loss`` (``run --modes``): its default
+    (the plain call), the execution modes, surfaces, precision and differentiation modes
+    it runs and how, and why it lacks the rest (for the loss, where that is why)."""
+    head = f"{loss}: " if loss else ""
+    lines = [f"{head}modes: surfaces, execution, precision and differentiation (run --modes; "
+             "the default mode is the plain call):"]
     for a in adapters:
         default = getattr(a, "default_mode", "eager")
         lines.append(f"  {a.name}:")
         for mode in MODES:
+            ask = getattr(a, "mode_unsupported", None)
+            lacking = ask(mode, loss) if ask and mode != default else None
             if mode == default:
                 lines.append(f"    {mode:<9} default")
-            elif mode in getattr(a, "modes", {}):
+            elif lacking is None and mode in getattr(a, "modes", {}):
                 lines.append(f"    {mode:<9} {a.modes[mode]}")
             else:
-                ask = getattr(a, "mode_unsupported", None)
-                lines.append(f"    {mode:<9} unsupported: {ask(mode) if ask else 'an adapter without modes'}")
+                why = lacking or ("an adapter without modes" if ask is None else "unsupported")
+                lines.append(f"    {mode:<9} unsupported: {why}")
     return "\n".join(lines)
 
 

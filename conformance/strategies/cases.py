@@ -65,6 +65,8 @@ def _elementwise(draw, spec: LossSpec, settings: Mapping[str, Any]) -> dict[str,
         arrays["weight"] = values.positive(draw, shape, "weight")
     if settings.get("pos_weight"):
         arrays["pos_weight"] = values.positive(draw, shape[-1:] if shape else (), "pos_weight")
+    if settings.get("sample_weight"):
+        arrays["sample_weight"] = shaped.sample_weights(draw, shape, "sample_weight")
     return arrays
 
 
@@ -89,6 +91,8 @@ def _classification(draw, spec: LossSpec, settings: Mapping[str, Any]) -> tuple[
                                  st.sampled_from([0, classes - 1])).astype(np.int64)
     if settings.get("weight"):
         arrays["weight"] = values.positive(draw, (classes,), "weight")
+    if settings.get("sample_weight"):
+        arrays["sample_weight"] = shaped.sample_weights(draw, (n,) + extra, "sample_weight")
     return arrays, classes
 
 
@@ -99,7 +103,7 @@ LAYOUTS = {"shaped": shaped.arrays, "ctc": ctc.arrays}
 @st.composite
 def cases(draw, spec: LossSpec, variant: str, reduction: str) -> Case:
     """Cases of ``spec`` in ``variant`` with ``reduction``."""
-    if reduction not in spec.reductions:
+    if reduction not in spec.reductions_of(variant):
         raise InvalidArgument(f"{spec.name} has no reduction {reduction!r}")
     shape_groups.start_case()
     settings = spec.variant(variant)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from . import shape_groups, values
-from ..vocab.catalog import LossSpec
+from ..vocab.catalog import OPTIONAL_NAMES, OPTIONAL_ROLES, LossSpec
 
 DEFAULT_SIDES = {"N": (1, 2, 3, 5), "C": (2, 3, 5), "D": (1, 2, 3, 5)}
 OTHER_SIDES = (1, 2, 3, 5)
@@ -90,6 +90,11 @@ def _nonnegative(draw, shape, label, axis):
                  st.sampled_from([0.0, 1.0, mag]) | st.floats(0.0, mag, width=32))
 
 
+def sample_weights(draw, shape, label, axis=None):
+    """Weights of the terms: >= 0, some exactly 0 (a term left out), of any magnitude."""
+    return _nonnegative(draw, shape, label, axis)
+
+
 def _generators() -> dict[str, Callable[..., np.ndarray]]:
     reals = lambda draw, shape, label, axis: values.reals(draw, shape, label)  # noqa: E731
     return {
@@ -103,6 +108,7 @@ def _generators() -> dict[str, Callable[..., np.ndarray]]:
         "class_weights": lambda draw, shape, label, axis: values.positive(draw, shape, label),
         "element_weights": lambda draw, shape, label, axis: values.positive(draw, shape, label),
         "nonnegative": _nonnegative,
+        "sample_weights": sample_weights,
         "counts": _counts,
         "probability_rows": _rows,
         "log_probabilities": lambda draw, shape, label, axis: values.log_softmax(values.reals(draw, shape, label), axis),
@@ -111,7 +117,7 @@ def _generators() -> dict[str, Callable[..., np.ndarray]]:
 
 
 ROLES = ("prediction", "regression_target", "logits", "real", "probabilities", "binary_target",
-         "hard_binary", "sign_target", "positive", "class_weights", "element_weights", "nonnegative",
+         "hard_binary", "sign_target", "positive", "class_weights", "element_weights", "nonnegative", "sample_weights",
          "counts", "probability_rows", "log_probabilities", "log_probability_rows",
          "class_indices", "multilabel_indices")
 
@@ -126,7 +132,7 @@ def arrays(draw, spec: LossSpec, settings: Mapping[str, Any]) -> tuple[dict[str,
     generators = _generators()
     out: dict[str, np.ndarray] = {}
     for name in spec.arguments:
-        optional = spec.arguments[name] in ("class_weights", "element_weights") or name in ("weight", "pos_weight")
+        optional = spec.arguments[name] in OPTIONAL_ROLES or name in OPTIONAL_NAMES
         if optional and not settings.get(name):
             continue
         role, shape = role_of(spec, settings, name), shape_of(spec, settings, name, sizes)

@@ -10,8 +10,14 @@ from typing import Any, Mapping
 
 CATALOG_FILE = Path(__file__).parents[1] / "data" / "catalog.toml"
 CATALOG_DIR = Path(__file__).parents[1] / "data" / "catalog"
-#: "batchmean" is KL divergence's sum / batch size (torch.nn.KLDivLoss)
-REDUCTIONS = ("none", "sum", "mean", "batchmean")
+#: "batchmean" is KL divergence's sum / batch size (torch.nn.KLDivLoss); "weighted_mean"
+#: is a sample-weighted sum over the weights' sum (reference/sample_weights.py)
+REDUCTIONS = ("none", "sum", "mean", "batchmean", "weighted_mean")
+#: the optional argument of per-term weights, and the reduction only it has
+SAMPLE_WEIGHT, WEIGHTED_MEAN = "sample_weight", "weighted_mean"
+#: roles of arrays present only where a variant switches them on (``weight = true``)
+OPTIONAL_ROLES = ("class_weights", "element_weights", "sample_weights")
+OPTIONAL_NAMES = ("weight", "pos_weight", SAMPLE_WEIGHT)
 LAYOUTS = ("elementwise", "classification", "shaped", "ctc")
 #: variant settings that are neither a parameter nor an argument
 VARIANT_KEYS = ("spatial", "batch")
@@ -53,6 +59,13 @@ class LossSpec:
         """Arguments a variant switches on (``weight = true``): the others every case has."""
         return tuple(a for a in self.arguments if any(a in v for v in self.variants.values()))
 
+    def reductions_of(self, variant: str) -> tuple[str, ...]:
+        """The reductions of a variant's cells: the loss's, and ``weighted_mean`` where the
+        variant has sample weights (which have no 'batchmean': the weights say what counts)."""
+        if not self.variants.get(variant, {}).get(SAMPLE_WEIGHT):
+            return self.reductions
+        return tuple(r for r in self.reductions if r != "batchmean") + (WEIGHTED_MEAN,)
+
     def case_problem(self, arrays: Mapping[str, Any], params: Mapping[str, Any], reduction: str) -> str | None:
         """What makes a case unfit for this loss (an array it lacks or does not take, a
         parameter it does not have, a reduction it does not offer), or None."""
@@ -66,7 +79,7 @@ class LossSpec:
         if foreign:
             return (f"{self.name} has no parameter {', '.join(foreign)}"
                     f" (it has: {', '.join(self.parameters) or 'none'})")
-        if reduction not in self.reductions:
+        if reduction not in self.reductions and not (reduction == WEIGHTED_MEAN and SAMPLE_WEIGHT in arrays):
             return f"{self.name} has no reduction {reduction!r} (it has {', '.join(self.reductions)})"
         return None
 
@@ -88,7 +101,7 @@ def _spec(name: str, raw: Mapping[str, Any]) -> LossSpec:
     if raw["layout"] not in LAYOUTS:
         raise ValueError(f"catalog: {name}: unknown layout {raw['layout']!r}; known: {', '.join(LAYOUTS)}")
     for r in raw["reductions"]:
-        if r not in REDUCTIONS:
+        if r not in REDUCTIONS or r == WEIGHTED_MEAN:
             raise ValueError(f"catalog: {name}: unknown reduction {r!r}")
     # an argument is a role, or a table {role, shape} (layout "shaped")
     arguments = {a: (v if isinstance(v, str) else v["role"]) for a, v in raw["arguments"].items()}
