@@ -188,8 +188,13 @@ class _Checking:
     def hessian_vector_products(self, o: Oracle, out: Output) -> list[Record]:
         """The framework's H v (the forward mode) against the oracle's gradient differentiated
         in float64 (conformance/hessian.py): judged within the differences' error bound plus
-        k eps of the product's size (normwise: |Hv_i| + max |Hv|); no record where the
-        oracle cannot determine the product (a kink, a non-finite input)."""
+        k eps of the product's size, normwise: |Hv_i| + max |Hv| + the gradient's scale
+        over the input's (max |g| / max(|x|, 1): the curvature a product that cancels to
+        0 was computed from); no record where the oracle cannot determine the product
+        (a kink, a non-finite input) or the mathematics leaves the loss undefined."""
+        ev = o.evaluation
+        if ev.undefined or (ev.undefined_at is not None and ev.undefined_at.any()):
+            return []           # no second derivative of what the mathematics leaves undefined
         found = []
         for name, actual in sorted(getattr(out, "hvp", {}).items()):
             arrays = o.arrays
@@ -197,7 +202,10 @@ class _Checking:
             product = hessian.hvp(self.case, arrays, name, v)
             if product.value is None:
                 continue
-            size = np.abs(product.value) + (float(np.max(np.abs(product.value))) if product.value.size else 0.0)
+            x = np.abs(np.asarray(arrays[name], np.float64))
+            curvature = float(np.max(ev.grad_scales[name])) / max(float(np.max(x)), 1.0) if name in ev.grad_scales \
+                else 0.0
+            size = np.abs(product.value) + float(np.max(np.abs(product.value))) + curvature
             verdict = judge(product.value - product.error, product.value + product.error, size, actual, self.tol)
             found.append(self.record(f"hvp:{name}", verdict.outcome, verdict.error_eps,
                                      verdict.detail or "H v by finite differences of the oracle's gradient",

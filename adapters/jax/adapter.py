@@ -201,6 +201,9 @@ def _forward_mode(jax: Any, dev: Any, recipe: Recipe, reduction: str, static: tu
     """The value and the forward-mode gradient; H v where the recipe's reverse pass is
     itself differentiable forward (a custom_vjp's backward may not be)."""
     with jax.default_device(dev):
+        if not diff:                    # nothing differentiated (an input the oracle refuses): the value
+            (_, out), _ = _compiled(recipe.fn, reduction, static)(diff, const, traced)
+            return Output(back(out), {})
         try:
             out, grads = _forward(recipe.fn, reduction, static)(diff, const, traced)
         except TypeError as exc:

@@ -43,6 +43,9 @@ class Finding:
     at_input: tuple[float, ...] = ()    # the input at the worst element is one of these (NaN allowed)
     input_within: tuple[float, ...] = ()  # or lies in this [low, high] (an argument window of an inaccurate op)
     modes: tuple[str, ...] = ()         # only in these execution modes ("default": the plain call)
+    #: a non-finite value somewhere (in an input, or in the expected or plain result) comes
+    #: back as NaN where the expected or plain result is not NaN: spread, not local
+    spreads_nonfinite: bool = False
 
     def explains(self, record: Record, case: Case | None = None) -> bool:
         text = f"{record.detail} {record.raised or ''}"
@@ -57,7 +60,8 @@ class Finding:
                 and not (self.detail_lacks and self.detail_lacks in text)
                 and (self.max_error_eps is None or (isinstance(error, (int, float)) and error <= self.max_error_eps))
                 and (not self.at_input or self._input_matches(record, case))
-                and (not self.input_within or self._input_within(record, case)))
+                and (not self.input_within or self._input_within(record, case))
+                and (not self.spreads_nonfinite or _spreads_nonfinite(record, case)))
 
     def _input_matches(self, record: Record, case: Case | None) -> bool:
         """Whether the input at the record's worst element is one of ``at_input``."""
@@ -70,6 +74,22 @@ class Finding:
         values = _inputs_at(record, case)
         low, high = self.input_within
         return values is not None and bool(np.any((values >= low) & (values <= high)))
+
+
+def _spreads_nonfinite(record: Record, case: Case | None) -> bool:
+    """NaN in the result where the reference (the plain call's for a mode comparison, the
+    oracle's otherwise) is not NaN, with a non-finite value to spread: in the reference or
+    in one of the case's inputs (forward mode's 0 * inf over the zero entries of a tangent)."""
+    reference = record.plain if record.check.startswith("mode:") else record.expected
+    if not reference or not record.actual:
+        return False
+    want = np.asarray([float(v) for v in reference["data"]], np.float64)
+    got = np.asarray([float(v) for v in record.actual["data"]], np.float64)
+    if want.shape != got.shape:
+        return False
+    source = not np.isfinite(want).all() or (case is not None and any(
+        np.issubdtype(np.asarray(a).dtype, np.floating) and not np.isfinite(a).all() for a in case.arrays.values()))
+    return bool(source and (np.isnan(got) & ~np.isnan(want)).any())
 
 
 def _inputs_at(record: Record, case: Case | None) -> np.ndarray | None:
