@@ -17,6 +17,7 @@ import numpy as np
 
 from ..base import FrameworkAdapter, Output, Recipe
 from ..native_logs import GPU_PROBE, TF_RAISED, filtered_stderr
+from . import keras_classes
 from .ops import modules as _modules, tf as _tf
 from .recipes import POLICIES, RECIPES
 
@@ -45,7 +46,8 @@ class TensorflowAdapter(FrameworkAdapter):
     recipes = RECIPES
     policies_by_loss = POLICIES
     modes = {"graph": "tf.function(forward and GradientTape backward)",
-             "compiled": "tf.function(..., jit_compile=True): the graph compiled by XLA"}
+             "compiled": "tf.function(..., jit_compile=True): the graph compiled by XLA",
+             "keras": keras_classes.SUMMARY}
 
     def __init__(self) -> None:
         self._functions: dict[tuple, Any] = {}
@@ -63,6 +65,11 @@ class TensorflowAdapter(FrameworkAdapter):
             self._functions[key] = tf.function(_forward_backward(tf, recipe.fn, params, reduction, leaves),
                                                reduce_retracing=False, **FUNCTION_OPTIONS[mode])
         return self._functions[key]
+
+    def mode_unsupported(self, mode: str, loss: str | None = None) -> str | None:
+        if mode == "keras" and loss is not None:
+            return keras_classes.lacking(loss)
+        return super().mode_unsupported(mode, loss)
 
     def _import(self) -> Any:
         tf = _tf()
@@ -90,8 +97,11 @@ class TensorflowAdapter(FrameworkAdapter):
     def _prepare(self, recipe: Recipe, arrays: Mapping[str, np.ndarray], params: dict[str, Any],
                  reduction: str, dtype: str, device: str, wrt: tuple[str, ...],
                  mode: str | None = None) -> Callable[[], Output]:
-        if mode not in (None, *FUNCTION_OPTIONS):
+        if mode not in (None, "keras", *FUNCTION_OPTIONS):
             raise ValueError(f"tensorflow runs no {mode!r} mode here")
+        if mode == "keras":    # the loss's Keras class in place of the recipe (ModeUnsupported where it has none)
+            loss = next(name for name, r in self.recipes.items() if r is recipe)
+            recipe = Recipe(keras_classes.function(loss, arrays, params, reduction), recipe.api)
         tf = self._import()
         tdtype = getattr(tf, dtype)
         place = "/GPU:0" if device == "cuda" else "/CPU:0"
@@ -100,9 +110,9 @@ class TensorflowAdapter(FrameworkAdapter):
                               if np.issubdtype(a.dtype, np.floating) else tf.constant(a, tf.int64))
                        for name, a in arrays.items()}
         leaves = tuple(n for n in wrt if n in tensors and tensors[n].dtype.is_floating)
-        if mode is not None and recipe.decided is not None:   # what the recipe reads from the values
+        if mode in FUNCTION_OPTIONS and recipe.decided is not None:   # what the recipe reads from the values
             params = {**params, **recipe.decided(arrays, params)}
-        step = (_forward_backward(tf, recipe.fn, params, reduction, leaves) if mode is None
+        step = (_forward_backward(tf, recipe.fn, params, reduction, leaves) if mode in (None, "keras")
                 else self._function(tf, recipe, params, reduction, leaves, mode))
 
         def call() -> Output:
