@@ -30,7 +30,7 @@ def command(args: argparse.Namespace) -> int:
             print()
             print(edge_coverage_text(name))
         print()
-        print(modes_text(chosen))
+        print(modes_text(chosen, args.losses))
         return 0
     print(coverage.render(coverage.table(found, list(versions), unavailable), ["loss", "variants", *versions]))
     print()
@@ -38,9 +38,10 @@ def command(args: argparse.Namespace) -> int:
     return 0
 
 
-def modes_text(adapters) -> str:
+def modes_text(adapters, losses=()) -> str:
     """Each framework's execution modes (``run --modes``): its default (the plain call),
-    the others it runs and how, and why it lacks the rest."""
+    the others it runs and how, and why it lacks the rest; with ``losses``, why a mode
+    it runs is unsupported for one of them (torch's module, Keras's classes)."""
     lines = ["execution modes (run --modes; the default mode is the plain call):"]
     for a in adapters:
         default = getattr(a, "default_mode", "eager")
@@ -50,6 +51,11 @@ def modes_text(adapters) -> str:
                 lines.append(f"    {mode:<9} default")
             elif mode in getattr(a, "modes", {}):
                 lines.append(f"    {mode:<9} {a.modes[mode]}")
+                ask = getattr(a, "mode_unsupported", None)
+                for loss in losses if ask else ():
+                    reason = ask(mode, loss)
+                    if reason:
+                        lines.append(f"    {'':<9} unsupported for {loss}: {reason}")
             else:
                 ask = getattr(a, "mode_unsupported", None)
                 lines.append(f"    {mode:<9} unsupported: {ask(mode) if ask else 'an adapter without modes'}")
