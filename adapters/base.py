@@ -132,6 +132,9 @@ class FrameworkAdapter:
     modes: Mapping[str, str] = {}
     #: Why a mode is not offered, mode -> reason (otherwise a generic one is given)
     modes_lacking: Mapping[str, str] = {}
+    #: modes whose surface takes ``sample_weight`` itself (Keras's classes): the recipe
+    #: is not wrapped in the composition of ``weigh``
+    modes_weighing: tuple[str, ...] = ()
 
     def documented_dtype(self, mode: str, loss: str, dtype: str) -> str | None:
         """The value's dtype the framework documents for ``loss`` in ``mode`` on inputs of
@@ -149,11 +152,11 @@ class FrameworkAdapter:
         it has no sample-weighted cases."""
         raise NotImplementedError(f"{self.name} composes no sample weights")
 
-    def recipe_for(self, case: Case) -> Recipe:
-        """The loss's recipe, or where the case has sample weights the recipe doesn't take,
-        the composition: the recipe's 'none' terms weighed by ``weigh``."""
+    def recipe_for(self, case: Case, mode: str | None = None) -> Recipe:
+        """The loss's recipe, or where the case has sample weights the recipe (or the mode's
+        surface) doesn't take, the composition: the recipe's 'none' terms weighed by ``weigh``."""
         recipe = self.recipes[case.loss]
-        if SAMPLE_WEIGHT not in case.arrays or recipe.sample_weights:
+        if SAMPLE_WEIGHT not in case.arrays or recipe.sample_weights or mode in self.modes_weighing:
             return recipe
         cache = self.__dict__.setdefault("_weighted_recipes", {})
         if id(recipe) not in cache:
@@ -220,7 +223,7 @@ class FrameworkAdapter:
         real arrays with a gradient for each of ``wrt``: anything else is an
         ``AdapterContractError`` (the run stops with that one message), not a
         discrepancy of the framework."""
-        recipe = self.recipe_for(case)
+        recipe = self.recipe_for(case, mode)
         if mode is None or mode == self.default_mode:
             out = self._run(recipe, arrays, dict(case.params), case.reduction, dtype, device, wrt)
         else:
@@ -232,7 +235,7 @@ class FrameworkAdapter:
         """``run`` split in two: the inputs are converted to the framework's tensors
         once, and the callable runs forward + backward on them (the bench's floor)."""
         extra = {} if mode is None or mode == self.default_mode else {"mode": mode}
-        return self._prepare(self.recipe_for(case), arrays, dict(case.params), case.reduction,
+        return self._prepare(self.recipe_for(case, mode), arrays, dict(case.params), case.reduction,
                              dtype, device, wrt, **extra)
 
     def environment(self) -> dict[str, Any]:

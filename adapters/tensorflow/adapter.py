@@ -17,6 +17,7 @@ import numpy as np
 
 from ..base import FrameworkAdapter, ModeUnsupported, Output, Recipe, hvp_direction
 from ..native_logs import GPU_PROBE, TF_RAISED, filtered_stderr
+from . import keras_classes
 from .ops import modules as _modules, tf as _tf, weighted
 from .recipes import POLICIES, RECIPES
 
@@ -47,11 +48,14 @@ class TensorflowAdapter(FrameworkAdapter):
     modes = {"graph": "tf.function(forward and GradientTape backward)",
              "compiled": "tf.function(..., jit_compile=True): the graph compiled by XLA",
              "forward": "the gradient by tf.autodiff.ForwardAccumulator (one tangent per element) and H v "
-                        "forward-over-backward (a ForwardAccumulator around a GradientTape), eagerly"}
+                        "forward-over-backward (a ForwardAccumulator around a GradientTape), eagerly",
+             "keras": keras_classes.SUMMARY}
     modes_lacking = {"module": "torch's nn.Module classes are torch's surface (TensorFlow's class surface is "
                                "the keras mode)",
                      "autocast": "TensorFlow has no autocast of a loss call: Keras's mixed-precision policy sets "
                                  "layers' compute dtypes, and a loss runs in the dtype it is given"}
+
+    modes_weighing = ("keras",)
 
     def __init__(self) -> None:
         self._functions: dict[tuple, Any] = {}
@@ -72,6 +76,11 @@ class TensorflowAdapter(FrameworkAdapter):
 
     def weigh(self, terms: Any, weights: Any, reduction: str) -> Any:
         return weighted(terms, weights, reduction)
+
+    def mode_unsupported(self, mode: str, loss: str | None = None) -> str | None:
+        if mode == "keras" and loss is not None:
+            return keras_classes.lacking(loss)
+        return super().mode_unsupported(mode, loss)
 
     def _import(self) -> Any:
         tf = _tf()
@@ -99,8 +108,11 @@ class TensorflowAdapter(FrameworkAdapter):
     def _prepare(self, recipe: Recipe, arrays: Mapping[str, np.ndarray], params: dict[str, Any],
                  reduction: str, dtype: str, device: str, wrt: tuple[str, ...],
                  mode: str | None = None) -> Callable[[], Output]:
-        if mode not in (None, "forward", *FUNCTION_OPTIONS):
+        if mode not in (None, "forward", "keras", *FUNCTION_OPTIONS):
             raise ValueError(f"tensorflow runs no {mode!r} mode here")
+        if mode == "keras":    # the loss's Keras class in place of the recipe (ModeUnsupported where it has none)
+            loss = next(name for name, r in self.recipes.items() if r is recipe)
+            recipe = Recipe(keras_classes.function(loss, arrays, params, reduction), recipe.api)
         tf = self._import()
         tdtype = getattr(tf, dtype)
         place = "/GPU:0" if device == "cuda" else "/CPU:0"
@@ -111,9 +123,9 @@ class TensorflowAdapter(FrameworkAdapter):
         leaves = tuple(n for n in wrt if n in tensors and tensors[n].dtype.is_floating)
         if mode == "forward":
             return lambda: _forward_mode(tf, place, recipe.fn, tensors, params, reduction, leaves, arrays)
-        if mode is not None and recipe.decided is not None:   # what the recipe reads from the values
+        if mode in FUNCTION_OPTIONS and recipe.decided is not None:   # what the recipe reads from the values
             params = {**params, **recipe.decided(arrays, params)}
-        step = (_forward_backward(tf, recipe.fn, params, reduction, leaves) if mode is None
+        step = (_forward_backward(tf, recipe.fn, params, reduction, leaves) if mode in (None, "keras")
                 else self._function(tf, recipe, params, reduction, leaves, mode))
 
         def call() -> Output:
