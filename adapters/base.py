@@ -189,15 +189,23 @@ class FrameworkAdapter:
             return f"{self.name} is not importable: {type(exc).__name__}: {exc}"
         return None
 
-    def support(self, case: Case) -> Support:
+    def mode_support(self, case: Case, mode: str) -> Support | None:
+        """How a surface mode covers the case, where it calls something other than the
+        recipe's API (torch's Module, Keras's class); None: as the plain call."""
+        return None
+
+    def support(self, case: Case, mode: str | None = None) -> Support:
+        found = self.mode_support(case, mode) if mode else None
+        if found is not None:
+            return found
         if case.loss not in self.recipes:
             return Support("unsupported", "", f"{self.name} has no recipe for {case.loss}")
         recipe = self.recipes[case.loss]
-        if SAMPLE_WEIGHT in case.arrays and not recipe.sample_weights and \
+        if SAMPLE_WEIGHT in case.arrays and not recipe.sample_weights and mode not in self.modes_weighing and \
                 type(self).weigh is FrameworkAdapter.weigh:
             return Support("unsupported", recipe.api, f"{self.name} composes no sample weights")
         try:
-            recipe = self.recipe_for(case)
+            recipe = self.recipe_for(case, mode)
             found = recipe.support(case)
         except Exception as exc:  # noqa: BLE001 - a user's recipe: its fault, said once
             raise AdapterContractError(f"adapter {self.name!r}: the {case.loss} recipe's support (unsupported or "

@@ -74,7 +74,12 @@ def test_run_with_adapter_checks_only_that_adapter_and_writes_results(tmp_path):
     assert list(meta["frameworks"]) == ["handwritten"]
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert records and {r["framework"] for r in records} == {"handwritten"}
-    assert {r["outcome"] for r in records} == {"agree", "undefined"}        # 0/0: the mean of an empty batch
+    # hand-written kernels have no autodiff to compose sample weights with: said, not faked
+    weighted = [r for r in records if r["detail"] == "handwritten composes no sample weights"]
+    assert weighted and {r["outcome"] for r in weighted} == {"unsupported"}
+    assert any(r["variant"] == "sample_weight" for r in weighted)
+    plain = [r for r in records if r not in weighted]
+    assert {r["outcome"] for r in plain} == {"agree", "undefined"}        # 0/0: the mean of an empty batch
 
 
 def test_a_module_attribute_spec_loads_too():

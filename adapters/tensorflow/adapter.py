@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ..base import FrameworkAdapter, ModeUnsupported, Output, Recipe, hvp_direction
+from ..base import FrameworkAdapter, ModeUnsupported, Output, Recipe, Support, hvp_direction
 from ..native_logs import GPU_PROBE, TF_RAISED, filtered_stderr
 from . import keras_classes
 from .ops import modules as _modules, tf as _tf, weighted
@@ -76,6 +76,12 @@ class TensorflowAdapter(FrameworkAdapter):
 
     def weigh(self, terms: Any, weights: Any, reduction: str) -> Any:
         return weighted(terms, weights, reduction)
+
+    def mode_support(self, case: Any, mode: str) -> Support | None:
+        if mode != "keras" or case.loss not in keras_classes.SURFACES:
+            return None
+        name = keras_classes.SURFACES[case.loss].class_name(case.arrays)
+        return Support("native", f"keras.losses.{name} ({keras_classes.SUMMARY})")
 
     def mode_unsupported(self, mode: str, loss: str | None = None) -> str | None:
         if mode == "keras" and loss is not None:

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..base import FrameworkAdapter, ModeUnsupported, Output, hvp_direction
+from ..base import FrameworkAdapter, ModeUnsupported, Output, Support, hvp_direction
 from . import surfaces
 from .ops import SURFACE, weighted
 from .recipes import POLICIES, RECIPES
@@ -57,6 +57,13 @@ class TorchAdapter(FrameworkAdapter):
 
     def weigh(self, terms: Any, weights: Any, reduction: str) -> Any:
         return weighted(terms, weights, reduction)
+
+    def mode_support(self, case: Any, mode: str) -> Support | None:
+        recipe = self.recipes.get(case.loss)
+        name = surfaces.functional_name(recipe) if recipe is not None else None
+        if mode != "module" or name not in surfaces.MODULES:
+            return None
+        return Support("native", f"torch.nn.{surfaces.MODULES[name]} (the Module around torch.nn.functional.{name})")
 
     def documented_dtype(self, mode: str, loss: str, dtype: str) -> str | None:
         """autocast's float32 list: float32 out of float16, bfloat16 and float32 inputs
