@@ -141,3 +141,25 @@ def test_a_recipe_without_a_forward_mode_rule_is_unsupported_with_the_frameworks
     records = check(c, _available("torch"), "cpu", "float32", "forward")
     assert [r.outcome for r in records] == ["unsupported"], [(r.check, r.outcome, r.detail) for r in records]
     assert "forward" in records[0].detail
+
+
+def test_the_spread_matcher_explains_a_spread_nan_and_not_a_local_one():
+    """forward mode's 0 * inf: NaN where the reference is finite, with a non-finite value to
+    spread. A NaN where the reference is NaN too, or one with nothing non-finite about, is
+    not this finding."""
+    from conformance.vocab.findings import by_id
+    from conformance.vocab.records import Record
+    finding = by_id("jax-forward-mode-spreads-a-nonfinite-derivative")
+    c = case("mse", {"input": [np.nan, 3.0], "target": [1.0, 1.0]}, "sum")
+
+    def record(expected, actual, inputs=c):
+        r = Record.from_json({"case": inputs.id, "framework": "jax", "loss": "mse", "variant": "plain",
+                              "reduction": "sum", "origin": "edge", "device": "cpu", "dtype": "float32",
+                              "mode": "forward", "check": "grad:input", "outcome": "nonfinite-mismatch",
+                              "expected": {"dtype": "float64", "shape": [2], "data": expected},
+                              "actual": {"dtype": "float64", "shape": [2], "data": actual}})
+        return finding.explains(r, inputs)
+    assert record(["nan", 4.0], ["nan", "nan"])                 # the 4 became NaN: spread
+    assert not record(["nan", 4.0], ["nan", 4.5])               # no spread (a plain mismatch)
+    finite = case("mse", {"input": [2.0, 3.0], "target": [1.0, 1.0]}, "sum")
+    assert not record([2.0, 4.0], ["nan", 4.0], finite)         # nothing non-finite to spread
