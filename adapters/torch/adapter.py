@@ -9,15 +9,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..base import FrameworkAdapter, ModeUnsupported, Output, Support, hvp_direction
+from ..base import FrameworkAdapter, ModeUnsupported, Output, Support
 from . import surfaces
+from .forward import forward_mode
 from .ops import SURFACE, weighted
 from .recipes import POLICIES, RECIPES
 
-#: forward-mode gradients take one forward pass per element: past this many elements
-#: of the differentiated arguments the forward mode is not run
-FORWARD_ELEMENTS = 4096
-_NO_FORWARD_AD = ("forward AD", "forward-mode", "jvp", "forward grad")
 
 
 #: what a compiled function may recompile for new shapes and parameters before
@@ -143,7 +140,7 @@ class TorchAdapter(FrameworkAdapter):
         leaves = [n for n in wrt if tensors[n].requires_grad]
 
         if mode == "forward":
-            return lambda: _forward_mode(torch, fn, tensors, params, reduction, leaves, arrays)
+            return lambda: forward_mode(torch, fn, tensors, params, reduction, leaves, arrays)
 
         def call() -> Output:
             with warnings.catch_warnings():
@@ -184,45 +181,3 @@ def _autocast(torch: Any, fn: Callable[..., Any], device: str, dtype: str) -> Ca
         with torch.autocast(device_type=device, dtype=getattr(torch, fast)):
             return fn(tensors, params, reduction)
     return call
-
-
-def _forward_mode(torch: Any, fn: Callable[..., Any], tensors: dict[str, Any], params: Any, reduction: str,
-                  leaves: list[str], arrays: Any) -> Output:
-    """The value; the gradient of its sum by forward-mode AD, one unit tangent per element;
-    and H v for each differentiated argument (double backward)."""
-    import torch.autograd.forward_ad as fwAD
-    if sum(tensors[n].numel() for n in leaves) > FORWARD_ELEMENTS:
-        raise ModeUnsupported(f"more than {FORWARD_ELEMENTS} differentiated elements: one forward pass each")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out = fn(tensors, params, reduction)
-        grads: dict[str, np.ndarray] = {}
-        for n in leaves:
-            primal = tensors[n].detach()
-            flat = np.zeros(primal.numel())
-            for i in range(primal.numel()):
-                tangent = torch.zeros_like(primal).reshape(-1)
-                tangent[i] = 1
-                try:
-                    with fwAD.dual_level():
-                        dual = fwAD.make_dual(primal, tangent.reshape(primal.shape))
-                        total = fn({**tensors, n: dual}, params, reduction).sum()
-                        derivative = fwAD.unpack_dual(total).tangent
-                except (NotImplementedError, RuntimeError) as exc:
-                    if any(w in str(exc) for w in _NO_FORWARD_AD):
-                        raise ModeUnsupported(f"no forward-mode formula: {' '.join(str(exc).split())[:200]}") \
-                            from None
-                    raise
-                flat[i] = 0.0 if derivative is None else float(derivative.to(torch.float64))
-            grads[n] = flat.reshape(arrays[n].shape)
-        hvp = {}
-        for n in leaves:
-            try:
-                (g,) = torch.autograd.grad(fn(tensors, params, reduction).sum(), [tensors[n]], create_graph=True)
-                v = torch.tensor(hvp_direction(tuple(arrays[n].shape), n), dtype=g.dtype, device=g.device)
-                (hv,) = torch.autograd.grad((g * v).sum(), [tensors[n]], allow_unused=True)
-            except RuntimeError:
-                continue            # a backward that is not itself differentiable: no product
-            hvp[n] = (np.zeros(arrays[n].shape) if hv is None else hv.detach().to(torch.float64).cpu().numpy())
-    return Output(out.detach().to(torch.float64).cpu().numpy(), grads, dtype=str(out.dtype).removeprefix("torch."),
-                  hvp=hvp)
