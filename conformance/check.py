@@ -323,7 +323,9 @@ class _Checking:
                                 raised=other_backward_failure or backward_failure)]
         ev = o.evaluation
         scale = ev.scale if o.error is None else np.abs(np.asarray(other.value, np.float64))
-        pairs = [("value", other.value, out.value, scale)]
+        # a value the mathematics leaves undefined has no right answer to differ from: the
+        # report's undefined table shows each one's
+        pairs = [] if o.error is None and ev.undefined else [("value", other.value, out.value, scale)]
         if backward_failure is None and o.error is None:
             pairs += [(f"grad:{n}", other.grads.get(n), out.grads.get(n), ev.grad_scales[n]) for n in wrt]
         found = []
@@ -339,7 +341,8 @@ class _Checking:
                 verdict = device_verdict(theirs_value, mine_value, wider, tol)
             if verdict.outcome != "agree":
                 found.append(self.record(f"{prefix}:{name}", outcome, verdict.error_eps,
-                                         f"{here} vs {there}: {verdict.detail}", actual=summary(mine_value),
+                                         f"{here} vs {there}: {verdict.detail}", at=verdict.at,
+                                         actual=summary(mine_value),
                                          **{field: summary(theirs_value)}))
         return found
 

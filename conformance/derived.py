@@ -29,7 +29,7 @@ from .strategies import draw_pinned
 from .strategies.shaped import class_axis, dims_of, role_of
 from .strategies.values import log_softmax
 from .vocab.case import Case
-from .vocab.catalog import LossSpec
+from .vocab.catalog import SAMPLE_WEIGHT, LossSpec
 
 SPECIAL_FILE = Path(__file__).with_name("data") / "special_values.toml"
 VARIANT = "edge"
@@ -139,6 +139,8 @@ def specials(spec: LossSpec) -> Iterator[Case]:
         settings = spec.variant(variant)
         base = _drawn(spec, variant, reduction)
         for name, a in base.arrays.items():
+            if settings.get(SAMPLE_WEIGHT) and name != SAMPLE_WEIGHT:
+                continue            # the weighted variant adds the weights' specials; the others are the plain's
             role = role_of(spec, settings, name)
             for value in roles.get(role, ()):
                 placed = _place(spec, settings, base, name, role, value)

@@ -94,7 +94,7 @@ def weighted(terms: Any, weights: Any, reduction: str) -> Any:
     if reduction == "sum":
         return jnp.sum(product)
     if reduction == "mean":
-        return jnp.sum(product) / terms.size
+        return jnp.mean(product)
     if reduction == "weighted_mean":
         return jnp.sum(product) / jnp.sum(weights)
     raise ValueError(f"a sample-weighted reduction is 'none', 'sum', 'mean' or 'weighted_mean', got {reduction!r}")

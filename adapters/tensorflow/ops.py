@@ -68,13 +68,14 @@ def weighted(terms: Any, weights: Any, reduction: str) -> Any:
     if tuple(weights.shape) != tuple(terms.shape):
         raise ValueError(f"sample_weight has shape {tuple(weights.shape)}; the terms have shape {tuple(terms.shape)}")
     refuse_if(weights < 0, "sample weights must be >= 0")
+    weights = tf_.cast(weights, terms.dtype)        # a recipe may compute a half-precision loss in float32
     product = _times(weights, terms)
     if reduction == "none":
         return product
     if reduction == "sum":
         return tf_.reduce_sum(product)
     if reduction == "mean":
-        return tf_.reduce_sum(product) / tf_.cast(tf_.size(terms), terms.dtype)
+        return tf_.reduce_mean(product)
     if reduction == "weighted_mean":
         return tf_.reduce_sum(product) / tf_.reduce_sum(weights)
     raise ValueError(f"a sample-weighted reduction is 'none', 'sum', 'mean' or 'weighted_mean', got {reduction!r}")

@@ -106,7 +106,7 @@ def weighted(terms: Any, weights: Any, reduction: str) -> Any:
     if reduction == "sum":
         return total
     if reduction == "mean":
-        return total / terms.numel()
+        return product.mean()           # torch's own mean: a float32 accumulator for half precision
     if reduction == "weighted_mean":
         return total / weights.sum()
     raise ValueError(f"a sample-weighted reduction is 'none', 'sum', 'mean' or 'weighted_mean', got {reduction!r}")

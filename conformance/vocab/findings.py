@@ -46,6 +46,9 @@ class Finding:
     #: a non-finite value somewhere (in an input, or in the expected or plain result) comes
     #: back as NaN where the expected or plain result is not NaN: spread, not local
     spreads_nonfinite: bool = False
+    #: the worst element's sample weight is 0 (any weight, for a reduced value): a term
+    #: the weights leave out
+    zero_weight: bool = False
 
     def explains(self, record: Record, case: Case | None = None) -> bool:
         text = f"{record.detail} {record.raised or ''}"
@@ -61,7 +64,8 @@ class Finding:
                 and (self.max_error_eps is None or (isinstance(error, (int, float)) and error <= self.max_error_eps))
                 and (not self.at_input or self._input_matches(record, case))
                 and (not self.input_within or self._input_within(record, case))
-                and (not self.spreads_nonfinite or _spreads_nonfinite(record, case)))
+                and (not self.spreads_nonfinite or _spreads_nonfinite(record, case))
+                and (not self.zero_weight or _zero_weight(record, case)))
 
     def _input_matches(self, record: Record, case: Case | None) -> bool:
         """Whether the input at the record's worst element is one of ``at_input``."""
@@ -74,6 +78,24 @@ class Finding:
         values = _inputs_at(record, case)
         low, high = self.input_within
         return values is not None and bool(np.any((values >= low) & (values <= high)))
+
+
+def _zero_weight(record: Record, case: Case | None) -> bool:
+    """The case's sample weight is 0 at the record's worst element (the weight of the term
+    that element belongs to), or anywhere for a reduced value."""
+    w = None if case is None else case.arrays.get("sample_weight")
+    if w is None or record.at is None:
+        return False
+    w = np.asarray(w)
+    at = tuple(record.at)
+    if at == () or w.ndim == 0:
+        return bool((w == 0).any())
+    if catalog.get(record.loss).layout == "classification" and len(at) == w.ndim + 1:
+        at = at[:1] + at[2:]                     # (N, C, d...) -> the term (N, d...)
+    try:
+        return bool(w[at[:w.ndim]] == 0)
+    except IndexError:
+        return False
 
 
 def _spreads_nonfinite(record: Record, case: Case | None) -> bool:
