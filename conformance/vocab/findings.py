@@ -100,8 +100,9 @@ def _zero_weight(record: Record, case: Case | None) -> bool:
 
 def _spreads_nonfinite(record: Record, case: Case | None) -> bool:
     """NaN in the result where the reference (the plain call's for a mode comparison, the
-    oracle's otherwise) is not NaN, with a non-finite value to spread: in the reference or
-    in one of the case's inputs (forward mode's 0 * inf over the zero entries of a tangent)."""
+    oracle's otherwise) is not NaN, with a non-finite value to spread: in the reference, in
+    one of the case's inputs, or an intermediate an input at the edge of the dtype's range
+    makes one (forward mode's 0 * inf over the zero entries of a tangent)."""
     reference = record.plain if record.check.startswith("mode:") else record.expected
     if not reference or not record.actual:
         return False
@@ -110,8 +111,20 @@ def _spreads_nonfinite(record: Record, case: Case | None) -> bool:
     if want.shape != got.shape:
         return False
     source = not np.isfinite(want).all() or (case is not None and any(
-        np.issubdtype(np.asarray(a).dtype, np.floating) and not np.isfinite(a).all() for a in case.arrays.values()))
+        _at_the_range_edge(np.asarray(a), record.dtype) for a in case.arrays.values()))
     return bool(source and (np.isnan(got) & ~np.isnan(want)).any())
+
+
+def _at_the_range_edge(a: np.ndarray, dtype: str) -> bool:
+    """A non-finite element, or one whose square overflows or underflows the dtype (an
+    intermediate that becomes inf or 0: a norm of 1e30, a norm of 1e-38)."""
+    if not np.issubdtype(a.dtype, np.floating) or a.size == 0:
+        return False
+    info = np.finfo(np.float16 if dtype == "float16" else np.float64 if dtype == "float64" else np.float32)
+    x = np.abs(a.astype(np.float64))
+    with np.errstate(invalid="ignore"):
+        return bool(not np.isfinite(x).all() or (x > np.sqrt(float(info.max))).any()
+                    or ((x > 0) & (x < np.sqrt(float(info.tiny)))).any())
 
 
 def _inputs_at(record: Record, case: Case | None) -> np.ndarray | None:
