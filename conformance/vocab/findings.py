@@ -49,6 +49,11 @@ class Finding:
     #: the worst element's sample weight is 0 (any weight, for a reduced value): a term
     #: the weights leave out
     zero_weight: bool = False
+    #: the worst element's sample weight is positive and below 2^-100 (its products with
+    #: derivatives below 2^-26 are subnormal: flushed to 0 where the CPU flushes)
+    tiny_weight: bool = False
+    #: the oracle's value of the case is undefined (a mean over no terms: 0/0)
+    undefined_value: bool = False
 
     def explains(self, record: Record, case: Case | None = None) -> bool:
         text = f"{record.detail} {record.raised or ''}"
@@ -65,7 +70,9 @@ class Finding:
                 and (not self.at_input or self._input_matches(record, case))
                 and (not self.input_within or self._input_within(record, case))
                 and (not self.spreads_nonfinite or _spreads_nonfinite(record, case))
-                and (not self.zero_weight or _zero_weight(record, case)))
+                and (not self.zero_weight or _weight_is(record, case, lambda w: w == 0))
+                and (not self.tiny_weight or _weight_is(record, case, _tiny))
+                and (not self.undefined_value or _value_undefined(case)))
 
     def _input_matches(self, record: Record, case: Case | None) -> bool:
         """Whether the input at the record's worst element is one of ``at_input``."""
@@ -80,21 +87,37 @@ class Finding:
         return values is not None and bool(np.any((values >= low) & (values <= high)))
 
 
-def _zero_weight(record: Record, case: Case | None) -> bool:
-    """The case's sample weight is 0 at the record's worst element (the weight of the term
-    that element belongs to), or anywhere for a reduced value."""
+def _tiny(w: np.ndarray) -> np.ndarray:
+    return (w > 0) & (w < 2.0 ** -100)
+
+
+def _weight_is(record: Record, case: Case | None, which) -> bool:
+    """``which`` holds for the case's sample weight at the record's worst element (the
+    weight of the term that element belongs to), or for any weight of a reduced value."""
     w = None if case is None else case.arrays.get("sample_weight")
     if w is None or record.at is None:
         return False
-    w = np.asarray(w)
+    w = np.asarray(w, np.float64)
     at = tuple(record.at)
     if at == () or w.ndim == 0:
-        return bool((w == 0).any())
+        return bool(which(w).any())
     if catalog.get(record.loss).layout == "classification" and len(at) == w.ndim + 1:
         at = at[:1] + at[2:]                     # (N, C, d...) -> the term (N, d...)
     try:
-        return bool(w[at[:w.ndim]] == 0)
+        return bool(which(w[at[:w.ndim]]))
     except IndexError:
+        return False
+
+
+def _value_undefined(case: Case | None) -> bool:
+    """The mathematics leaves the case's value undefined (the oracle says why)."""
+    if case is None:
+        return False
+    import reference                             # the oracle; only for the findings that ask
+    try:
+        with np.errstate(all="ignore"):
+            return bool(reference.evaluate(case.loss, case.arrays, case.params, case.reduction).undefined)
+    except reference.DomainError:
         return False
 
 
