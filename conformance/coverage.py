@@ -36,7 +36,7 @@ def entries(adapters: Sequence, losses: Iterable[str] | None = None) -> list[Ent
     for name in (losses or catalog.catalog()):
         spec = catalog.get(name)
         for variant in spec.variants:
-            for reduction in spec.reductions:
+            for reduction in spec.reductions_of(variant):
                 out += _probe(adapters, spec.name, variant, reduction)
     return out
 
