@@ -181,8 +181,8 @@ class _Checking:
         if ev.undefined:        # no answer is right or wrong: what the framework returns is shown
             value = [self.record("value", "undefined", detail=f"undefined by the mathematics ({ev.undefined}); "
                                  f"{self.adapter.name} returns {_shown(out.value)}", actual=summary(out.value))]
-            return value + [self.judged(o, f"grad:{n}", *ev.grads[n], ev.grad_scales[n], out.grads.get(n))
-                            for n in wrt]
+            return value + [_of_an_undefined_value(self.judged(o, f"grad:{n}", *ev.grads[n], ev.grad_scales[n],
+                                                               out.grads.get(n)), ev.undefined) for n in wrt]
         checks = [("value", (ev.value, ev.value), ev.scale, out.value)]
         checks += [(f"grad:{n}", ev.grads[n], ev.grad_scales[n], out.grads.get(n)) for n in wrt]
         return [self.judged(o, name, lo, hi, scale, actual) for name, (lo, hi), scale, actual in checks]
@@ -344,7 +344,17 @@ class _Checking:
                                          f"{here} vs {there}: {verdict.detail}", at=verdict.at,
                                          actual=summary(mine_value),
                                          **{field: summary(theirs_value)}))
+        if o.error is None and ev.undefined:
+            found = [_of_an_undefined_value(r, ev.undefined) for r in found]
         return found
+
+
+def _of_an_undefined_value(record: Record, why: str) -> Record:
+    """A failing gradient record of a case whose value the mathematics leaves undefined
+    says so (findings about such gradients match it: a forward-mode 0/0)."""
+    if record.outcome == "agree":
+        return record
+    return dataclasses.replace(record, detail=f"{record.detail}; the value is undefined ({why})")
 
 
 def _mode_unsupported(adapter: FrameworkAdapter, mode: str, loss: str) -> str | None:

@@ -50,7 +50,8 @@ def evaluate(fn: Callable[..., Evaluation], arrays: Mapping[str, np.ndarray], pa
     # the terms' scale is already the smaller of their magnitudes and their condition
     # (with each term's own summation allowance): weighing scales it, and the reduction
     # must not take the minimum again with a condition that lacks the allowance
-    condition = None if terms.condition is None else times(absw, terms.condition)
+    # w l's condition: |w| times the term's, plus the weight's own |w dl/dw| = |w l|
+    condition = None if terms.condition is None else times(absw, terms.condition) + times(absw, np.abs(terms.value))
     undefined = None if terms.undefined_at is None else (terms.undefined_at & (w != 0), terms.undefined)
     if reduction == "weighted_mean":
         reduction, denominator = "mean", w.sum()

@@ -20,6 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 MISBEHAVING = str(ROOT / "tests" / "data" / "misbehaving_adapter.py")
 
 
+def _no_weights(r: dict) -> bool:
+    """A hand-written adapter has no autodiff to compose sample weights with: it says so."""
+    return r["outcome"] == "unsupported" and r["detail"].endswith("composes no sample weights")
+
+
 def records(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip()]
 
@@ -54,7 +59,8 @@ def test_a_crashing_and_a_hanging_case_cost_one_case_each_and_the_run_carries_on
     for r in crashed + hung:                                          # saved for reproduction
         assert r["case"] in cases
     assert any("nan" in json.dumps(cases[r["case"]]["arrays"]) for r in crashed)
-    others = [r for r in rs if r["outcome"] not in ("crash", "timeout")]
+    # a hand-written adapter composes no sample weights: those cases say so
+    others = [r for r in rs if r["outcome"] not in ("crash", "timeout") and not _no_weights(r)]
     assert len(others) > 50 and {r["outcome"] for r in others} == {"agree"}   # the run went on
     meta = json.loads((out / "run.json").read_text())
     assert meta["counts"]["misbehaving:crash"] == len(nan) and meta["finished"]
@@ -133,7 +139,7 @@ def test_a_sticky_device_error_costs_its_own_case_not_the_rest_of_the_run(tmp_pa
     with_inf = {i for i, c in cases.items() if "inf" in json.dumps(c["arrays"]["input"]["data"])}
     raised = {r["case"] for r in rs if "CUDA error" in (r.get("raised") or "")}
     assert raised and raised <= with_inf, "only the cases that broke the device may raise"
-    others = [r for r in rs if r["case"] not in with_inf]
+    others = [r for r in rs if r["case"] not in with_inf and not _no_weights(r)]
     assert len(others) > 20 and {r["outcome"] for r in others} <= {"agree", "undefined"}   # 0/0: an empty mean
 
 

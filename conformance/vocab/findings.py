@@ -52,8 +52,6 @@ class Finding:
     #: the worst element's sample weight is positive and below 2^-100 (its products with
     #: derivatives below 2^-26 are subnormal: flushed to 0 where the CPU flushes)
     tiny_weight: bool = False
-    #: the oracle's value of the case is undefined (a mean over no terms: 0/0)
-    undefined_value: bool = False
 
     def explains(self, record: Record, case: Case | None = None) -> bool:
         text = f"{record.detail} {record.raised or ''}"
@@ -71,8 +69,7 @@ class Finding:
                 and (not self.input_within or self._input_within(record, case))
                 and (not self.spreads_nonfinite or _spreads_nonfinite(record, case))
                 and (not self.zero_weight or _weight_is(record, case, lambda w: w == 0))
-                and (not self.tiny_weight or _weight_is(record, case, _tiny))
-                and (not self.undefined_value or _value_undefined(case)))
+                and (not self.tiny_weight or _weight_is(record, case, _tiny)))
 
     def _input_matches(self, record: Record, case: Case | None) -> bool:
         """Whether the input at the record's worst element is one of ``at_input``."""
@@ -106,18 +103,6 @@ def _weight_is(record: Record, case: Case | None, which) -> bool:
     try:
         return bool(which(w[at[:w.ndim]]))
     except IndexError:
-        return False
-
-
-def _value_undefined(case: Case | None) -> bool:
-    """The mathematics leaves the case's value undefined (the oracle says why)."""
-    if case is None:
-        return False
-    import reference                             # the oracle; only for the findings that ask
-    try:
-        with np.errstate(all="ignore"):
-            return bool(reference.evaluate(case.loss, case.arrays, case.params, case.reduction).undefined)
-    except reference.DomainError:
         return False
 
 
