@@ -19,14 +19,19 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from conformance.vocab import catalog
+from conformance.vocab.catalog import SAMPLE_WEIGHT
 from conformance.vocab.dtypes import numpy_dtype
 
 from ..base import FrameworkAdapter, Output, Recipe
 
 
-def _recipe(name: str, formula: Callable[..., Any]) -> Recipe:
-    return Recipe(lambda a, p, r: formula(**a, reduction=r, **dict(p)),
-                  f"reference.{name} in the test dtype", kind="composed", sample_weights=True)
+def _recipe(name: str, formula: Callable[..., Any], weighted: Callable[..., Any] | None) -> Recipe:
+    def fn(a: Mapping[str, Any], p: Mapping[str, Any], r: str) -> Any:
+        if SAMPLE_WEIGHT in a and weighted is not None:    # the oracle's weighing, in the test dtype
+            return weighted(formula, a, p, r, {}, catalog.get(name).layout)
+        return formula(**a, reduction=r, **dict(p))
+    return Recipe(fn, f"reference.{name} in the test dtype", kind="composed", sample_weights=weighted is not None)
 
 
 class NumpyAdapter(FrameworkAdapter):
@@ -38,10 +43,11 @@ class NumpyAdapter(FrameworkAdapter):
                      "autocast": "NumPy has no autocast: a computation runs in its arrays' dtypes",
                      "forward": "NumPy has no automatic differentiation: its gradients are the formulas'"}
 
-    def __init__(self, formulas: Mapping[str, Callable[..., Any]]) -> None:
-        """``formulas``: loss name -> the reference formula (it returns an Evaluation)."""
+    def __init__(self, formulas: Mapping[str, Callable[..., Any]], weighted: Callable[..., Any] | None = None) -> None:
+        """``formulas``: loss name -> the reference formula (it returns an Evaluation);
+        ``weighted``: how the reference weighs a formula's terms by sample weights."""
         self.formulas = dict(formulas)
-        self.recipes = {name: _recipe(name, fn) for name, fn in formulas.items()}
+        self.recipes = {name: _recipe(name, fn, weighted) for name, fn in formulas.items()}
 
     def _import(self) -> Any:
         return np

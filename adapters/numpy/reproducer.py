@@ -34,9 +34,24 @@ class NumpyWriter(ScriptWriter):
         body = ['COMPUTE = "float32" if DTYPE == "bfloat16" else DTYPE   # bfloat16 in float32, rounded at the end',
                 "", "", "def compute(arrays):",
                 '    cast = {n: arrays[n].astype(COMPUTE) if arrays[n].dtype.kind == "f" else arrays[n] for n in NAMES}',
-                '    with np.errstate(all="ignore"):',
-                "        ev = recipe(**cast, reduction=REDUCTION, **PARAMS)",
-                f"    return rounded({out})"]
+                '    with np.errstate(all="ignore"):']
+        if "sample_weight" not in spec.arrays:
+            body += ["        ev = recipe(**cast, reduction=REDUCTION, **PARAMS)", f"    return rounded({out})"]
+            return "\n".join(spec.recipe_head() + body)
+        # the sample weights, as the oracle weighs the formula's terms (reference/sample_weights.py)
+        body += ['        w = cast.pop("sample_weight")',
+                 '        ev = recipe(**cast, reduction="none", **PARAMS)',
+                 "        weighted = np.where(w == 0, 0, w * ev.value)",
+                 '        per = {"none": 1, "sum": 1, "mean": w.size, "weighted_mean": w.sum()}[REDUCTION]']
+        if grad is None:
+            body += ['        value = weighted if REDUCTION == "none" else weighted.sum() / per',
+                     "    return rounded(value)"]
+        else:
+            body += [f"        g = ev.grads[{grad!r}][0]",
+                     "        ww = w.reshape(w.shape + (1,) * (g.ndim - w.ndim)) if g.shape[:w.ndim] == w.shape "
+                     "else np.expand_dims(w, 1)",
+                     "        value = np.where(ww == 0, 0, ww * g) / per",
+                     "    return rounded(value)"]
         return "\n".join(spec.recipe_head() + body)
 
 
