@@ -25,6 +25,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from conformance.vocab.catalog import WEIGHTED_MEAN, plain_reduction
+
 from ._common import DomainError, Evaluation, reduce, times
 
 ARGUMENT = "sample_weight"
@@ -53,20 +55,18 @@ def evaluate(fn: Callable[..., Evaluation], arrays: Mapping[str, np.ndarray], pa
     # w l's condition: |w| times the term's, plus the weight's own |w dl/dw| = |w l|
     condition = None if terms.condition is None else times(absw, terms.condition) + times(absw, np.abs(terms.value))
     undefined = None if terms.undefined_at is None else (terms.undefined_at & (w != 0), terms.undefined)
-    if reduction == "weighted_mean":
-        reduction, denominator = "mean", w.sum()
-    elif reduction in ("none", "sum", "mean"):
-        denominator = None
-    else:
-        raise DomainError(f"a sample-weighted reduction is 'none', 'sum', 'mean' or 'weighted_mean', "
-                          f"got {reduction!r}")
-    ev = reduce(weighted, scale, grads, grad_scales, reduction, denominator, undefined=undefined)
+    try:
+        plain = plain_reduction(reduction)
+    except ValueError as exc:
+        raise DomainError(str(exc)) from None
+    denominator = w.sum() if reduction == WEIGHTED_MEAN else None
+    ev = reduce(weighted, scale, grads, grad_scales, plain, denominator, undefined=undefined)
     if condition is None:
         return ev
-    if reduction == "none":
+    if plain == "none":
         return dataclasses.replace(ev, condition=condition)
     total = np.asarray(condition.sum())
-    if reduction == "mean":
+    if plain == "mean":
         with np.errstate(divide="ignore", invalid="ignore"):
             total = total / (denominator if denominator is not None else max(condition.size, 1))
     return dataclasses.replace(ev, condition=total)

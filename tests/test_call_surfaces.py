@@ -13,6 +13,7 @@ from conformance import frameworks, hessian
 from conformance.check import check
 from conformance.commands.listing import modes_text
 from conformance.vocab.modes import MODE_TABLE, MODES
+import installed
 from fakes import Fake, case, exact
 
 X = [[1.0, 2.0, -0.5], [0.25, 3.0, 1.5]]
@@ -26,12 +27,6 @@ TRIPLET = case("triplet_margin", {"anchor": X, "positive": Y, "negative": [[0.0,
                "sum", params={"margin": 1.0, "p": 2.0})
 
 
-def _available(name):
-    adapter = frameworks.get(name)
-    reason = adapter.unavailable()
-    if reason:
-        pytest.skip(reason)
-    return adapter
 
 
 def _agree(records, mode):
@@ -51,20 +46,20 @@ def test_every_mode_has_a_kind_and_every_adapter_names_or_explains_each_mode():
 # ------------------------------------------------------------------ torch's nn.Module surface
 @pytest.mark.parametrize("c", [MSE, CE, CE_W, TRIPLET], ids=["mse", "ce-smoothing", "ce-weight", "triplet"])
 def test_torch_modules_agree_with_the_oracle_and_the_functional_call(c):
-    _agree(check(c, _available("torch"), "cpu", "float32", "module"), "module")
+    _agree(check(c, installed.adapter("torch"), "cpu", "float32", "module"), "module")
 
 
 def test_the_module_surface_really_calls_the_module(monkeypatch):
     """A module that computes something else is caught: the surface is not F in disguise."""
     torch = pytest.importorskip("torch")
     monkeypatch.setattr(torch.nn.MSELoss, "forward", lambda self, input, target: 2 * torch.nn.functional.mse_loss(input, target))
-    by_check = {r.check: r.outcome for r in check(MSE, _available("torch"), "cpu", "float32", "module")}
+    by_check = {r.check: r.outcome for r in check(MSE, installed.adapter("torch"), "cpu", "float32", "module")}
     assert by_check["value"] == "mismatch" and by_check["mode:value"] == "mode-mismatch"
 
 
 def test_a_loss_torch_composes_has_no_module_surface():
     c = case("cosine_similarity", {"input": X, "target": Y}, "mean")
-    records = check(c, _available("torch"), "cpu", "float32", "module")
+    records = check(c, installed.adapter("torch"), "cpu", "float32", "module")
     assert [(r.outcome, r.mode) for r in records] == [("unsupported", "module")]
     assert "no nn.Module" in records[0].detail
 
@@ -72,7 +67,7 @@ def test_a_loss_torch_composes_has_no_module_surface():
 # ------------------------------------------------------------------ torch.autocast
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float32"])
 def test_autocast_returns_the_documented_float32_and_the_plain_float32_value(dtype):
-    records = check(MSE, _available("torch"), "cpu", dtype, "autocast")
+    records = check(MSE, installed.adapter("torch"), "cpu", dtype, "autocast")
     _agree(records, "autocast")
     assert [r.detail for r in records if r.check == "mode:dtype"] == ["autocast returns float32, as documented"]
 
@@ -80,7 +75,7 @@ def test_autocast_returns_the_documented_float32_and_the_plain_float32_value(dty
 def test_a_loss_outside_autocasts_lists_is_unsupported_and_a_wrong_dtype_is_a_mode_mismatch(monkeypatch):
     from adapters.torch import surfaces
     c = case("gaussian_nll", {"input": X, "target": Y, "var": [[1.0, 2.0, 0.5], [0.25, 3.0, 1.5]]}, "mean")
-    torch_adapter = _available("torch")
+    torch_adapter = installed.adapter("torch")
     records = check(c, torch_adapter, "cpu", "bfloat16", "autocast")
     assert [r.outcome for r in records] == ["unsupported"] and "none of autocast's op lists" in records[0].detail
     # were gaussian_nll_loss documented in the float32 list, its bfloat16 result would be caught
@@ -94,7 +89,7 @@ def test_a_loss_outside_autocasts_lists_is_unsupported_and_a_wrong_dtype_is_a_mo
 @pytest.mark.parametrize("framework", ["torch", "jax", "tensorflow"])
 @pytest.mark.parametrize("c", [MSE, CE, TRIPLET], ids=["mse", "ce", "triplet"])
 def test_forward_mode_gradients_and_hessian_vector_products_agree(framework, c):
-    records = check(c, _available(framework), "cpu", "float32", "forward")
+    records = check(c, installed.adapter(framework), "cpu", "float32", "forward")
     _agree(records, "forward")
     assert any(r.check.startswith("hvp:") for r in records)
 
@@ -138,7 +133,7 @@ def test_a_wrong_hessian_vector_product_is_a_mismatch_and_the_right_one_agrees()
 def test_a_recipe_without_a_forward_mode_rule_is_unsupported_with_the_frameworks_words():
     """torch's focal recipes use an autograd.Function with a backward only."""
     c = case("binary_focal", {"input": X, "target": [[0.0, 1.0, 0.5], [1.0, 0.0, 0.25]]}, "mean")
-    records = check(c, _available("torch"), "cpu", "float32", "forward")
+    records = check(c, installed.adapter("torch"), "cpu", "float32", "forward")
     assert [r.outcome for r in records] == ["unsupported"], [(r.check, r.outcome, r.detail) for r in records]
     assert "forward" in records[0].detail
 

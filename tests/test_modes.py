@@ -22,6 +22,7 @@ from conformance.check import check
 from conformance.cli import main
 from conformance.results import load
 from conformance.vocab.modes import MODES, label
+import installed
 from fakes import case
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,12 +32,6 @@ CE_OUT_OF_RANGE = case("cross_entropy", {"input": [[0.5, -1.0, 2.0], [1.5, 0.0, 
                                          "target": np.array([0, 5])})
 
 
-def _available(name: str):
-    adapter = frameworks.get(name)
-    reason = adapter.unavailable()
-    if reason:
-        pytest.skip(reason)
-    return adapter
 
 
 # ------------------------------------------------------------- the real frameworks
@@ -44,14 +39,14 @@ def _available(name: str):
 @pytest.mark.parametrize("framework,mode", [("jax", "eager"), ("tensorflow", "graph"), ("tensorflow", "compiled")])
 @pytest.mark.parametrize("c", [MSE, CE], ids=["mse", "cross_entropy"])
 def test_each_frameworks_other_modes_agree_with_the_oracle_and_its_plain_call(framework, mode, c):
-    records = check(c, _available(framework), "cpu", "float32", mode)
+    records = check(c, installed.adapter(framework), "cpu", "float32", mode)
     assert {r.mode for r in records} == {mode}
     assert {r.check for r in records} >= {"value", "grad:input"}
     assert all(r.outcome == "agree" for r in records), [(r.check, r.outcome, r.detail) for r in records]
 
 
 def test_torch_compile_agrees_and_a_second_call_reuses_the_compiled_loss():
-    adapter = _available("torch")
+    adapter = installed.adapter("torch")
     first = check(MSE, adapter, "cpu", "float32", "compiled")
     assert all(r.outcome == "agree" and r.mode == "compiled" for r in first), [(r.check, r.detail) for r in first]
     from adapters.torch.adapter import _compiled
@@ -64,7 +59,7 @@ def test_torch_compile_agrees_and_a_second_call_reuses_the_compiled_loss():
 
 def test_tensorflow_xla_computes_on_an_out_of_range_class_where_its_eager_ops_refuse():
     """A finding (tf-xla-sparse-ce-out-of-range-label), caught by the mode comparison."""
-    adapter = _available("tensorflow")
+    adapter = installed.adapter("tensorflow")
     assert check(CE_OUT_OF_RANGE, adapter, "cpu", "float32")[0].outcome == "agree"      # both refuse
     by_check = {r.check: r for r in check(CE_OUT_OF_RANGE, adapter, "cpu", "float32", "compiled")}
     assert by_check["mode:value"].outcome == "mode-mismatch"

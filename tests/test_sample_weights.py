@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import reference
-from conformance import frameworks
 from conformance.check import check
 from conformance.strategies.cases import draw_cases
 from conformance.vocab import catalog
+import installed
 from fakes import case
 from oracle_checks import DPS, F, assert_gradient_matches_differences, assert_round_off, mp_array
 
@@ -96,12 +96,6 @@ def test_every_weighted_loss_has_a_weighted_variant_with_the_weighted_mean_and_n
             assert c.arrays["sample_weight"].shape == np.shape(terms.value), name
 
 
-def _available(name):
-    adapter = frameworks.get(name)
-    reason = adapter.unavailable()
-    if reason:
-        pytest.skip(reason)
-    return adapter
 
 
 @pytest.mark.parametrize("framework", ["numpy", "torch", "jax", "tensorflow"])
@@ -113,7 +107,7 @@ def _available(name):
          variant="sample_weight"),
 ], ids=["mse-weighted_mean", "cross_entropy-mean", "cosine_similarity-none"])
 def test_each_framework_composes_sample_weights_that_agree_with_the_oracle(framework, c):
-    records = check(c, _available(framework), "cpu", "float32")
+    records = check(c, installed.adapter(framework), "cpu", "float32")
     assert all(r.outcome in ("agree", "documented") for r in records), [(r.check, r.outcome, r.detail) for r in records]
     if framework != "numpy":
         assert {r.support for r in records} == {"composed"}
@@ -137,6 +131,6 @@ def test_a_composition_that_divides_by_the_count_fails_the_weighted_mean():
 
 def test_a_framework_refuses_a_misshapen_weight_as_the_oracle_does():
     c = case("mse", {"input": X, "target": Y, "sample_weight": W[:, :2]}, "sum", variant="sample_weight")
-    records = check(c, _available("torch"), "cpu", "float32")
+    records = check(c, installed.adapter("torch"), "cpu", "float32")
     assert [(r.check, r.outcome) for r in records] == [("value", "agree")]
     assert "both refuse" in records[0].detail

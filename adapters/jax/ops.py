@@ -6,6 +6,8 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Mapping
 
+from conformance.vocab.catalog import WEIGHTED_MEAN, plain_reduction
+
 Arrays = Mapping[str, Any]      # name -> jax.Array
 Params = Mapping[str, Any]
 
@@ -86,15 +88,7 @@ def weighted(terms: Any, weights: Any, reduction: str) -> Any:
     'mean' (over the number of terms), 'weighted_mean' (over the weights' sum); a weight
     of 0 leaves its term out (``times``). Traced: negative weights are not checked."""
     _, jnp, _ = jax_modules()
+    plain = plain_reduction(reduction)
     if tuple(weights.shape) != tuple(terms.shape):
         raise ValueError(f"sample_weight has shape {tuple(weights.shape)}; the terms have shape {tuple(terms.shape)}")
-    product = times(weights, terms)
-    if reduction == "none":
-        return product
-    if reduction == "sum":
-        return jnp.sum(product)
-    if reduction == "mean":
-        return jnp.mean(product)
-    if reduction == "weighted_mean":
-        return jnp.sum(product) / jnp.sum(weights)
-    raise ValueError(f"a sample-weighted reduction is 'none', 'sum', 'mean' or 'weighted_mean', got {reduction!r}")
+    return reduce(times(weights, terms), plain, jnp.sum(weights) if reduction == WEIGHTED_MEAN else None)

@@ -5,6 +5,8 @@ import functools
 import os
 from typing import Any, Mapping
 
+from conformance.vocab.catalog import WEIGHTED_MEAN, plain_reduction
+
 from ..native_logs import filtered_stderr
 
 Tensors = Mapping[str, Any]
@@ -65,20 +67,12 @@ def weighted(terms: Any, weights: Any, reduction: str) -> Any:
     'mean' (over the number of terms), 'weighted_mean' (over the weights' sum); a weight
     of 0 leaves its term out, with a zero derivative for the term there."""
     tf_ = tf()
+    plain = plain_reduction(reduction)
     if tuple(weights.shape) != tuple(terms.shape):
         raise ValueError(f"sample_weight has shape {tuple(weights.shape)}; the terms have shape {tuple(terms.shape)}")
     refuse_if(weights < 0, "sample weights must be >= 0")
     weights = tf_.cast(weights, terms.dtype)        # a recipe may compute a half-precision loss in float32
-    product = _times(weights, terms)
-    if reduction == "none":
-        return product
-    if reduction == "sum":
-        return tf_.reduce_sum(product)
-    if reduction == "mean":
-        return tf_.reduce_mean(product)
-    if reduction == "weighted_mean":
-        return tf_.reduce_sum(product) / tf_.reduce_sum(weights)
-    raise ValueError(f"a sample-weighted reduction is 'none', 'sum', 'mean' or 'weighted_mean', got {reduction!r}")
+    return reduce(_times(weights, terms), plain, tf_.reduce_sum(weights) if reduction == WEIGHTED_MEAN else None)
 
 
 def _times(coef: Any, values: Any) -> Any:

@@ -5,6 +5,8 @@ import contextvars
 import functools
 from typing import Any, Mapping
 
+from conformance.vocab.catalog import WEIGHTED_MEAN, plain_reduction
+
 Tensors = Mapping[str, Any]
 Params = Mapping[str, Any]
 
@@ -27,15 +29,16 @@ def functional() -> Any:
     return F if stand_in is None else stand_in
 
 
-def reduce(terms: Any, reduction: str) -> Any:
-    """'none' | 'sum' | 'mean' (an empty mean is 0/0 = NaN) | 'batchmean' (torch.nn.KLDivLoss:
-    the sum over the size of the first dimension)."""
+def reduce(terms: Any, reduction: str, denominator: Any = None) -> Any:
+    """'none' | 'sum' | 'mean' (divided by ``denominator`` when given: weighted means; an
+    empty mean is 0/0 = NaN) | 'batchmean' (torch.nn.KLDivLoss: the sum over the size of
+    the first dimension)."""
     if reduction == "none":
         return terms
     if reduction == "sum":
         return terms.sum()
     if reduction == "mean":
-        return terms.mean()
+        return terms.mean() if denominator is None else terms.sum() / denominator
     if reduction == "batchmean":
         return terms.sum() / (terms.shape[0] if terms.dim() else 1)
     raise ValueError(f"reduction must be 'none', 'sum', 'mean' or 'batchmean', got {reduction!r}")
@@ -95,18 +98,9 @@ def weighted(terms: Any, weights: Any, reduction: str) -> Any:
     """Sample-weighted terms reduced (reference/sample_weights.py): 'none' w * l, 'sum',
     'mean' (over the number of terms), 'weighted_mean' (over the weights' sum); a weight
     of 0 leaves its term out (``times``)."""
+    plain = plain_reduction(reduction)
     if tuple(weights.shape) != tuple(terms.shape):
         raise ValueError(f"sample_weight has shape {tuple(weights.shape)}; the terms have shape {tuple(terms.shape)}")
     if bool((weights < 0).any()):
         raise ValueError("sample weights must be >= 0")
-    product = times(weights, terms)
-    if reduction == "none":
-        return product
-    total = product.sum()
-    if reduction == "sum":
-        return total
-    if reduction == "mean":
-        return product.mean()           # torch's own mean: a float32 accumulator for half precision
-    if reduction == "weighted_mean":
-        return total / weights.sum()
-    raise ValueError(f"a sample-weighted reduction is 'none', 'sum', 'mean' or 'weighted_mean', got {reduction!r}")
+    return reduce(times(weights, terms), plain, weights.sum() if reduction == WEIGHTED_MEAN else None)

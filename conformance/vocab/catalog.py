@@ -15,6 +15,19 @@ CATALOG_DIR = Path(__file__).parents[1] / "data" / "catalog"
 REDUCTIONS = ("none", "sum", "mean", "batchmean", "weighted_mean")
 #: the optional argument of per-term weights, and the reduction only it has
 SAMPLE_WEIGHT, WEIGHTED_MEAN = "sample_weight", "weighted_mean"
+#: the reductions of a sample-weighted variant
+WEIGHTED_REDUCTIONS = ("none", "sum", "mean", WEIGHTED_MEAN)
+
+
+def plain_reduction(reduction: str) -> str:
+    """The reduction a sample-weighted one is computed with, of the weighted terms:
+    ``weighted_mean`` is a ``mean`` over the weights' sum. ValueError for one a
+    sample-weighted variant does not have."""
+    if reduction not in WEIGHTED_REDUCTIONS:
+        raise ValueError(f"a sample-weighted reduction is one of {', '.join(WEIGHTED_REDUCTIONS)}, got {reduction!r}")
+    return "mean" if reduction == WEIGHTED_MEAN else reduction
+
+
 #: roles of arrays present only where a variant switches them on (``weight = true``)
 OPTIONAL_ROLES = ("class_weights", "element_weights", "sample_weights")
 OPTIONAL_NAMES = ("weight", "pos_weight", SAMPLE_WEIGHT)
