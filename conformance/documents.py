@@ -77,9 +77,19 @@ def _example(raw: Mapping[str, Any]) -> Example:
 
 
 @lru_cache(maxsize=1)
-def examples() -> tuple[Example, ...]:
+def _data() -> Mapping[str, Any]:
     with open(DOCUMENTS_FILE, "rb") as f:
-        return tuple(_example(raw) for raw in tomllib.load(f)["example"])
+        return tomllib.load(f)
+
+
+@lru_cache(maxsize=1)
+def examples() -> tuple[Example, ...]:
+    return tuple(_example(raw) for raw in _data()["example"])
+
+
+def title(source: str) -> str:
+    """A source document's title (its file name when the data gives none)."""
+    return _data().get("sources", {}).get(source, source)
 
 
 def for_loss(loss: str) -> list[Case]:

@@ -42,8 +42,11 @@ SCHEMA = 1
 RUN_FILE, RESULTS_FILE, CASES_FILE, PROGRESS_FILE = "run.json", "results.jsonl", "cases.jsonl", "progress.jsonl"
 #: what 'run' and 'report' write into a results directory; ``--force`` replaces these
 #: and nothing else (a reproducers/ folder only when it carries the suite's marker)
-OUTPUTS = (RUN_FILE, RESULTS_FILE, CASES_FILE, PROGRESS_FILE, "report.html", "results.csv", "results.parquet",
-           "summary.md", "reproducers")
+OUTPUTS = (RUN_FILE, RESULTS_FILE, CASES_FILE, PROGRESS_FILE, "report.html", "report-losses", "results.csv",
+           "results.parquet", "summary.md", "reproducers")
+#: the folders among OUTPUTS, removed only when they carry the suite's marker
+MARKED = ("reproducers", "report-losses")
+MARKER = ".generated-by-loss-conformance"
 
 
 class ResultsError(ValueError):
@@ -120,7 +123,7 @@ def prepare_directory(directory: Path, *, force: bool) -> None:
     for name in OUTPUTS:
         path = directory / name
         if path.is_dir() and not path.is_symlink():
-            if name == "reproducers" and not (path / ".generated-by-loss-conformance").exists():
+            if name in MARKED and not (path / MARKER).exists():
                 raise ResultsError(f"{path} was not written by loss-conformance; move it before --force")
             shutil.rmtree(path)
         elif path.exists() or path.is_symlink():

@@ -15,9 +15,11 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
+from conformance.vocab.case import Case
 from conformance.vocab.modes import label
 from conformance.vocab.records import FAILING, Record
 
+from . import input_kinds
 from .summary import SEVERITY
 
 # Column -> pandas dtype; the order is the CSV's column order.
@@ -31,7 +33,7 @@ COLUMNS: dict[str, str] = {
     "within_tolerance": "bool", "support": "str", "api": "str", "claimed": "boolean",
     "refused": "str", "raised": "str", "detail": "str", "citation": "str", "at": "str",
     "search_explored": "Int64", "search_shrink_checks": "Int64", "search_shrunk": "boolean",
-    "search_score": "float64",
+    "search_score": "float64", "inputs": "str",
 }
 
 
@@ -50,8 +52,9 @@ def to_float(value: Any) -> float:
     return math.nan
 
 
-def row(record: Record, versions: Mapping[str, str]) -> dict[str, Any]:
-    """One record as a flat row of scalars (see COLUMNS)."""
+def row(record: Record, versions: Mapping[str, str], inputs: str = input_kinds.ORDINARY) -> dict[str, Any]:
+    """One record as a flat row of scalars (see COLUMNS); ``inputs``: the kind of input
+    it was checked on (reports.input_kinds)."""
     outcome = record.outcome
     failing = outcome in FAILING
     error = to_float(record.error_eps)
@@ -78,6 +81,7 @@ def row(record: Record, versions: Mapping[str, str]) -> dict[str, Any]:
         "at": "" if at is None else ",".join(str(i) for i in at),
         "search_explored": search.get("explored"), "search_shrink_checks": search.get("shrink_checks"),
         "search_shrunk": search.get("shrunk"), "search_score": to_float(search.get("score")),
+        "inputs": inputs,
     }
 
 
@@ -89,10 +93,15 @@ def shown_by_mode(records: Iterable[Record]) -> list[Record]:
             if r.mode and not r.framework.endswith(f"-{r.mode}") else r for r in records]
 
 
-def records_frame(meta: Mapping[str, Any], records: Iterable[Record]) -> pd.DataFrame:
-    """The run's records as a DataFrame with the columns of COLUMNS, in that order."""
+def records_frame(meta: Mapping[str, Any], records: Iterable[Record],
+                  cases: Mapping[str, Case] | None = None) -> pd.DataFrame:
+    """The run's records as a DataFrame with the columns of COLUMNS, in that order;
+    without ``cases``, every input counts as ordinary unless the record says the
+    oracle refused it."""
     versions = {name: str(v) for name, v in (meta.get("frameworks") or {}).items()}
-    rows = [row(r, versions) for r in records]
+    records = list(records)
+    kinds = input_kinds.of_records(records, cases or {})
+    rows = [row(r, versions, kind) for r, kind in zip(records, kinds)]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     return frame.astype(COLUMNS) if rows else _empty()
 

@@ -1,18 +1,26 @@
-"""The heat-map: loss x framework, one panel per (device, dtype), aggregated from the
-records' DataFrame (reports.frame).
+"""The heat-map: loss x framework, aggregated from the records' DataFrame (reports.frame).
 
-Each cell carries two colourings: its worst outcome (the cell's background) and its
-worst error in eps units on a log scale (a bar, coloured by ERROR_BINS, with a tick at
-the dtype's tolerance k). The error is the one the verdict rests on: against the
-documented policy for a ``documented`` record, against the oracle otherwise;
-``unsupported`` records have none. Each cell also names its worst record (by outcome,
-then error; a shrunk search case first on a tie), shown in full elsewhere in the report.
+Two tables: the frameworks' plain calls (a column group per device and dtype, a column
+per framework) and the other ways of calling them (a column group per device, dtype
+and framework, a column per mode; a mode no loss supports is left out and named).
+
+A cell's *verdict* tells wrong from fragile: ``wrong`` when a check on an ordinary
+input fails, ``fragile`` when the failures are all on special inputs (invalid,
+non-finite, empty: reports.input_kinds), else its worst outcome among ``documented``,
+``agree``, ``unsupported`` and ``undefined``. It also carries its failing share (of the
+checks it ran), the failures no known finding explains (``unexplained``: the news),
+whether the suite composed the loss from primitives rather than calling the
+framework's own API (every check of the cell composed), and its worst error in eps units on a log scale (a bar, coloured
+by ERROR_BINS, with a tick at the dtype's tolerance k): against the documented policy
+for a ``documented`` record, against the oracle otherwise. Each cell names its worst
+record (by outcome, then error; a shrunk search case first on a tie), shown on the
+loss's page with the cell's other failures.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import pandas as pd
 
@@ -20,9 +28,19 @@ from conformance.vocab import catalog
 from conformance.vocab.dtypes import DTYPES
 from conformance.vocab.tolerance import for_dtype
 
+from . import input_kinds
 from .summary import SEVERITY
 
 KEYS = ["device", "dtype", "loss", "framework"]
+#: the verdicts a cell can have, worst first, with what the legend says of each
+VERDICTS: dict[str, str] = {
+    "wrong": "fails on ordinary inputs",
+    "fragile": "fails only on special inputs (invalid, non-finite, empty)",
+    "documented": "departs from the mathematics as documented",
+    "agree": "agrees",
+    "undefined": "agrees where the value is defined",
+    "unsupported": "not offered",
+}
 
 # The error scale: (upper bound in eps units, label, colour). The last finite bin has no
 # upper bound; an infinite error gets INFINITE_BIN.
@@ -35,29 +53,71 @@ ERROR_BINS: tuple[tuple[float, str, str], ...] = (
     (math.inf, "≥ 10⁶", "#a50026"),
 )
 INFINITE_BIN = ("∞", "#40004b")
-# What a cell says in a few letters (its colour says it too).
-SHORT = {"agree": "ok", "documented": "doc", "mismatch": "mis", "nonfinite-mismatch": "nonfin",
-         "error-mismatch": "err", "device-mismatch": "dev", "mode-mismatch": "mode", "crash": "crash", "timeout": "timeout",
-         "unsupported": "n/a", "undefined": "0/0"}
+# The columns of one heat-map table: at 4.9em a cell, this many fit 1440 pixels beside the loss names.
+MAX_COLUMNS = 16
 # The bar's length: log10(error) from SCALE_LOW (empty) to SCALE_HIGH (full).
 SCALE_LOW, SCALE_HIGH = -2.0, 8.0
 
 
 @dataclass(frozen=True)
 class Cell:
-    outcome: str
+    loss: str
+    framework: str               # the column's label: torch, or torch-compiled for a mode
+    device: str
+    dtype: str
+    outcome: str                 # the worst outcome
     counts: dict[str, int]
+    checks: int                  # the checks it ran (unsupported ones left out)
+    failing: int
+    failing_ordinary: int        # failing on an ordinary input
+    unexplained: int             # failing, and no known finding explains it
+    composed_checks: int         # checks of a recipe the suite composed from the framework's primitives
     worst_eps: float | None      # None: nothing measured (refusals, unsupported)
-    explained: bool              # every failing record names a known finding
     worst_record: int            # index into the records (and the frame's rows)
 
     @property
-    def anchor(self) -> str:
-        return f"worst-{self.worst_record}"
+    def verdict(self) -> str:
+        if self.failing_ordinary:
+            return "wrong"
+        if self.failing:
+            return "fragile"
+        if not self.checks:
+            return "unsupported"
+        if self.counts.get("documented"):
+            return "documented"
+        return "agree" if self.counts.get("agree") else "undefined"
 
     @property
-    def short(self) -> str:
-        return SHORT.get(self.outcome, self.outcome)
+    def composed(self) -> bool:
+        """No check of the cell calls the framework's own loss API: the suite composed it."""
+        return self.checks > 0 and self.composed_checks == self.checks
+
+    @property
+    def explained(self) -> bool:
+        return self.failing > 0 and not self.unexplained
+
+    @property
+    def share(self) -> float:
+        """The failing checks' share of those it ran (0 when it ran none)."""
+        return self.failing / self.checks if self.checks else 0.0
+
+    @property
+    def share_text(self) -> str:
+        percent = 100.0 * self.share
+        return "<1%" if 0 < percent < 1 else f"{percent:.0f}%"
+
+    @property
+    def label(self) -> str:
+        """What the cell says in a word: the failing share, else its verdict."""
+        return self.share_text if self.failing else self.verdict
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.loss, self.device, self.dtype, self.framework)
+
+    @property
+    def anchor(self) -> str:
+        return cell_anchor(self.framework, self.device, self.dtype)
 
     @property
     def error_bin(self) -> int | None:
@@ -67,6 +127,11 @@ class Cell:
     @property
     def bar_percent(self) -> float:
         return bar_percent(self.worst_eps)
+
+
+def cell_anchor(framework: str, device: str, dtype: str) -> str:
+    """The id of a cell's detail on its loss's page."""
+    return f"cell-{framework}-{device}-{dtype}"
 
 
 def error_bin(error: float | None) -> int | None:
@@ -92,41 +157,96 @@ def legend() -> list[dict[str, Any]]:
     return bins + [{"index": len(ERROR_BINS), "label": INFINITE_BIN[0], "colour": INFINITE_BIN[1]}]
 
 
-def cell_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per (device, dtype, loss, framework): worst severity, worst error, the number of
-    failures no known finding explains, and the index of the worst record."""
-    by_cell = frame.groupby(KEYS)
-    unexplained = frame["failing"] & ~frame["explained"]
-    return pd.DataFrame({"severity": by_cell["severity"].max(),
-                         "worst_eps": by_cell["verdict_error_eps"].max(),
-                         "unexplained": unexplained.groupby([frame[k] for k in KEYS]).sum(),
-                         "worst_record": _worst_rows(frame)})
-
-
-def panels(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """One panel per (device, dtype): losses (rows, catalog order), frameworks (columns)
-    and the cells, keyed by (loss, framework)."""
+def cells(frame: pd.DataFrame) -> dict[tuple[str, str, str, str], Cell]:
+    """Every cell, keyed by (loss, device, dtype, framework label)."""
     if frame.empty:
-        return []
-    table = cell_table(frame)
+        return {}
+    group = [frame[k] for k in KEYS]
+    run = ~frame["outcome"].eq("unsupported")
+    failing = frame["failing"]
+    table = pd.DataFrame({
+        "severity": frame.groupby(group)["severity"].max(),
+        "worst_eps": frame.groupby(group)["verdict_error_eps"].max(),
+        "checks": run.groupby(group).sum(),
+        "failing": failing.groupby(group).sum(),
+        "failing_ordinary": (failing & frame["inputs"].eq(input_kinds.ORDINARY)).groupby(group).sum(),
+        "unexplained": (failing & ~frame["explained"]).groupby(group).sum(),
+        "composed": (run & frame["support"].eq("composed")).groupby(group).sum(),
+        "worst_record": _worst_rows(frame)})
     counts = frame.groupby(KEYS + ["outcome"]).size()
-    out = []
-    for (device, dtype), part in table.groupby(level=["device", "dtype"]):
-        grid = part["severity"].droplevel(["device", "dtype"]).unstack("framework")   # loss x framework
-        losses = sorted(grid.index, key=_loss_order)
-        frameworks = sorted(grid.columns)
-        cells = {}
-        for (_, _, loss, fw), row in part.iterrows():
-            cells[(loss, fw)] = Cell(
-                outcome=SEVERITY[int(row["severity"])],
-                counts={o: int(n) for o, n in counts.loc[(device, dtype, loss, fw)].items()},
-                worst_eps=None if pd.isna(row["worst_eps"]) else float(row["worst_eps"]),
-                explained=not row["unexplained"], worst_record=int(row["worst_record"]))
-        k = for_dtype(dtype).k if dtype in DTYPES else None
-        out.append({"device": device, "dtype": dtype, "id": f"heatmap-{device}-{dtype}", "k": k,
-                    "k_percent": bar_percent(k), "losses": losses, "frameworks": frameworks,
-                    "cells": cells})
-    return sorted(out, key=lambda p: (p["device"], _dtype_order(p["dtype"])))
+    out = {}
+    for (device, dtype, loss, fw), row in table.iterrows():
+        out[(loss, device, dtype, fw)] = Cell(
+            loss=loss, framework=fw, device=device, dtype=dtype,
+            outcome=SEVERITY[int(row["severity"])],
+            counts={o: int(n) for o, n in counts.loc[(device, dtype, loss, fw)].items()},
+            checks=int(row["checks"]), failing=int(row["failing"]),
+            failing_ordinary=int(row["failing_ordinary"]), unexplained=int(row["unexplained"]),
+            composed_checks=int(row["composed"]),
+            worst_eps=None if pd.isna(row["worst_eps"]) else float(row["worst_eps"]),
+            worst_record=int(row["worst_record"]))
+    return out
+
+
+def tables(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The heat-map's tables: the plain calls, then the modes (when the run has any).
+    Each: an id, a title, column groups (a label, the dtype's k, the columns as
+    (label, cell key's framework)), the losses (catalog order), the cells and the
+    columns left out because no loss supports them there."""
+    found = cells(frame)
+    if not found:
+        return []
+    modes = dict(zip(frame["framework"], frame["mode"]))
+    plain = {key: c for key, c in found.items() if not modes.get(c.framework)}
+    moded = {key: c for key, c in found.items() if modes.get(c.framework)}
+    out = [_table("heatmap-plain", "the frameworks' own calls", plain,
+                  lambda c: ((c.device, c.dtype), c.framework, c.framework))]
+    if moded:
+        out.append(_table("heatmap-modes", "compiled, traced, through a module or Keras class, under autocast, "
+                          "differentiated forward", moded,
+                          lambda c: ((c.device, c.dtype, _base(c.framework, modes[c.framework])),
+                                     c.framework, modes[c.framework])))
+    return out
+
+
+def _base(label: str, mode: str) -> str:
+    return label[:-len(mode) - 1] if mode and label.endswith(f"-{mode}") else label
+
+
+def _table(id_: str, title: str, found: Mapping[tuple, Cell], place) -> dict[str, Any]:
+    """One table: ``place(cell)`` gives its (column group key, column key, column label)."""
+    columns: dict[tuple, dict[str, str]] = {}
+    offered: dict[tuple, bool] = {}
+    for c in found.values():
+        group, key, text = place(c)
+        columns.setdefault(group, {})[key] = text
+        offered[(group, key)] = offered.get((group, key), False) or c.verdict != "unsupported"
+    groups, left_out = [], []
+    for group in sorted(columns, key=lambda g: (g[0], _dtype_order(g[1]), *g[2:])):
+        kept = [(key, text) for key, text in sorted(columns[group].items()) if offered[(group, key)]]
+        left_out += [f"{key} ({' · '.join(group)})" for key, _ in sorted(columns[group].items())
+                     if not offered[(group, key)]]
+        if not kept:
+            continue
+        k = for_dtype(group[1]).k if group[1] in DTYPES else None
+        groups.append({"label": " · ".join(group), "device": group[0], "dtype": group[1], "k": k,
+                       "k_percent": bar_percent(k), "columns": kept})
+    losses = sorted({c.loss for c in found.values()}, key=_loss_order)
+    return {"id": id_, "title": title, "groups": groups, "sections": sections(groups),
+            "losses": losses, "left_out": left_out,
+            "cells": {(c.loss, c.device, c.dtype, c.framework): c for c in found.values()}}
+
+
+def sections(groups: list[dict[str, Any]], width: int = MAX_COLUMNS) -> list[list[dict[str, Any]]]:
+    """The column groups cut into tables of at most ``width`` columns (a group wider
+    than that alone in its table), so that a table fits the page's width."""
+    out: list[list[dict[str, Any]]] = []
+    for g in groups:
+        if out and sum(len(x["columns"]) for x in out[-1]) + len(g["columns"]) <= width:
+            out[-1].append(g)
+        else:
+            out.append([g])
+    return out
 
 
 def _worst_rows(frame: pd.DataFrame) -> pd.Series:

@@ -25,16 +25,18 @@ class Written:
 
 
 def write_all(meta: Mapping[str, Any], records: list[dict[str, Any]], cases: Mapping[str, Case],
-              report: Path) -> list[Written]:
-    """Write the report to ``report`` and the other outputs beside it; one Written each."""
+              report: Path, baseline: Mapping[str, Any] | None = None) -> list[Written]:
+    """Write the report to ``report`` (its loss pages beside it) and the other outputs
+    beside it; one Written each. ``baseline``: a loaded baseline the report compares with."""
     report = Path(report)
     folder = report.parent
     remove_stale_temporaries(folder, (report.name, CSV, PARQUET, MARKDOWN))     # left by a killed report
     records = shown_by_mode(records)
-    frame = records_frame(meta, records)
+    frame = records_frame(meta, records, cases)
     documents = summary.document_table(records)
     steps: list[tuple[str, Path, Callable[[Path], Any]]] = [
-        ("report", report, lambda p: html.write_report(meta, records, cases, p, frame=frame, documents=documents)),
+        ("report", report, lambda p: html.write_report(meta, records, cases, p, frame=frame, documents=documents,
+                                                         baseline=baseline)),
         ("CSV", folder / CSV, lambda p: exports.write_csv(frame, p)),
         ("Parquet", folder / PARQUET, lambda p: exports.write_parquet(frame, p)),
         ("Markdown summary", folder / MARKDOWN, lambda p: write_text(p, markdown.render(

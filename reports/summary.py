@@ -147,7 +147,35 @@ def example(r: dict[str, Any], cases: Mapping[str, Case], limit: int = 24) -> di
             "inputs": {k: _show(v, limit) for k, v in (case.arrays.items() if case else [])},
             "expected": _show_enc(r.expected),
             "policy_expected": _show_enc(r.policy_expected),
-            "actual": _show_enc(r.actual)}
+            "actual": _show_enc(r.actual), "relative": relative_error(r)}
+
+
+def relative_error(r: Record) -> str:
+    """|actual - expected| / |expected| at the worst element, as text ("" when the record
+    holds no pair of numbers there: a refusal, or an element past the summaries' cut)."""
+    pair = [_element(enc, r.at) for enc in (r.expected, r.actual)]
+    if any(v is None for v in pair):
+        return ""
+    expected, actual = pair
+    if np.isnan(expected) or np.isnan(actual):
+        return "" if np.isnan(expected) and np.isnan(actual) else "∞ (NaN)"
+    if expected == actual:
+        return "0"
+    if expected == 0 or np.isinf(expected) or np.isinf(actual):
+        return "∞"
+    return f"{abs(actual - expected) / abs(expected):.3g}"
+
+
+def _element(enc: Mapping[str, Any] | None, at: Any) -> float | None:
+    if not enc or not enc.get("data"):
+        return None
+    shape = tuple(enc.get("shape", ()))
+    flat = int(np.ravel_multi_index(tuple(at), shape)) if at and shape and len(at) == len(shape) else 0
+    data = enc["data"]
+    if flat >= len(data) or (not at and len(data) > 1):
+        return None
+    value = data[flat]
+    return float(value) if isinstance(value, (int, float, str)) else None
 
 
 def dtype_support(records: list[Record]) -> dict[str, Any]:

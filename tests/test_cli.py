@@ -147,8 +147,12 @@ def test_report_writes_a_self_contained_html_file_with_the_matrix_and_documents(
     remote = [u for u in parser.urls if u.startswith(("http://", "https://", "//"))]
     assert not remote, remote
     assert "url(http" not in text and "@import" not in text
-    assert {"matrix", "documents", "dtype-support", "accuracy"} <= parser.ids   # worst-inputs: searched runs
+    assert {"verdict", "unexplained-count", "contents", "heatmap", "documents-table"} <= parser.ids
     assert "cross_entropy" in text and "numpy" in text
+    loss_page = Resources()                                         # a loss's page beside it: its detail
+    loss_page.feed((results / "report-losses" / "cross_entropy.html").read_text(encoding="utf-8"))
+    assert {"cells", "matrix-table", "dtype-support", "accuracy"} <= loss_page.ids
+    assert not [u for u in loss_page.urls if u.startswith(("http://", "https://", "//"))]
 
 
 def test_report_out_writes_where_asked(results, tmp_path):

@@ -118,7 +118,7 @@ def hostile_report(where: str) -> str:
                     actual={"dtype": "float64", "shape": [], "data": [2.6]})
     if where == "raised":
         record = dataclasses.replace(record, outcome="error-mismatch", raised=HOSTILE, actual=None)
-    return html.render(meta, [record], {case.id: case})
+    return "".join(html.render_all(meta, [record], {case.id: case}).values())      # the report and its loss page
 
 
 @pytest.mark.parametrize("where", ["note", "detail", "version", "raised"])
@@ -131,4 +131,4 @@ def test_the_report_escapes_hostile_text_from_inputs(where):
 def test_the_report_shows_the_discrepancy_it_was_given():
     text = hostile_report("none")
     assert "an ordinary detail" in text and "an ordinary note" in text
-    assert text.lower().count("<script") == 1      # the page's own error recorder, nothing else
+    assert text.lower().count("<script") == 2      # each page's own error recorder (the report, the loss's page)

@@ -1,6 +1,8 @@
 """The HTML report in a real headless browser (Debian's chromium): it loads with no script
-error and nothing on the console, its heat-map is in the DOM, and the browser colours
-each cell by its outcome.
+error and nothing on the console, its heat-map is in the DOM, the browser colours each
+cell by its verdict, and every cell links to its detail on its loss's page. A report the
+size of the default profile's (tests/default_sized.py) holds the unexplained count in
+its first viewport at 1440x900, does not overflow 1440 pixels, and loads in a second.
 
 The page records any script error, failed load or console.error on its <html> element
 (``data-script-errors``, see the template's first script); chromium's --dump-dom gives
@@ -22,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from conformance.cli import main
+from reports import html
 
 TESTS = Path(__file__).resolve().parent
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -65,6 +68,7 @@ class Dom(HTMLParser):
         self.ids: set[str] = set()
         self.tables: dict[str, list[dict]] = {}
         self._table: str | None = None
+        self._cell: dict | None = None
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -78,6 +82,10 @@ class Dom(HTMLParser):
                 self.tables[self._table] = []
         if tag == "td" and self._table and "hm" in (attrs.get("class") or "").split():
             self.tables[self._table].append(attrs)
+            self._cell = attrs
+        if tag == "a" and self._cell is not None:
+            self._cell["href"] = attrs.get("href")
+            self._cell = None
 
 
 def parse(dom: str) -> Dom:
@@ -113,38 +121,38 @@ def test_the_report_loads_with_no_script_error_and_nothing_on_the_console(loaded
     assert not console, "\n".join(console)
 
 
-def test_the_heatmap_is_in_the_dom_with_a_cell_per_loss_and_framework(loaded):
+def test_the_heatmap_is_in_the_dom_with_a_cell_per_loss_framework_and_dtype(loaded):
     dom, _ = loaded
-    assert {"heatmap", "heatmap-legend", "worst-examples", "matrix"} <= dom.ids
-    assert set(dom.tables) == {"heatmap-cpu-float32", "heatmap-cpu-float16"}
-    for cells in dom.tables.values():
-        assert {(c["data-loss"], c["data-framework"]) for c in cells} == {
-            ("mse", "numpy"), ("mse", "mse_gradient_without_the_2"), ("bce", "numpy"),
-            ("bce", "mse_gradient_without_the_2")}
-    outcomes = {c["data-outcome"] for cells in dom.tables.values() for c in cells}
-    assert {"agree", "mismatch", "unsupported"} <= outcomes
+    assert {"verdict", "unexplained-count", "contents", "heatmap", "heatmap-legend", "documents-table"} <= dom.ids
+    assert set(dom.tables) == {"heatmap-plain"}
+    cells = dom.tables["heatmap-plain"]
+    assert {(c["data-loss"], c["data-framework"], c["data-dtype"]) for c in cells} == {
+        (loss, fw, dt) for loss in ("mse", "bce") for fw in ("numpy", "mse_gradient_without_the_2")
+        for dt in ("float32", "float16")}
+    verdicts = {c["data-verdict"] for c in cells}
+    assert {"agree", "wrong", "unsupported"} <= verdicts
     assert {"errors-cpu-float32", "errors-cpu-float16"} <= dom.ids          # the pictures
 
 
 COLOURS = """<script>
 document.querySelectorAll("td.hm").forEach(function (td) {
-  td.setAttribute("data-computed-background", getComputedStyle(td).backgroundColor);
+  td.setAttribute("data-computed-background", getComputedStyle(td).backgroundColor + " " + getComputedStyle(td).backgroundImage);
 });
 </script></body>"""
 
 
-def test_the_browser_colours_each_heatmap_cell_by_its_outcome(report, tmp_path):
-    page = tmp_path / "coloured.html"
+def test_the_browser_colours_each_heatmap_cell_by_its_verdict(report, tmp_path):
+    page = report.with_name("coloured.html")
     page.write_text(report.read_text(encoding="utf-8").replace("</body>", COLOURS), encoding="utf-8")
     dom, console = load(page)
     cells = [c for cells in parse(dom).tables.values() for c in cells]
-    by_outcome: dict[str, set[str]] = {}
+    by_verdict: dict[str, set[str]] = {}
     for c in cells:
-        by_outcome.setdefault(c["data-outcome"], set()).add(c["data-computed-background"])
-    assert all(len(colours) == 1 for colours in by_outcome.values()), by_outcome
-    colours = [next(iter(v)) for v in by_outcome.values()]
-    assert len(set(colours)) == len(colours) >= 3, by_outcome         # one colour per outcome
-    assert "rgba(0, 0, 0, 0)" not in colours and not console
+        by_verdict.setdefault(c["data-verdict"], set()).add(c["data-computed-background"])
+    assert all(len(colours) == 1 for colours in by_verdict.values()), by_verdict
+    colours = [next(iter(v)) for v in by_verdict.values()]
+    assert len(set(colours)) == len(colours) >= 3, by_verdict         # one colour per verdict
+    assert not any(c.startswith("rgba(0, 0, 0, 0) none") for c in colours) and not console
 
 
 def test_a_script_error_in_the_page_would_be_caught(report, tmp_path):
@@ -158,3 +166,75 @@ def test_a_script_error_in_the_page_would_be_caught(report, tmp_path):
     assert "notAFunction" in root["data-script-error-text"] and "missing.png" in root["data-script-error-text"]
     assert any("notAFunction" in line for line in console)
 
+
+
+def test_every_heatmap_cell_links_to_its_detail_on_its_loss_page(report, loaded):
+    dom, _ = loaded
+    cells = [c for cells in dom.tables.values() for c in cells]
+    assert cells and all(c.get("href") for c in cells)
+    for c in cells:
+        page, _, anchor = c["href"].partition("#")
+        target = report.parent / page
+        assert target.is_file(), c["href"]
+        assert f'id="{anchor}"' in target.read_text(encoding="utf-8"), c["href"]
+        assert anchor.endswith(f"-{c['data-device']}-{c['data-dtype']}") and c["data-framework"] in anchor
+    page_dom, console = load(report.parent / cells[0]["href"].partition("#")[0])     # a loss's page, in the browser
+    assert parse(page_dom).root.get("data-script-errors") == "0" and not console
+
+
+# ---------------------------------------------------------- a default-sized report
+
+VIEWPORT = (1440, 900)
+LOAD_BUDGET_MS = 1000          # the report opens in under a second
+SIZE_BUDGET = 3_000_000        # a few MB at most
+PROBE = """<script>
+window.addEventListener("load", function () { setTimeout(function () {
+  var t = performance.timing, r = document.documentElement, head = document.getElementById("unexplained-count");
+  r.setAttribute("data-load-ms", String(t.loadEventEnd - t.navigationStart));
+  r.setAttribute("data-scroll-width", String(document.documentElement.scrollWidth));
+  r.setAttribute("data-nodes", String(document.getElementsByTagName("*").length));
+  r.setAttribute("data-headline-bottom", head ? String(head.getBoundingClientRect().bottom) : "missing");
+  r.setAttribute("data-headline-text", head ? head.textContent.replace(/\\s+/g, " ").trim() : "");
+}, 0); });
+</script>"""
+
+
+def probe(page: Path) -> dict[str, str | None]:
+    """The page loaded at 1440x900, measured by PROBE after its load event."""
+    probed = page.with_name(f"probed-{page.name}")
+    probed.write_text(page.read_text(encoding="utf-8").replace("<head>", "<head>" + PROBE, 1), encoding="utf-8")
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        done = subprocess.run([chromium(), *FLAGS, f"--user-data-dir={profile}", f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}",
+                               "--hide-scrollbars", "--virtual-time-budget=10000", "--dump-dom", probed.as_uri()],
+                              capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return parse(done.stdout).root
+
+
+@pytest.fixture(scope="module")
+def default_report(tmp_path_factory) -> Path:
+    chromium()
+    import default_sized
+    meta, records = default_sized.run()
+    out = tmp_path_factory.mktemp("default") / "report.html"
+    html.write_report(meta, records, {}, out)
+    return out
+
+
+def test_a_default_sized_report_shows_its_verdict_first_fits_1440_pixels_and_loads_in_a_second(default_report):
+    assert default_report.stat().st_size <= SIZE_BUDGET
+    root = probe(default_report)
+    assert root.get("data-script-errors") == "0", root.get("data-script-error-text")
+    assert "unexplained" in root["data-headline-text"] and root["data-headline-text"][0].isdigit()
+    assert float(root["data-headline-bottom"]) <= VIEWPORT[1], root          # in the first viewport
+    assert int(root["data-scroll-width"]) <= VIEWPORT[0], root               # no horizontal overflow
+    assert int(root["data-load-ms"]) <= LOAD_BUDGET_MS, root
+
+
+def test_the_probe_would_see_an_overflow_and_a_verdict_pushed_below_the_fold(default_report):
+    """The measurements above can fail: the same page with a 3000-pixel banner on top."""
+    page = default_report.with_name("pushed.html")
+    page.write_text(default_report.read_text(encoding="utf-8").replace(
+        "<body>", '<body><div style="width: 3000px; height: 1200px">banner</div>', 1), encoding="utf-8")
+    root = probe(page)
+    assert float(root["data-headline-bottom"]) > VIEWPORT[1] and int(root["data-scroll-width"]) > VIEWPORT[0]

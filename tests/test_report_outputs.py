@@ -90,26 +90,32 @@ def test_csv_and_parquet_round_trip_every_column_and_type(frame, tmp_path):
 # ------------------------------------------------------------------- the heat-map
 
 def test_each_heatmap_cell_takes_the_worst_outcome_and_the_worst_error(frame):
-    panels = {p["id"]: p for p in heatmap.panels(frame)}
-    assert list(panels) == ["heatmap-cpu-float32", "heatmap-cpu-float16"]      # DTYPES order
-    f32 = panels["heatmap-cpu-float32"]
-    assert f32["losses"] == ["mse", "bce"] and f32["frameworks"] == ["jax", "torch"]
-    torch_mse = f32["cells"][("mse", "torch")]
+    tables = heatmap.tables(frame)
+    assert [t["id"] for t in tables] == ["heatmap-plain"]                          # no modes in this run
+    plain = tables[0]
+    assert [g["label"] for g in plain["groups"]] == ["cpu · float32", "cpu · float16"]      # DTYPES order
+    assert plain["losses"] == ["mse", "bce"]
+    assert [key for key, _ in plain["groups"][0]["columns"]] == ["jax", "torch"]
+    cells = plain["cells"]
+    torch_mse = cells[("mse", "cpu", "float32", "torch")]
     assert (torch_mse.outcome, torch_mse.worst_eps, torch_mse.explained) == ("mismatch", 250.0, True)
+    assert (torch_mse.checks, torch_mse.failing, torch_mse.unexplained) == (3, 1, 0)
     assert RECORDS[torch_mse.worst_record].outcome == "mismatch"
-    jax_mse = f32["cells"][("mse", "jax")]
-    assert (jax_mse.outcome, jax_mse.worst_eps) == ("documented", 2.0)      # beyond the policy, not inf
-    assert f32["cells"][("bce", "torch")].error_bin == len(heatmap.ERROR_BINS)    # infinite
-    assert f32["cells"][("bce", "jax")].worst_eps is None and f32["cells"][("bce", "jax")].bar_percent == 0
-    f16 = panels["heatmap-cpu-float16"]["cells"]
-    assert f16[("mse", "torch")].outcome == "error-mismatch" and not f16[("mse", "torch")].explained
-    assert RECORDS[f16[("mse", "jax")].worst_record].origin == "search"
+    jax_mse = cells[("mse", "cpu", "float32", "jax")]
+    assert (jax_mse.outcome, jax_mse.worst_eps, jax_mse.verdict) == ("documented", 2.0, "documented")
+    torch_bce = cells[("bce", "cpu", "float32", "torch")]
+    assert torch_bce.error_bin == len(heatmap.ERROR_BINS) and torch_bce.unexplained == 1    # infinite, news
+    jax_bce = cells[("bce", "cpu", "float32", "jax")]
+    assert jax_bce.worst_eps is None and jax_bce.bar_percent == 0 and jax_bce.verdict == "unsupported"
+    torch_f16 = cells[("mse", "cpu", "float16", "torch")]
+    assert torch_f16.outcome == "error-mismatch" and not torch_f16.explained and torch_f16.verdict == "wrong"
+    assert RECORDS[cells[("mse", "cpu", "float16", "jax")].worst_record].origin == "search"
 
 
 def test_on_a_tie_a_cells_worst_example_is_the_case_the_search_shrank():
     records = [rec(outcome="mismatch", error_eps=40.0), rec(outcome="mismatch", error_eps=40.0, origin="search"),
                rec(outcome="mismatch", error_eps=40.0, origin="edge"), rec(error_eps=99.0, origin="search")]
-    cell = heatmap.panels(records_frame(META, records))[0]["cells"][("mse", "torch")]
+    cell = heatmap.cells(records_frame(META, records))[("mse", "cpu", "float32", "torch")]
     assert cell.worst_record == 1
 
 
@@ -148,31 +154,34 @@ class Cells(HTMLParser):
         self._in_style = False
 
 
-def test_the_rendered_heatmap_colours_each_cell_by_its_outcome_and_escapes_inputs(frame):
-    page = html.render(META, RECORDS, {}, frame=frame)
+def test_the_rendered_heatmap_colours_each_cell_by_its_verdict_and_escapes_inputs(frame):
+    pages = html.render_all(META, RECORDS, {}, frame=frame)
+    page = pages["report.html"]
     parser = Cells()
     parser.feed(page)
-    cells = {(c["table"], c["data-loss"], c["data-framework"]): c for c in parser.cells}
-    panels = heatmap.panels(frame)
-    assert len(cells) == sum(len(p["cells"]) for p in panels)
-    for panel in panels:
-        for (loss, fw), cell in panel["cells"].items():
-            td = cells[(panel["id"], loss, fw)]
-            assert cell.outcome in td["class"].split() and td["data-outcome"] == cell.outcome
-            fill = re.search(r'hm-fill e(\d+)" style="width: ([\d.]+)%', page[page.index(f'href="#{cell.anchor}"'):])
-            if cell.error_bin is None:
-                assert td["data-error-bin"] == ""
-            else:
-                assert (int(fill.group(1)), float(fill.group(2))) == (cell.error_bin, cell.bar_percent)
-    # every outcome class has a background of its own, every error bin a colour
-    backgrounds = {o: re.search(rf"\.{o}\b[^{{]*\{{[^}}]*background: (#[0-9a-f]+)", parser.style)
-                   for o in ("agree", "documented", "mismatch", "nonfinite-mismatch", "error-mismatch", "unsupported")}
+    cells = {(c["data-loss"], c["data-dtype"], c["data-framework"]): c for c in parser.cells}
+    found = heatmap.cells(frame)
+    assert len(cells) == len(found) == len(parser.cells)
+    for (loss, device, dtype, fw), cell in found.items():
+        td = cells[(loss, dtype, fw)]
+        assert f"v-{cell.verdict}" in td["class"].split() and td["data-verdict"] == cell.verdict
+        assert ("new" in td["class"].split()) == bool(cell.unexplained) == (td["data-unexplained"] != "0")
+        link = f'href="report-losses/{loss}.html#{cell.anchor}"'
+        after = page[page.index(link):]
+        fill = re.search(r'hm-fill e(\d+)" style="width:([\d.]+)%', after[:after.index("</td>")])
+        if cell.error_bin is None:
+            assert fill is None
+        else:
+            assert (int(fill.group(1)), float(fill.group(2))) == (cell.error_bin, cell.bar_percent)
+        assert f'id="{cell.anchor}"' in pages[f"report-losses/{loss}.html"]          # the link's target
+    # every verdict has a background of its own, every error bin a colour
+    backgrounds = {v: re.search(rf"\.v-{v}\b[^{{]*\{{[^}}]*background: ([^;]+);", parser.style) for v in heatmap.VERDICTS}
     assert all(backgrounds.values()), backgrounds
     assert len({m.group(1) for m in backgrounds.values()}) == len(backgrounds)
     for b in heatmap.legend():
         assert f".e{b['index']} {{ background: {b['colour']}; }}" in parser.style
-    assert "<b>1.0</b>" not in page and "&lt;b&gt;1.0&lt;/b&gt;" in page        # autoescaped
-    assert page.count('class="worst-example"') == len(cells)
+    everything = "".join(pages.values())
+    assert "<b>1.0</b>" not in everything and "&lt;b&gt;1.0&lt;/b&gt;" in everything        # autoescaped
 
 
 # ---------------------------------------------------------------- the pictures
@@ -304,7 +313,7 @@ def test_one_output_that_cannot_be_written_loses_none_of_the_others(results, cap
 def test_the_report_ranks_the_frameworks_by_ulps_beside_the_verdict():
     records = [rec("torch", dtype="bfloat16", error_ulp=0.9), rec("jax", dtype="bfloat16", error_ulp=0.5),
                rec("numpy", dtype="bfloat16", error_ulp=3.0)]
-    page = html.render({**META, "dtypes": ["bfloat16"]}, records, {})
+    page = html.render_all({**META, "dtypes": ["bfloat16"]}, records, {})["report-losses/mse.html"]
     table = page[page.index('id="ulp-ranking"'):]
     table = table[:table.index("</table>")]
     assert "1. jax 0.5 / 0.5 · 2. torch 0.9 / 0.9 · 3. numpy 3 / 3" in table

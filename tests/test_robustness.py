@@ -112,7 +112,8 @@ def test_resume_with_other_options_or_onto_what_is_not_a_run_exits_2(tmp_path, c
 
 def _report_without_times(out: Path) -> str:
     assert main(["report", str(out)]) == 0
-    html = (out / "report.html").read_text()
+    pages = [out / "report.html", *sorted((out / "report-losses").glob("*.html"))]
+    html = "".join(page.read_text() for page in pages)
     return re.sub(r"started [^;<]*|finished [^<]*\)|\d+(\.\d+)? s\b", "", html)
 
 

@@ -1,0 +1,60 @@
+"""The report's first screen: what a reader needs in ten seconds.
+
+Per framework (its modes counted with it) and per dtype: the checks, the failing ones,
+those a known finding explains, those none does (unexplained: the news), and how many
+failures are on ordinary inputs rather than special ones (reports.input_kinds). Given a
+baseline, what changed since it, in the gate's terms (reports.gate).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+from conformance.vocab.dtypes import DTYPES
+from conformance.vocab.records import Record
+
+from . import gate, input_kinds
+
+COUNTS = ("checks", "failing", "explained", "unexplained", "ordinary", "special")
+
+
+def _counts(part: pd.DataFrame) -> dict[str, int]:
+    failing = part["failing"]
+    ordinary = part["inputs"].eq(input_kinds.ORDINARY)
+    return {"checks": len(part), "failing": int(failing.sum()), "explained": int(part["explained"].sum()),
+            "unexplained": int((failing & ~part["explained"]).sum()),
+            "ordinary": int((failing & ordinary).sum()), "special": int((failing & ~ordinary).sum())}
+
+
+def base_framework(frame: pd.DataFrame) -> pd.Series:
+    """The framework a row belongs to, its mode taken off its column label (torch-compiled: torch)."""
+    cut = [fw[:-len(mode) - 1] if mode and fw.endswith(f"-{mode}") else fw
+           for fw, mode in zip(frame["framework"], frame["mode"])]
+    return pd.Series(cut, index=frame.index, dtype="str")
+
+
+def by_framework(frame: pd.DataFrame) -> dict[str, Any]:
+    """Rows per framework with their counts in all and per dtype, and the run's total."""
+    if frame.empty:
+        return {"dtypes": [], "rows": [], "total": _counts(frame)}
+    frameworks = base_framework(frame)
+    dtypes = sorted(set(frame["dtype"]), key=lambda d: list(DTYPES).index(d) if d in DTYPES else len(DTYPES))
+    rows = []
+    for fw, part in frame.groupby(frameworks, sort=True):
+        per_dtype = {dt: _counts(p) for dt, p in part.groupby("dtype")}
+        rows.append({"framework": fw, **_counts(part), "dtypes": per_dtype})
+    return {"dtypes": dtypes, "rows": rows, "total": _counts(frame)}
+
+
+def since(baseline: Mapping[str, Any] | None, records: Iterable[Record],
+          limit: int = 12) -> dict[str, Any] | None:
+    """What changed against ``baseline`` (a loaded baseline, reports.gate.load_baseline):
+    the regressions and improvements, counted, and the first ``limit`` of each as text."""
+    if baseline is None:
+        return None
+    worse, better = gate.compare(baseline["cells"], gate.cells(records), gate.DEFAULT_FACTOR)
+    return {"path": baseline.get("path", ""), "frameworks": baseline.get("frameworks", {}),
+            "regressions": len(worse), "improvements": len(better),
+            "regression_lines": [c.line() for c in worse[:limit]],
+            "improvement_lines": [c.line() for c in better[:limit]]}
