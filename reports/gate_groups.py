@@ -6,7 +6,7 @@ reductions, dtypes, modes and checks they cover, and one example cell.
 
 * **new outcome**: the reason is what the run's records of that outcome in the
   cell say — the framework's raised text, else the record's detail — normalised
-  (numbers, indices and addresses replaced, first line, cut short) and the most
+  (numbers, indices, dtype names and addresses replaced, first line, cut short) and the most
   common one when the cell's records differ. So every cell of a loss that now
   raises the same ``AttributeError`` is one group, and a new ``mismatch`` across
   all dtypes and reductions of a loss is one group. The run's records are there
@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
+from conformance.vocab.dtypes import DTYPES
 from conformance.vocab.records import Record
 
 from .gate import KEY_FIELDS, NEW_OUTCOME, NOT_CHECKED, SEVERITY, CellStat, Change, cell_key
@@ -41,17 +42,20 @@ _CONTROL = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]")    # te
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w])")
 _NUMBERS = re.compile(r"N(?:\s*,\s*N)+")
+#: a dtype's name in a message (TensorFlow says half and double), so one error in every dtype is one reason
+_DTYPE = re.compile(r"\b(?:" + "|".join(sorted(DTYPES, key=len, reverse=True)) + r"|half|double)\b")
 
 
 def normalise(text: str | None) -> str | None:
     """A record's text with what varies between cells taken out: first line, addresses
-    as 0x…, every number as N, a list of numbers (an index, a shape) as one N, control
-    characters (a terminal's colours) dropped."""
+    as 0x…, dtype names as <dtype>, every number as N, a list of numbers (an index, a
+    shape) as one N, control characters (a terminal's colours) dropped."""
     text = _CONTROL.sub("", text or "").strip()
     if not text:
         return None
     line = " ".join(text.splitlines()[0].split())
-    line = _NUMBERS.sub("N", _NUMBER.sub("N", _ADDRESS.sub("0x…", line))).replace("(N,)", "(N)")
+    line = _DTYPE.sub("<dtype>", _ADDRESS.sub("0x…", line))
+    line = _NUMBERS.sub("N", _NUMBER.sub("N", line)).replace("(N,)", "(N)")
     return line if len(line) <= REASON_LIMIT else line[:REASON_LIMIT - 1] + "…"
 
 

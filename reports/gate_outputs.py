@@ -11,6 +11,7 @@ with the characters XML 1.0 cannot hold removed.
 """
 from __future__ import annotations
 
+import collections
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -129,9 +130,12 @@ def junit(verdict: Verdict) -> str:
              "errors": "0", "skipped": str(counts["warning"]["groups"])}
     root = ET.Element("testsuites", attrs)
     suite = ET.SubElement(root, "testsuite", attrs)
+    seen: collections.Counter = collections.Counter()
     for g in verdict.groups:
+        name = f"{g.title()} ({len(g.changes)} cell{'s' if len(g.changes) != 1 else ''})"
+        seen[name] += 1                      # groups differing only in their reason: names kept apart
         case = ET.SubElement(suite, "testcase", classname=_xml(f"gate.{g.severity}.{g.framework or 'every'}"),
-                             name=_xml(f"{g.title()} ({len(g.changes)} cells)"))
+                             name=_xml(name + (f" #{seen[name]}" if seen[name] > 1 else "")))
         body = _xml("\n".join(([f"reason: {g.reason}"] if g.reason else []) + [c.line() for c in g.changes]))
         message = _xml(g.reason or g.example.what)
         if g.severity == "regression":

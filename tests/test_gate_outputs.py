@@ -142,3 +142,22 @@ def test_the_markdown_says_the_verdict_first_counts_then_tables_capped(upgrade):
     assert "… and 15 more group(s) (15 cells); the JSON output has them all." in capped
     passed = gate_outputs.markdown(gate_outputs.Verdict("b", "r", 2.0, [])).splitlines()
     assert passed[0] == "## Conformance gate: ✅ pass" and passed[2] == "No regressions."
+
+
+def test_one_error_raised_in_every_dtype_is_one_reason_and_same_titled_junit_cases_keep_apart():
+    cells = [key(dtype=d) for d in ("float16", "bfloat16")] + [key(dtype="float32", check="grad:input")]
+    texts = ["cannot compute Mul as input #1 was expected to be a half tensor but is a float tensor",
+             "cannot compute Mul as input #1 was expected to be a bfloat16 tensor but is a float tensor",
+             "a different error"]
+    after = {k: stat(crash=1) for k in cells}
+    why = gate_groups.reasons([record(k, "crash", raised=t) for k, t in zip(cells, texts)])
+    groups = gate_groups.group(gate.compare({k: stat() for k in cells}, after).regressions, after, why)
+    assert [(len(g.changes), g.reason) for g in groups] == [
+        (2, "cannot compute Mul as input #N was expected to be a <dtype> tensor but is a float tensor"),
+        (1, "a different error")]
+    names = [c.get("name") for c in ET.fromstring(gate_outputs.junit(gate_outputs.Verdict("b", "r", 2.0, groups)))
+             .iter("testcase")]
+    assert names == ["jax dice: new outcome crash (2 cells)", "jax dice: new outcome crash (1 cell)"]
+    twice = gate_outputs.Verdict("b", "r", 2.0, [groups[1], groups[1]])
+    assert [c.get("name") for c in ET.fromstring(gate_outputs.junit(twice)).iter("testcase")] == [
+        "jax dice: new outcome crash (1 cell)", "jax dice: new outcome crash (1 cell) #2"]
