@@ -1,8 +1,8 @@
 """The gate's changes grouped by cause, so that one missing API is one line, not 22.
 
-A group is the changes that share a key (severity, kind, framework, loss, outcome,
-reason); it is shown once, with how many cells it holds, which variants,
-reductions, dtypes, modes and checks they cover, and one example cell.
+A group is the changes that share a key (kind, framework, loss, outcome, reason;
+the kind gives the severity); it is shown once, with how many cells it holds,
+which variants, reductions, dtypes, modes and checks they cover, and one example.
 
 * **new outcome**: the reason is what the run's records of that outcome in the
   cell say — the framework's raised text, else the record's detail — normalised
