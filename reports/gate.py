@@ -5,18 +5,24 @@ statistics are how many checks ended in each outcome and the worst error in eps.
 A baseline is those statistics written to a JSON file (with the versions and the
 profile it came from). The gate compares a run against a baseline:
 
-* a **regression** is an outcome other than ``agree`` that the cell did not have
-  in the baseline (a new ``mismatch``, a new ``crash``...), a worst error grown by
-  more than ``factor`` (measured from at least 1 eps, so 0 -> 0.4 eps is noise, not
-  a regression), or a baseline cell the run did not check;
+* a **regression** (the gate fails) is an outcome other than ``agree`` that the
+  cell did not have in the baseline (a new ``mismatch``, a new ``crash``...), a
+  worst error grown by more than ``factor`` to past the dtype's tolerance ``k``,
+  or a baseline cell the run did not check;
+* a **warning** (the gate still passes) is a worst error grown by more than
+  ``factor`` that is still within ``k``: the framework got less accurate but
+  still agrees;
 * an **improvement** is a non-``agree`` outcome that is gone, or a worst error
   shrunk by more than ``factor``.
 
+Growth is measured from at least 1 eps, so 0 -> 0.4 eps is noise, not a change.
 Cells hold the checks made on the same inputs in every run — generated cases
 (same profile and seed), the corpus, edge cases, documents — and leave out what
 the worst-case search found: a targeted search follows the errors of the
 framework it searches, so two versions are searched on different inputs.
 What a search finds is compared once it is in the corpus (``corpus add``).
+reports.gate_groups groups the changes by cause; reports.gate_outputs writes them
+for CI.
 """
 from __future__ import annotations
 
@@ -27,12 +33,13 @@ import math
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, NamedTuple
 
 from conformance.vocab import schema
 from conformance.vocab.atomic import write_bytes
 from conformance.vocab.records import OUTCOMES, Record
 from conformance.vocab.schema import SchemaError
+from conformance.vocab.tolerance import for_dtype
 
 SCHEMA = "loss-conformance-baseline/1"
 KEY_FIELDS = ("loss", "variant", "reduction", "framework", "device", "dtype", "mode", "check")
@@ -56,6 +63,10 @@ class CellStat:
         return {"outcomes": dict(sorted(self.outcomes.items())), "worst_error_eps": self.worst_error_eps}
 
 
+def cell_key(record: Record, ignore: tuple[str, ...] = ()) -> tuple:
+    return tuple(None if f in ignore else getattr(record, f) for f in KEY_FIELDS)
+
+
 def cells(records: Iterable[Record], ignore: tuple[str, ...] = ()) -> dict[tuple, CellStat]:
     """Statistics per cell; ``ignore`` drops key fields (e.g. "device" to set a CPU
     run beside a GPU run)."""
@@ -63,7 +74,7 @@ def cells(records: Iterable[Record], ignore: tuple[str, ...] = ()) -> dict[tuple
     for r in records:
         if r.origin == "search":
             continue
-        stat = out[tuple(None if f in ignore else getattr(r, f) for f in KEY_FIELDS)]
+        stat = out[cell_key(r, ignore)]
         stat.outcomes[r.outcome] += 1
         err = r.error_eps
         if isinstance(err, (int, float)) and math.isfinite(err):
@@ -166,34 +177,76 @@ def incompatible(base: Mapping[str, Any], run: Mapping[str, Any]) -> list[str]:
             for k in SETTINGS if _setting(base, k) != _setting(run, k)]
 
 
+#: what a change is, each a regression, a warning or an improvement (SEVERITY)
+NEW_OUTCOME, NOT_CHECKED, PAST_TOLERANCE = "new outcome", "not checked", "error past tolerance"
+WITHIN_TOLERANCE = "error grew within tolerance"
+OUTCOME_GONE, ERROR_SHRANK = "outcome gone", "error shrank"
+SEVERITY = {NEW_OUTCOME: "regression", NOT_CHECKED: "regression", PAST_TOLERANCE: "regression",
+            WITHIN_TOLERANCE: "warning", OUTCOME_GONE: "improvement", ERROR_SHRANK: "improvement"}
+
+
 @dataclass(frozen=True)
 class Change:
     key: tuple
-    what: str            # a sentence for the list
+    what: str                    # a sentence for the list
+    kind: str = NEW_OUTCOME      # a key of SEVERITY
+    outcome: str | None = None   # the outcome new or gone
+
+    @property
+    def severity(self) -> str:
+        return SEVERITY[self.kind]
+
+    def field(self, name: str) -> Any:
+        return self.key[KEY_FIELDS.index(name)]
+
+    def cell(self) -> str:
+        return " ".join(str(k) for k in self.key if k is not None)
 
     def line(self) -> str:
-        return " ".join(str(k) for k in self.key if k is not None) + ": " + self.what
+        return self.cell() + ": " + self.what
+
+
+class Comparison(NamedTuple):
+    regressions: list[Change]
+    warnings: list[Change]
+    improvements: list[Change]
+
+
+def tolerance_k(dtype: str | None) -> float:
+    """The dtype's k (errors up to it agree); 0 for a dtype the table does not know,
+    so that any growth there is a regression rather than a warning."""
+    try:
+        return for_dtype(dtype).k
+    except (KeyError, TypeError, ValueError):
+        return 0.0
 
 
 def compare(before: Mapping[tuple, CellStat], after: Mapping[tuple, CellStat],
-            factor: float = DEFAULT_FACTOR) -> tuple[list[Change], list[Change]]:
-    """(regressions, improvements) of ``after`` against ``before``."""
-    worse, better = [], []
+            factor: float = DEFAULT_FACTOR) -> Comparison:
+    """The regressions, warnings and improvements of ``after`` against ``before``."""
+    worse, warn, better = [], [], []
     for key, old in before.items():
         new = after.get(key)
         if new is None:
-            worse.append(Change(key, "not checked in this run (the baseline has it)"))
+            worse.append(Change(key, "not checked in this run (the baseline has it)", NOT_CHECKED))
             continue
         for outcome in sorted(set(new.outcomes) - set(old.outcomes) - {"agree"}):
-            worse.append(Change(key, f"new outcome {outcome} ({new.outcomes[outcome]} check(s))"))
+            worse.append(Change(key, f"new outcome {outcome} ({new.outcomes[outcome]} check(s))", NEW_OUTCOME, outcome))
         for outcome in sorted(set(old.outcomes) - set(new.outcomes) - {"agree"}):
-            better.append(Change(key, f"{outcome} is gone ({old.outcomes[outcome]} check(s) before)"))
+            better.append(Change(key, f"{outcome} is gone ({old.outcomes[outcome]} check(s) before)",
+                                 OUTCOME_GONE, outcome))
         was, now = max(old.worst_error_eps, ERROR_FLOOR_EPS), max(new.worst_error_eps, ERROR_FLOOR_EPS)
+        grown = f"worst error grew {old.worst_error_eps:.3g} -> {new.worst_error_eps:.3g} eps"
         if now > factor * was:
-            worse.append(Change(key, f"worst error grew {old.worst_error_eps:.3g} -> {new.worst_error_eps:.3g} eps"))
+            k = tolerance_k(key[KEY_FIELDS.index("dtype")])
+            if new.worst_error_eps > k:
+                worse.append(Change(key, f"{grown}, past k = {k:g}", PAST_TOLERANCE))
+            else:
+                warn.append(Change(key, f"{grown}, still within k = {k:g}", WITHIN_TOLERANCE))
         elif was > factor * now:
-            better.append(Change(key, f"worst error shrank {old.worst_error_eps:.3g} -> {new.worst_error_eps:.3g} eps"))
-    return worse, better
+            better.append(Change(key, f"worst error shrank {old.worst_error_eps:.3g} -> {new.worst_error_eps:.3g} eps",
+                                 ERROR_SHRANK))
+    return Comparison(worse, warn, better)
 
 
 def diff_rows(a: Mapping[tuple, CellStat], b: Mapping[tuple, CellStat], everything: bool = False) -> list[list[str]]:

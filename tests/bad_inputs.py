@@ -434,6 +434,21 @@ for name, (options, expect) in GATE.items():
         lambda tmp, good, options=options: ["gate", "--baseline", str(good), *options, str(good)])
 bad("gate-results-not-a-run", "gate on a directory that is not a run", "not a results directory")(
     lambda tmp, good: ["gate", "--baseline", str(good), str(tmp)])
+
+
+def _blocked_output(tmp: Path, good: Path, option: str, where: str) -> list[str]:
+    """``gate --markdown/--junit/--json`` to a path that cannot be a file: under a file, or a directory."""
+    (tmp / "a-file").write_text("x")
+    (tmp / "a-directory").mkdir()
+    path = tmp / "a-file" / "gate.out" if where == "under-a-file" else tmp / "a-directory"
+    return ["gate", "--baseline", str(good), str(good), f"--{option}", str(path)]
+
+
+for option, what in (("markdown", "Markdown summary"), ("junit", "JUnit XML"), ("json", "JSON")):
+    for where in ("under-a-file", "a-directory"):
+        bad(f"gate-{option}-{where}", f"gate --{option} to a path {where.replace('-', ' ')}",
+            f"could not write the {what} (--{option})")(
+            lambda tmp, good, option=option, where=where: _blocked_output(tmp, good, option, where))
 for name, options, expect in (("repeat-zero", ("--repeat", "0"), "whole number >= 1"),
                               ("repeat-negative", ("--repeat", "-3"), "whole number >= 1"),
                               ("repeat-words", ("--repeat", "many"), "expected a whole number"),
