@@ -14,7 +14,7 @@ import pandas as pd
 from conformance.vocab.dtypes import DTYPES
 from conformance.vocab.records import Record
 
-from . import gate, input_kinds
+from . import gate, gate_groups, input_kinds
 
 COUNTS = ("checks", "failing", "explained", "unexplained", "ordinary", "special")
 
@@ -49,12 +49,19 @@ def by_framework(frame: pd.DataFrame) -> dict[str, Any]:
 
 def since(baseline: Mapping[str, Any] | None, records: Iterable[Record],
           limit: int = 12) -> dict[str, Any] | None:
-    """What changed against ``baseline`` (a loaded baseline, reports.gate.load_baseline):
-    the regressions and improvements, counted, and the first ``limit`` of each as text."""
+    """What changed against ``baseline`` (a loaded baseline, reports.gate.load_baseline),
+    in the gate's terms: the regressions, the warnings (grew, still within tolerance)
+    and the improvements, counted in cells, and the first ``limit`` groups of each by
+    cause (reports.gate_groups) as text."""
     if baseline is None:
         return None
-    worse, better = gate.compare(baseline["cells"], gate.cells(records), gate.DEFAULT_FACTOR)
-    return {"path": baseline.get("path", ""), "frameworks": baseline.get("frameworks", {}),
-            "regressions": len(worse), "improvements": len(better),
-            "regression_lines": [c.line() for c in worse[:limit]],
-            "improvement_lines": [c.line() for c in better[:limit]]}
+    records = list(records)
+    after = gate.cells(records)
+    comparison = gate.compare(baseline["cells"], after, gate.DEFAULT_FACTOR)
+    groups = gate_groups.group([*comparison.regressions, *comparison.warnings, *comparison.improvements],
+                               after, gate_groups.reasons(records))
+    out: dict[str, Any] = {"path": baseline.get("path", ""), "frameworks": baseline.get("frameworks", {})}
+    for severity, changes in zip(gate_groups.SEVERITIES, comparison):
+        mine = gate_groups.of(groups, severity)
+        out[severity] = {"cells": len(changes), "groups": len(mine), "lines": [g.line() for g in mine[:limit]]}
+    return out

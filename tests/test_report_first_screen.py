@@ -175,11 +175,13 @@ def test_given_a_baseline_the_first_screen_says_what_changed(tmp_path):
     gate.write_baseline(tmp_path / "base.json.gz", gate.baseline(good, META))
     base = {**gate.load_baseline(tmp_path / "base.json.gz"), "path": "base.json.gz"}
     since = first_screen.since(base, bad)
-    assert since["regressions"] >= 1 and since["improvements"] == 0
+    assert since["regression"]["cells"] >= 1 and since["improvement"]["cells"] == 0
+    assert since["regression"]["groups"] == len(since["regression"]["lines"]) >= 1
     page = html.render(META, bad, cases, baseline=base)
-    assert 'id="since-baseline"' in page and f"{since['regressions']} regression" in page
+    assert 'id="since-baseline"' in page and f"{since['regression']['cells']} regression" in page
     assert page.index('id="since-baseline"') < page.index('id="heatmap"')
-    assert first_screen.since(base, good)["regressions"] == 0
+    assert since["regression"]["lines"][0] in page.replace("&#39;", "'").replace("&gt;", ">")
+    assert first_screen.since(base, good)["regression"]["cells"] == 0
     assert first_screen.since(None, bad) is None and 'id="since-baseline"' not in html.render(META, bad, cases)
 
 
