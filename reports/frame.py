@@ -5,7 +5,8 @@ Arrays (``expected``, ``actual``, ``policy_expected``) stay in ``results.jsonl``
 ``cases.jsonl``; the row keeps what can be filtered, grouped and sorted on. Errors are
 floats: ``"inf"`` becomes ``inf``, an unmeasured error ``NaN``; ``verdict_error_eps`` is
 the error the outcome rests on (against the documented policy for a ``documented``
-record, against the oracle otherwise).
+record, against the oracle otherwise); ``inputs`` is the kind of input the check ran on,
+ordinary or special (reports.input_kinds).
 """
 from __future__ import annotations
 
