@@ -129,3 +129,36 @@ def test_ctrl_c_under_the_bar_restores_the_terminal_and_the_run_resumes(tmp_path
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((out / "run.json").read_text()).get("finished")
+
+
+# ------------------------------------------------------------------ the version, the command's name
+def test_version_names_the_suite_and_each_installed_framework_and_imports_none(tmp_path):
+    from importlib import metadata
+    from conformance import version
+    probe = ("import sys\nfrom conformance.cli import main\ntry:\n    main(['--version'])\nexcept SystemExit as e:\n"
+             "    print('exit', e.code)\nprint('imported', sorted(m for m in ('torch', 'jax', 'tensorflow', 'keras')"
+             " if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=ENV, capture_output=True, text=True,
+                          timeout=120)
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"python -m conformance {metadata.version('loss-conformance')}"
+    for name in version.FRAMEWORKS:
+        want = version.installed(name) or "not installed"
+        assert any(line.split() == [name, *want.split()] for line in lines), (name, lines)
+    assert lines[-2:] == ["exit 0", "imported []"]
+
+
+def test_usage_names_the_command_as_it_was_typed(tmp_path):
+    script = tmp_path / "conformance"             # what the console script [project.scripts] runs
+    script.write_text("import sys\nfrom conformance.cli import main\nsys.exit(main())\n")
+    for command, name in [([sys.executable, str(script)], "conformance"),
+                          ([sys.executable, "-m", "conformance"], "python -m conformance")]:
+        done = subprocess.run([*command, "--help"], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and done.stdout.startswith(f"usage: {name} "), done.stdout[:200]
+
+
+def test_the_console_script_is_named_as_the_readme_calls_it():
+    import tomllib
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["conformance"] == scripts["loss-conformance"] == "conformance.cli:main"
+    assert "python -m conformance run" in (ROOT / "README.md").read_text()
