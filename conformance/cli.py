@@ -17,6 +17,7 @@ import threading
 from typing import Any, Sequence
 
 from adapters.base import AdapterContractError
+from adapters.native_logs import quiet_tensorflow
 from reports.gate import BaselineError
 
 from . import corpus, profiles, shards, version
@@ -61,6 +62,7 @@ def _interrupt(signum: int, _frame: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    quiet_tensorflow()                  # before any command imports it, in this process or a worker
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser(program_name(sys.argv[0])).parse_args(argv)
     args.argv = argv

@@ -162,3 +162,42 @@ def test_the_console_script_is_named_as_the_readme_calls_it():
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["conformance"] == scripts["loss-conformance"] == "conformance.cli:main"
     assert "python -m conformance run" in (ROOT / "README.md").read_text()
+
+
+# ------------------------------------------------------------------ no TensorFlow log lines
+#: absl/TensorFlow C++ log lines (I/W/E + MMDD), their start-up notices, GPU probing chatter
+TF_LOG_LINE = re.compile(r"^[IWE]\d{4} |oneDNN|cuda|absl::|cpu_feature_guard|Ignoring Assert", re.IGNORECASE)
+
+
+def _tensorflow_missing() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("tensorflow") is None
+
+
+def _quiet_env() -> dict[str, str]:
+    """The environment without TF_CPP_MIN_LOG_LEVEL: the entry point must set it itself."""
+    return {k: v for k, v in ENV.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+
+
+@pytest.mark.skipif(_tensorflow_missing(), reason="TensorFlow is not installed")
+@pytest.mark.parametrize("command", [["run", "--frameworks", "tensorflow", "--losses", "mse,ctc", "--profile", "smoke",
+                                      "--modes", "compiled", "--force"],
+                                     ["list", "ctc"]], ids=["run", "list"])
+def test_commands_print_no_tensorflow_log_lines(command, tmp_path):
+    extra = ["--out", str(tmp_path / "res")] if command[0] == "run" else []
+    done = subprocess.run([sys.executable, "-m", "conformance", *command, *extra], cwd=ROOT, env=_quiet_env(),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    noise = [line for line in done.stderr.splitlines() if TF_LOG_LINE.search(line)]   # stdout may say CUDA
+    assert noise == []
+
+
+@pytest.mark.skipif(_tensorflow_missing(), reason="TensorFlow is not installed")
+def test_a_tensorflow_reproducer_prints_no_log_lines_but_keeps_other_stderr(tmp_path):
+    from adapters.tensorflow.reproducer import SETUP
+    script = tmp_path / "setup.py"         # how every TensorFlow reproducer script begins
+    script.write_text(SETUP + "\n\nprint('a real error', file=sys.stderr)\nprint(tf.constant(1.0).numpy())\n")
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=_quiet_env(), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "1.0", done.stderr
+    assert done.stderr.splitlines() == ["a real error"]
