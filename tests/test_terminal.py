@@ -201,3 +201,26 @@ def test_a_tensorflow_reproducer_prints_no_log_lines_but_keeps_other_stderr(tmp_
                           text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "1.0", done.stderr
     assert done.stderr.splitlines() == ["a real error"]
+
+
+# ------------------------------------------------------------------ list LOSS at 100 columns
+def test_wrapping_keeps_a_row_legible_and_a_url_whole():
+    from conformance.commands.wrapping import wrap
+    url = "https://example.org/" + "a" * 90
+    row = "    torch       native     " + "word " * 30 + url
+    lines = wrap(row, 100).splitlines()
+    assert all(len(line) <= 100 for line in lines if url not in line)
+    assert lines[0].startswith("    torch       native     word") and url in lines[-1]
+    assert all(line.startswith(" " * 27) and line[27] != " " for line in lines[1:])
+    assert " ".join(" ".join(lines).split()) == " ".join(row.split())     # no word lost
+
+
+def test_list_of_every_loss_fits_100_columns_but_for_urls(monkeypatch, capsys):
+    from conformance.cli import main
+    from conformance.vocab import catalog
+    monkeypatch.setenv("COLUMNS", "100")
+    assert main(["list", *catalog.catalog()]) == 0
+    out = capsys.readouterr().out
+    wide = [line for line in out.splitlines() if len(line) > 100]
+    assert all(len(line.split()) == 1 and "://" in line for line in wide), wide[:3]
+    assert all(f"\n{name}: modes:" in out for name in catalog.catalog())   # every loss was shown
