@@ -42,7 +42,8 @@ def program_name(argv0: str) -> str:
 
 def parser(prog: str = "python -m conformance") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description="Differential conformance suite for loss functions.")
-    p.add_argument("--version", action=_Version, nargs=0, help="print the suite's version and the installed frameworks' and exit")
+    p.add_argument("--version", action=_Version, nargs=0,
+                   help="print the suite's version and the installed frameworks' and exit")
     sub = p.add_subparsers(dest="command", required=True)
     for module in COMMANDS:
         module.add(sub)
