@@ -18,8 +18,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
 def quiet_import():
-    """(tensorflow, keras). TensorFlow writes INFO lines (oneDNN, CUDA drivers) at
-    import before its log level applies, and its GPU probe an E line "failed call to
+    """(tensorflow, keras). TensorFlow writes INFO lines (oneDNN, CUDA drivers) as it
+    loads, before its log level applies, and its GPU probe an E line "failed call to
     cuInit" on a machine without a GPU (placing on /GPU:0 there fails on its own):
     those are dropped, every other line kept."""
     sys.stderr.flush()
