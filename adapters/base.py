@@ -23,6 +23,8 @@ import numpy as np
 from conformance.vocab.case import Case
 from conformance.vocab.catalog import SAMPLE_WEIGHT
 
+from .native_logs import filtered_stderr
+
 KINDS = ("native", "composed", "unsupported")
 #: the devices an adapter may run on
 DEVICES = ("cpu", "cuda")
@@ -339,7 +341,8 @@ def missing_api(api: str) -> str | None:
 def _missing(name: str) -> str | None:
     parts = name.split(".")
     try:
-        obj = importlib.import_module(_MODULE_ALIASES.get(parts[0], parts[0]))
+        with filtered_stderr():              # often the framework's first import in a worker
+            obj = importlib.import_module(_MODULE_ALIASES.get(parts[0], parts[0]))
     except ImportError:
         return None                        # the framework itself: unavailable() says why
     version = getattr(obj, "__version__", "?")

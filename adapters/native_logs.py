@@ -16,6 +16,19 @@ import tempfile
 from contextlib import contextmanager
 from typing import Iterator
 
+#: TensorFlow's C++ log threshold: 1 drops INFO, 2 also WARNING, 3 also ERROR. 2: its
+#: INFO and WARNING lines are start-up and tracing chatter the suite records nothing
+#: from, while an ERROR line (a device failing, a kernel missing) is one a person must
+#: see; a value already in the environment (0 to see everything) is kept.
+TF_CPP_MIN_LOG_LEVEL = "2"
+
+
+def quiet_tensorflow() -> None:
+    """Set TensorFlow's log threshold for this process and its children; it must come
+    before TensorFlow's import (every entry point calls it first)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_CPP_MIN_LOG_LEVEL)
+
+
 ABSL_INFO = (re.compile(r"^I\d{4} "), re.compile(r"^WARNING: All log messages before absl::InitializeLog"))
 #: TF logs each op error it then raises (the engine records the exception
 #: itself), and logs at E level that half-precision oneDNN kernels fall back to

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import signal
 import sys
 import threading
 from typing import Any, Sequence
 
 from adapters.base import AdapterContractError
+from adapters.native_logs import quiet_tensorflow
 from reports.gate import BaselineError
 
-from . import corpus, profiles, shards
+from . import corpus, profiles, shards, version
 from .commands import bench, corpus as corpus_command, docs, gating, listing, merging, report, run
 from .commands.options import EXIT_USAGE, Interrupted, UsageError
 from .results import ResultsError
@@ -31,13 +33,29 @@ USAGE_ERRORS = (UsageError, ResultsError, BaselineError, corpus.CorpusError, sha
                 profiles.UnknownProfile, catalog.UnknownLoss, SchemaError, AdapterContractError)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m conformance",
-                                description="Differential conformance suite for loss functions.")
+def program_name(argv0: str) -> str:
+    """The command as the user typed it: ``python -m conformance`` or the console
+    script's name (``conformance``, ``loss-conformance``)."""
+    name = os.path.basename(argv0)
+    return "python -m conformance" if name in ("__main__.py", "-m", "-c", "") else name
+
+
+def parser(prog: str = "python -m conformance") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="Differential conformance suite for loss functions.")
+    p.add_argument("--version", action=_Version, nargs=0,
+                   help="print the suite's version and the installed frameworks' and exit")
     sub = p.add_subparsers(dest="command", required=True)
     for module in COMMANDS:
         module.add(sub)
     return p
+
+
+class _Version(argparse.Action):
+    """Prints ``version.text`` as it is written (argparse's own action reflows it)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(version.text(parser.prog))
+        parser.exit()
 
 
 def _interrupt(signum: int, _frame: Any) -> None:
@@ -45,8 +63,9 @@ def _interrupt(signum: int, _frame: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    quiet_tensorflow()                  # before any command imports it, in this process or a worker
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser().parse_args(argv)
+    args = parser(program_name(sys.argv[0])).parse_args(argv)
     args.argv = argv
     # SIGTERM as an exception, so that what a command writes is cleaned up or kept whole
     previous = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() \

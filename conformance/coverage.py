@@ -99,11 +99,21 @@ def totals(found: Sequence[Entry], frameworks: Sequence[str]) -> str:
 
 
 def details(found: Sequence[Entry]) -> str:
-    """Per loss and variant, what each framework calls (the migration guide) or why not."""
+    """Per loss and variant, what each framework calls (the migration guide) or why not;
+    the reductions of a variant where every framework does the same are one group."""
     lines = []
     for loss in dict.fromkeys(e.loss for e in found):
         lines.append(f"{loss}: {catalog.get(loss).summary}")
-        for e in (e for e in found if e.loss == loss):
-            text = e.api if e.kind != "unsupported" else e.reason
-            lines.append(f"  {e.variant + ' / ' + e.reduction:<28} {e.framework:<11} {e.kind:<11} {text}")
+        of_loss = [e for e in found if e.loss == loss]
+        for variant in dict.fromkeys(e.variant for e in of_loss):
+            calls: dict[str, list[tuple[str, str, str]]] = {}
+            for e in (e for e in of_loss if e.variant == variant):
+                calls.setdefault(e.reduction, []).append(
+                    (e.framework, e.kind, e.api if e.kind != "unsupported" else e.reason))
+            groups: dict[tuple, list[str]] = {}
+            for reduction, rows in calls.items():
+                groups.setdefault(tuple(rows), []).append(reduction)
+            for rows, reductions in groups.items():
+                lines.append(f"  {variant} / {', '.join(reductions)}")
+                lines += [f"    {framework:<11} {kind:<10} {text}" for framework, kind, text in rows]
     return "\n".join(lines)

@@ -149,33 +149,58 @@ def search_key(cell: Cell, framework: str, device: str, dtype: str) -> str:
     return f"{cell.id}#search|{framework}|{device}|{dtype}"
 
 
+def unit_plan(cell: Cell, framework: str, default_mode: str, dtypes: tuple[str, ...], devices: tuple[str, ...],
+              profile: Profile, seed: int, modes: tuple[str, ...] = ()
+              ) -> Iterator[tuple[str, Case | None, str, str, str | None]]:
+    """One framework's units of a cell, in order, before any is computed: (key, case,
+    device, dtype, mode) for a case (mode None: the framework's default) and case None
+    for a worst-case search. ``cell_units`` computes them; ``planned`` counts them."""
+    devices = tuple(d for d in devices if cell.runs_on(d))
+    cases = cases_for(cell, profile.examples, seed)
+    for index, case in enumerate(cases):
+        for dtype in dtypes:
+            for device in devices:
+                yield check_key(cell, index, case, framework, device, dtype), case, device, dtype, None
+                for mode in modes_for(cell, index, len(cases), dtype, profile, modes, default_mode):
+                    yield check_key(cell, index, case, framework, device, dtype, mode), case, device, dtype, mode
+    for dtype in (d for d in dtypes if searchable(cell, profile, d)):
+        for device in devices:
+            yield search_key(cell, framework, device, dtype), None, device, dtype, None
+
+
 def cell_units(checker: Checker, cell: Cell, dtypes: tuple[str, ...], devices: tuple[str, ...], profile: Profile,
                seed: int, done: Callable[[str], bool], last_of_loss: bool, modes: tuple[str, ...] = ()) -> list[Unit]:
     """One framework's share of a cell: its cases in every dtype and device (and the
     sampled ones in every other mode of ``modes``), then the searches; ``release``
     when the cell is the loss's last."""
     out = []
-    devices = tuple(d for d in devices if cell.runs_on(d))
-    cases = cases_for(cell, profile.examples, seed)
     default_mode = getattr(checker, "default_mode", "eager")
-    for index, case in enumerate(cases):
-        for dtype in dtypes:
-            for device in devices:
-                key = check_key(cell, index, case, checker.name, device, dtype)
-                if not done(key):
-                    out.append(Unit(key, [(case, checker.check(case, device, dtype))]))
-                for mode in modes_for(cell, index, len(cases), dtype, profile, modes, default_mode):
-                    key = check_key(cell, index, case, checker.name, device, dtype, mode)
-                    if not done(key):
-                        out.append(Unit(key, [(case, checker.check(case, device, dtype, mode))]))
-    for dtype in (d for d in dtypes if searchable(cell, profile, d)):
-        for device in devices:
-            key = search_key(cell, checker.name, device, dtype)
-            if not done(key):
-                out.append(Unit(key, searched(cell, checker, device, dtype, profile, seed)))
+    for key, case, device, dtype, mode in unit_plan(cell, checker.name, default_mode, dtypes, devices, profile,
+                                                     seed, modes):
+        if done(key):
+            continue
+        if case is None:
+            out.append(Unit(key, searched(cell, checker, device, dtype, profile, seed)))
+        else:
+            records = checker.check(case, device, dtype) if mode is None else checker.check(case, device, dtype, mode)
+            out.append(Unit(key, [(case, records)]))
     if last_of_loss:
         checker.release()
     return out
+
+
+def planned(frameworks: list[FrameworkAdapter | Checker], cell_list: list[Cell], dtypes: tuple[str, ...],
+            devices: tuple[str, ...], profile: Profile, seed: int,
+            done: Callable[[str], bool] = lambda key: False, modes: tuple[str, ...] = ()) -> dict[str, str]:
+    """The units ``iterate`` will yield with the same arguments, known before any is
+    computed: key -> its loss (a resumed run's done units left out). How many checks
+    a unit makes is known only once it has run (a search makes as many as it finds)."""
+    defaults = {}
+    for f in frameworks:
+        defaults.setdefault(f.name, getattr(f, "default_mode", "eager"))
+    return {key: cell.loss for cell in cell_list for name, default_mode in defaults.items()
+            for key, *_ in unit_plan(cell, name, default_mode, dtypes, devices, profile, seed, modes)
+            if not done(key)}
 
 
 # -- the whole run ------------------------------------------------------------------------------

@@ -9,11 +9,11 @@ From any directory: ``pytest --pyargs conformance --profile quick --adapter mymo
 """
 from __future__ import annotations
 
-import os
-
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from adapters.native_logs import quiet_tensorflow
+
+quiet_tensorflow()                      # before the matrix imports TensorFlow
 
 from adapters.base import DEVICES  # noqa: E402
 from adapters.user import AdapterLoadError, load_checked  # noqa: E402

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.native_logs import quiet_tensorflow
 from conformance import search
+
+quiet_tensorflow()                      # also when the suite's pytest plugin is not loaded
 
 
 @pytest.fixture(autouse=True)

@@ -151,7 +151,7 @@ def test_scripts_reproduce_in_a_clean_process_without_the_project(run, tmp_path)
 
 def test_a_script_imports_only_numpy_and_its_framework(run):
     allowed = {"__future__", "sys", "pathlib", "numpy", "os", "functools", "math", "dataclasses", "typing",
-               "collections", "warnings", "torch", "jax", "optax", "tensorflow", "keras", "ml_dtypes"}
+               "collections", "warnings", "tempfile", "torch", "jax", "optax", "tensorflow", "keras", "ml_dtypes"}
     for entry in run["entries"].values():
         script = run["out"] / entry.slug / f"{entry.framework}_repro.py"
         if not script.exists():

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from conformance.vocab.catalog import WEIGHTED_MEAN, plain_reduction
 
-from ..native_logs import filtered_stderr
+from ..native_logs import filtered_stderr, quiet_tensorflow
 
 Tensors = Mapping[str, Any]
 Params = Mapping[str, Any]
@@ -16,7 +16,7 @@ Params = Mapping[str, Any]
 @functools.cache
 def modules() -> tuple[Any, Any]:
     """(tensorflow, keras), imported on first use with the log noise silenced."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow()
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     with filtered_stderr():
         import keras

@@ -9,11 +9,40 @@ import numpy as np
 from conformance.vocab.reproducer import ScriptWriter, Spec, variable
 
 SETUP = '''import os
+import sys
+import tempfile
 
+# 2: TensorFlow's C++ INFO and WARNING lines off, its ERROR lines kept.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402'''
+
+
+def quiet_import():
+    """(tensorflow, keras). TensorFlow writes INFO lines (oneDNN, CUDA drivers) as it
+    loads, before its log level applies, and its GPU probe an E line "failed call to
+    cuInit" on a machine without a GPU (placing on /GPU:0 there fails on its own):
+    those are dropped, every other line kept."""
+    sys.stderr.flush()
+    saved, captured = os.dup(2), tempfile.TemporaryFile()
+    os.dup2(captured.fileno(), 2)
+    try:
+        import keras
+        import tensorflow
+        tensorflow.config.list_physical_devices("GPU")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        captured.seek(0)
+        for line in captured.read().decode(errors="replace").splitlines(keepends=True):
+            if not (line[:1] == "I" and line[1:5].isdigit()
+                    or line.startswith("WARNING: All log messages before absl::InitializeLog")
+                    or "failed call to cuInit" in line):
+                sys.stderr.write(line)
+        captured.close()
+    return tensorflow, keras
+
+
+tf, keras = quiet_import()'''
 
 HELPERS = '''PLACE = "/GPU:0" if DEVICE == "cuda" else "/CPU:0"
 
@@ -56,7 +85,8 @@ class TensorflowWriter(ScriptWriter):
              "batchmean": "tf.reduce_sum(loss) / (loss.shape[0] if loss.shape.rank else 1)"}
     prefixes = {"tf": "tensorflow", "keras": "keras"}
     doc_hosts = ("tensorflow.org", "keras.io")
-    reserved = {"os": "os", "tf": "tensorflow", "keras": "keras", "PLACE": None}
+    reserved = {"os": "os", "sys": "sys", "tempfile": "tempfile", "tf": "tensorflow",
+                "keras": "keras", "PLACE": None, "quiet_import": None}
     shims = {"adapters.tensorflow.ops.modules": MODULES_SHIM}
 
     def tensors(self, arrays: Mapping[str, np.ndarray], dtype: str, device: str, wrt: tuple[str, ...]) -> dict:

@@ -8,6 +8,7 @@ from .. import cells, coverage, edge_coverage
 from ..vocab import catalog
 from ..vocab.modes import MODES
 from .options import chosen_frameworks
+from .wrapping import wrap
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -25,13 +26,9 @@ def command(args: argparse.Namespace) -> int:
     unavailable = {n: v for n, v in versions.items() if v.startswith("unavailable")}
     found = coverage.entries(chosen, args.losses or None)
     if args.losses:
-        print(coverage.details(found))
-        for name in args.losses:
-            print()
-            print(edge_coverage_text(name))
-        for name in args.losses:
-            print()
-            print(modes_text(chosen, name))
+        parts = [coverage.details(found), *map(edge_coverage_text, args.losses),
+                 *(modes_text(chosen, name) for name in args.losses)]
+        print(wrap("\n\n".join(parts)))
         return 0
     print(coverage.render(coverage.table(found, list(versions), unavailable), ["loss", "variants", *versions]))
     print()

@@ -24,6 +24,7 @@ from ..vocab.dtypes import DTYPES
 from ..vocab.modes import MODES, parse as parse_modes
 from ..vocab.records import FAILING, OUTCOMES
 from ..worker import IsolatedAdapter
+from .progress import Progress
 from .options import Interrupted, UsageError, chosen_frameworks, names, positive_seconds
 
 
@@ -159,19 +160,18 @@ def _drive(args: argparse.Namespace, plan: _Plan, checkers: list[Any], writer: R
            start: float) -> tuple[bool, str]:
     """Every unit into the writer; (finished, why not). An abnormal end leaves the
     run unfinished, its complete units kept."""
-    loss, done = None, 0
     finished, why = False, ""
     units = engine.iterate(checkers, plan.cells, plan.dtypes, plan.devices, plan.profile, plan.seed, writer.done,
                            parallel=args.isolation == "process", modes=plan.modes)
     try:
-        for unit in units:
-            for case, records in unit.found:
-                if case.loss != loss:
-                    _progress(loss, done, start)
-                    loss, done = case.loss, 0
-                done += len(records)
-            writer.add(unit.key, unit.found)
-        _progress(loss, done, start)
+        planned = engine.planned(checkers, plan.cells, plan.dtypes, plan.devices, plan.profile, plan.seed,
+                                 writer.done, modes=plan.modes)
+        with Progress(len(planned), start) as progress:
+            for unit in units:
+                writer.add(unit.key, unit.found)
+                loss = planned.get(unit.key) or (unit.found[0][0].loss if unit.found else progress.loss or "?")
+                progress.unit(loss, sum(len(records) for _case, records in unit.found))
+            progress.finish_loss()
         finished = True
     except (KeyboardInterrupt, Interrupted) as exc:
         why = f"interrupted by {'SIGINT' if isinstance(exc, KeyboardInterrupt) else exc}"
@@ -185,11 +185,6 @@ def _drive(args: argparse.Namespace, plan: _Plan, checkers: list[Any], writer: R
                 getattr(c, "close", lambda **_: None)(**({} if finished else {"fast": True}))
         writer.close(finished=finished, why=why, elapsed_s=round(time.perf_counter() - start, 2))
     return finished, why
-
-
-def _progress(loss: str | None, checks: int, start: float) -> None:
-    if loss is not None:
-        print(f"  {loss:<18} {checks:>7} checks  ({time.perf_counter() - start:7.1f} s)", file=sys.stderr, flush=True)
 
 
 def _print_summary(counts: collections.Counter, out: Path, elapsed: float) -> None:
