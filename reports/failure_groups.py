@@ -1,7 +1,7 @@
 """Failing checks in groups a reader can take in: per heat-map cell (on the loss's page),
 the unexplained ones across the run (on the first screen), and those each known finding
-explains. Built from the records' DataFrame (reports.frame); worst outcome first, then
-the most checks."""
+explains. Built from the records' DataFrame (reports.frame): unexplained first, then
+failures on ordinary inputs, the worst outcome and the most checks."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,6 +10,7 @@ import pandas as pd
 
 from conformance.vocab.findings import by_id
 
+from . import input_kinds
 from .first_screen import base_framework
 from .heatmap import KEYS, cell_anchor
 
@@ -18,10 +19,14 @@ _WITHIN_CELL = ["variant", "reduction", "check", "outcome", "finding", "inputs"]
 
 
 def _grouped(failing: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    groups = failing.groupby(keys, sort=False).agg(
+    """The groups, unexplained first, then those on ordinary inputs, the worst outcome and
+    the most checks."""
+    groups = failing.assign(_new=~failing["explained"], _ordinary=failing["inputs"].eq(input_kinds.ORDINARY))
+    groups = groups.groupby(keys, sort=False).agg(
         checks=("case", "size"), worst=("verdict_error_eps", "max"), severity=("severity", "max"),
+        new=("_new", "max"), ordinary=("_ordinary", "max"),
         detail=("detail", "first"), raised=("raised", "first")).reset_index()
-    return groups.sort_values(["severity", "checks"], ascending=False, kind="stable")
+    return groups.sort_values(["new", "ordinary", "severity", "checks"], ascending=False, kind="stable")
 
 
 def _row(g: Any, keys: list[str]) -> dict[str, Any]:

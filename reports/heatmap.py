@@ -13,8 +13,9 @@ whether the suite composed the loss from primitives rather than calling the
 framework's own API (every check of the cell composed), and its worst error in eps units on a log scale (a bar, coloured
 by ERROR_BINS, with a tick at the dtype's tolerance k): against the documented policy
 for a ``documented`` record, against the oracle otherwise. Each cell names its worst
-record (by outcome, then error; a shrunk search case first on a tie), shown on the
-loss's page with the cell's other failures.
+record (an unexplained failure first, then one on an ordinary input, then by outcome
+and error; a shrunk search case first on a tie), shown on the loss's page with the
+cell's other failures.
 """
 from __future__ import annotations
 
@@ -250,11 +251,16 @@ def sections(groups: list[dict[str, Any]], width: int = MAX_COLUMNS) -> list[lis
 
 
 def _worst_rows(frame: pd.DataFrame) -> pd.Series:
-    """Per cell, the frame index of its worst record: highest severity, then largest
-    error (unmeasured lowest), then a search record (shrunk) before others."""
-    ranked = frame.assign(_error=frame["verdict_error_eps"].fillna(-1.0),
+    """Per cell, the frame index of its worst record: a failure no known finding explains
+    first, then one on an ordinary input (what makes a cell wrong), then the highest
+    severity, the largest error (unmeasured lowest), and a search record (shrunk) before
+    others."""
+    failing = frame["failing"]
+    ranked = frame.assign(_new=failing & ~frame["explained"],
+                          _ordinary=failing & frame["inputs"].eq(input_kinds.ORDINARY),
+                          _error=frame["verdict_error_eps"].fillna(-1.0),
                           _searched=frame["origin"].eq("search"), _row=frame.index)
-    ranked = ranked.sort_values(["severity", "_error", "_searched"], kind="stable")
+    ranked = ranked.sort_values(["_new", "_ordinary", "severity", "_error", "_searched"], kind="stable")
     return ranked.groupby(KEYS)["_row"].last()
 
 

@@ -19,7 +19,7 @@ from conformance.cli import main
 from conformance.engine import check
 from conformance.vocab.records import Record
 from fakes import Fake, case, correct, exact
-from reports import first_screen, gate, heatmap, html, input_kinds, summary
+from reports import failure_groups, first_screen, gate, heatmap, html, input_kinds, summary
 from reports.frame import records_frame, shown_by_mode
 
 META = {"profile": "quick", "seed": 0, "dtypes": ["float32"], "devices": ["cpu"],
@@ -252,3 +252,18 @@ def test_report_with_an_unreadable_baseline_says_so_and_writes_nothing(tmp_path,
         assert main(["report", str(out), "--baseline", str(base), "--no-reproducers"]) == 0
     page = (out / "report.html").read_text(encoding="utf-8")
     assert 'id="since-baseline"' in page and "no regression" in page
+
+
+def test_a_wrong_cell_shows_its_failure_on_an_ordinary_input_first():
+    """A value for an out-of-range class fails more severely (error-mismatch) than a value
+    off by 1e-3 (mismatch), but the latter is what makes the cell wrong: it comes first."""
+    both = Fake({"cross_entropy": exact("cross_entropy", before=clip_classes, after=off)})
+    ordinary = case("cross_entropy", {"input": [[0.5, -1.0, 2.0]], "target": np.array([2])})
+    records, cases = run(both, CE_OUT_OF_RANGE, ordinary)
+    frame = records_frame(META, records, cases)
+    key = ("cross_entropy", "cpu", "float32", "fake")
+    cell = heatmap.cells(frame)[key]
+    assert cell.verdict == "wrong" and cell.outcome == "error-mismatch"
+    assert records[cell.worst_record].outcome == "mismatch" and records[cell.worst_record].case == ordinary.id
+    groups = failure_groups.by_cell(frame)[key]
+    assert groups[0]["inputs"] == "ordinary" and groups[-1]["inputs"] == "invalid"
