@@ -4,7 +4,12 @@ actual printed at digits that tell them apart, the relative error right, the ups
 report linked. Drafts are built by hand here, so no framework is needed."""
 from __future__ import annotations
 
+import importlib.util
+import json
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -164,3 +169,30 @@ def test_a_float32_literal_is_the_shortest_text_that_reads_back_to_the_value():
     assert repro_snippet.literal(np.array([x, float("inf")]), "float32") == "[0.1, float('inf')]"
     assert repro_snippet.literal(np.array([x]), "float64") == repr([x])
     assert repro_snippet.literal(np.array([[1, 2]]), "float32") == "[[1, 2]]"
+
+
+#: a call per framework whose value and gradient NumPy knows: (x - y)^2, summed where it is not
+SQUARED = {"torch": "torch.nn.functional.mse_loss(input, target, reduction='none')",
+           "jax": "optax.losses.squared_error(input, target)",
+           "tensorflow": "tf.math.squared_difference(input, target)"}
+
+
+@pytest.mark.parametrize("grad_of", [None, "input"], ids=["value", "gradient"])
+@pytest.mark.parametrize("framework", sorted(SQUARED))
+def test_a_snippet_runs_and_prints_the_calls_value_or_gradient(framework, grad_of, tmp_path):
+    module = {"jax": "optax"}.get(framework, framework)
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not installed")
+    x, y = np.array([0.5, -2.0, 3.25]), np.array([1.0, 0.0, float(np.float32(0.1))])
+    code = repro_snippet.snippet(framework, SQUARED[framework], {"input": x, "target": y}, "float32", grad_of,
+                                 ("input", "target"))
+    assert code is not None and 3 <= len(code.splitlines()) <= 8, code
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3",
+           "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    printed = np.asarray(json.loads(done.stdout.strip().splitlines()[-1]))
+    x32, y32 = x.astype(np.float32), y.astype(np.float32)
+    want = (x32 - y32) ** 2 if grad_of is None else 2 * (x32 - y32)
+    assert np.array_equal(printed, want.astype(np.float64)), (printed, want)

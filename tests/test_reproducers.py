@@ -195,7 +195,7 @@ def test_bug_md_has_the_version_device_dtype_call_and_expected_vs_actual(run):
     version = run["meta"]["frameworks"]["torch"]
     for needle in (version, "**device**: cpu", f"**dtype**: {entry.dtype}",
                    "torch.nn.functional.soft_margin_loss(input, target, reduction=",
-                   "- **expected** (computed in float64", f"- **actual** ({version}): `", "python torch_repro.py",
+                   "- **expected** (computed in float64", f"- **actual** (torch {version}): `", "python torch_repro.py",
                    "REPRODUCED"):
         assert needle in text, needle
     if entry.finding:
@@ -227,7 +227,7 @@ def test_a_generated_snippet_prints_what_the_framework_returned_in_the_run(run, 
         printed = np.ravel(np.asarray(_snippet_output(code, tmp_path), dtype=np.float64))
         actual = np.asarray([float(v) for v in record.actual["data"]])
         assert np.array_equal(printed[:actual.size], actual, equal_nan=True), (entry.slug, printed, actual)
-    assert {"torch", "jax"} <= tried, tried
+    assert "torch" in tried, tried          # JAX's and TF's snippets: tests/test_bug_drafts.py
 
 
 def test_a_composed_recipe_draft_says_to_check_before_filing(run):
