@@ -69,7 +69,8 @@ def _findings_table(rows: Iterable[Finding]) -> list[str]:
     lines = ["| id | loss | outcome | what happens |", "|---|---|---|---|"]
     for f in rows:
         where = f" (in the {', '.join(f.modes)} mode)" if f.modes else ""
-        lines.append(f"| `{f.id}` | {', '.join(f.loss)} | {f.outcome}{where} | {_cell(f.summary)} |")
+        upstream = "".join(f" Upstream: {url}" for url in f.upstream)
+        lines.append(f"| `{f.id}` | {', '.join(f.loss)} | {f.outcome}{where} | {_cell(f.summary + upstream)} |")
     return lines
 
 
@@ -82,7 +83,8 @@ def findings_page() -> str:
     lines = [HEADER, "", "# Known findings", "",
              f"{len(known)} findings (`conformance/data/findings.toml` and `conformance/data/findings/<family>.toml`). "
              "Each names the records it explains (framework, loss, outcome, and where given the checks, variants, "
-             "dtypes, execution modes, error size or input window) and has a standalone reproducer that asserts the discrepancy; "
+             "dtypes, execution modes, error size or input window) and has a standalone reproducer that asserts the discrepancy "
+             "(and, where one is known, the framework's own upstream report of it); "
              "`tests/test_findings.py` runs every reproducer, so a finding an upgrade fixes is noticed. A failing "
              "record carries the id of the first finding that explains it; a finding never widens a tolerance.", ""]
     for framework, rows in by_framework.items():

@@ -1,11 +1,15 @@
-"""BUG.md: a draft upstream bug report for one discrepancy, in Markdown.
+"""BUG.md: a draft upstream bug report for one discrepancy, in Markdown, in the order
+a maintainer reads it.
 
-What a maintainer needs and nothing else: the versions, device and dtype the run
-used, the exact call, the inputs (inline when small, else shapes and inputs.npz),
-what the mathematics gives (and what the framework's own documented policy gives,
-when it has one) against what it returned, the error in eps units, the known
-finding that explains it if there is one, and the command that reproduces it.
-A composed recipe is the suite's own composition: the draft says so first.
+The title; one paragraph in the framework's own terms (what the call gives, what it
+should give, why when a known finding says so); a minimal reproducer, 3-8 lines with
+the inputs inline (the finding's hand-written one, else one written from the call and
+the case's arrays: repro_snippet; inputs too big to inline stay in inputs.npz, with the
+script); expected against actual at the digits that tell them apart, with the absolute
+and relative error (repro_digits); the versions; the upstream report where one is
+known; and last, in the suite's own words, how the suite found it (repro_found). Notes
+for whoever files it (a composition of the suite's, the NumPy baseline) go in the
+opening comment, which is to be deleted before filing.
 """
 from __future__ import annotations
 
@@ -18,7 +22,14 @@ import numpy as np
 from conformance.vocab.dtypes import numpy_dtype
 from conformance.vocab.records import Record
 
+from . import repro_digits as rd
+from . import repro_found, repro_snippet
+
 INLINE_ELEMENTS = 64          # inputs up to this many elements in all are written out
+MAX_LINES = repro_snippet.MAX_LINES
+#: words of the suite's own that the part above "How the suite found this" does without
+JARGON = re.compile(r"\b(oracles?|eps|cells?|checks?|checked|variants?|findings?|suite's|the suite|Hypothesis)\b",
+                    re.IGNORECASE)
 
 
 @dataclass
@@ -54,6 +65,8 @@ class Draft:
     how: str = ""                                # call | recipe
     reason: str = ""
     output: str = ""                             # what the script printed when it was checked
+    used: tuple[str, ...] = ()                   # the arrays the captured call reads
+    extras: Mapping[str, tuple[np.ndarray, str]] = field(default_factory=dict)   # made by the recipe: (values, dtype)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -81,30 +94,22 @@ def _values(a: np.ndarray, dtype: str) -> str:
                            formatter={"float_kind": _number})
 
 
-def _enc(enc: Mapping[str, Any] | None) -> str:
-    """A record's truncated array summary as text."""
-    if not enc:
-        return "—"
-    data = [float(x) if isinstance(x, str) else x for x in enc["data"]]
-    size = int(np.prod(enc["shape"])) if enc["shape"] else 1
-    text = np.array2string(np.array(data, dtype=np.float64), precision=9, separator=", ", max_line_width=100)
-    return text + (f" … ({size} elements)" if size > len(data) else "") + f", shape {tuple(enc['shape'])}"
-
-
 def subject(d: Draft) -> str:
     """What the report is about: the framework call, else the framework API the recipe uses."""
     if d.how != "recipe" and d.callee:
         return d.callee
     if d.framework == "numpy":
-        return f"the NumPy baseline's {d.loss}"
+        return f"a plain NumPy {d.loss}"
     named = re.search(r"\b(?:%s)(?:\.\w+)+" % "|".join(d.prefixes), d.api) if d.prefixes else None
     if d.support == "native" and named:
-        return f"{named.group(0)} (in the suite's {d.loss} recipe)"
-    return f"{d.framework} {d.loss} (composed by the suite)"
+        return named.group(0)
+    return f"a {d.loss} composed of {d.framework} operations"
 
 
 def short(a: Any, limit: int = 24) -> str:
     a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 0:
+        return repr(float(a))
     text = np.array2string(a.ravel()[:limit], precision=9, separator=", ", max_line_width=100)
     return text + (f" … ({a.size} elements)" if a.size > limit else "") + f", shape {a.shape}"
 
@@ -125,9 +130,12 @@ def title(d: Draft) -> str:
         if expected == got:         # a finite exact value beyond the dtype's range: the result must be inf
             return f"{what}: {quantity} is {got}, beyond the range of {dtype}, where a {dtype} result is inf"
         return f"{what}: {quantity} is {got} where the exact result is {expected} ({dtype})"
-    error = d.record.error_eps
-    size = f"{error:.3g} eps" if isinstance(error, (int, float)) else "beyond the tolerance"
-    return f"{what}: {quantity} off by {size} in {dtype}"
+    pair = worst(d)
+    relative = rd.errors(*pair[:2])[1] if pair else None
+    absolute = rd.errors(*pair[:2])[0] if pair else None
+    size = (f"has a relative error of {relative:.2g}" if relative is not None
+            else f"is off by {absolute:.3g}" if absolute is not None else "is inaccurate")
+    return f"{what}: {quantity} {size} in {dtype}"
 
 
 def _versions(d: Draft) -> list[str]:
@@ -142,8 +150,6 @@ def _versions(d: Draft) -> list[str]:
     extra = {k: v for k, v in env.items() if k not in ("devices", "gpus")}
     if extra:
         lines.append("- **settings**: " + ", ".join(f"{k}={v}" for k, v in sorted(extra.items())))
-    lines.append(f"- **suite run**: `{m.get('command', '?')}` (profile {m.get('profile', '?')}, seed {m.get('seed', '?')}, "
-                 f"started {m.get('started', '?')})")
     return lines
 
 
@@ -153,87 +159,180 @@ def _inputs(d: Draft) -> list[str]:
     lines = []
     for name, a in d.arrays.items():
         kind = dtype if a.dtype.kind == "f" else "int64"
-        head = f"- `{name}`: {kind}, shape {tuple(a.shape)}"
-        lines.append(head)
+        lines.append(f"- `{name}`: {kind}, shape {tuple(a.shape)}")
         if total <= INLINE_ELEMENTS:
             block = ["```", *_values(a, dtype).splitlines(), "```"]
             lines += ["", *("  " + line for line in block), ""]
     if total > INLINE_ELEMENTS:
         lines.append(f"\n{total} elements in all: the exact arrays are in `inputs.npz` (float64 holding the "
                      f"{dtype} values; `np.load('inputs.npz')[name]`).")
-    lines.append(f"- parameters: `{dict(d.params)}`, reduction `{d.reduction!r}`")
+    lines.append((f"- parameters: `{dict(d.params)}`, " if d.params else "- ") + f"reduction `{d.reduction!r}`")
     return lines
 
 
-def _comparison(d: Draft) -> list[str]:
+def _reference(d: Draft) -> tuple[Any, bool]:
+    """What the result is judged against, and whether that is the documented behaviour's
+    answer (when the result misses that too) rather than the exact one."""
+    r = d.record
+    if r.policy_expected and d.policy is not None and "policy" in (r.detail or ""):
+        return r.policy_expected, True
+    return r.expected, False
+
+
+def _exact(d: Draft) -> str:
+    return f"computed in float64 from the same {d.record.dtype} inputs"
+
+
+def worst(d: Draft) -> tuple[float, float, tuple[int, ...]] | None:
+    """(expected, actual, index) at the worst element, when the record holds both."""
+    r = d.record
+    reference, _ = _reference(d)
+    at = tuple(r.at) if r.at is not None else ((0,) * len(r.actual["shape"]) if r.actual else None)
+    expected, actual = rd.at_worst(reference, at), rd.at_worst(r.actual, at)
+    return None if expected is None or actual is None else (expected, actual, at)
+
+
+def _quantity(d: Draft) -> str:
+    return "the value" if d.grad_of is None else f"the gradient of `sum(loss)` with respect to `{d.grad_of}`"
+
+
+def plain_summary(d: Draft) -> str:
+    """The finding's summary when it reads in the framework's terms, else ""."""
+    text = d.finding.summary if d.finding is not None else ""
+    return "" if JARGON.search(text) else text
+
+
+def _named(d: Draft) -> str:
+    """The subject, as code when it is a name."""
+    what = subject(d)
+    return f"`{what}`" if " " not in what else what[0].upper() + what[1:]
+
+
+def description(d: Draft) -> str:
+    r, what = d.record, _named(d)
+    where = f"{r.dtype} inputs on the {r.device}"
+    if d.expect == "returns":
+        text = (f"{what} returns a value (`{rd.shown(r.actual, 8)}`) for {where} that lie outside the loss's domain "
+                f"({d.oracle_refuses}), where an error is expected.")
+    elif d.expect == "raises":
+        exact = "" if d.oracle is None else f" (the exact result is `{short(d.oracle)}`)"
+        text = (f"{what} raises `{r.raised or ''}` in the {r.refused or 'forward'} pass on valid {where}, "
+                f"where a value is expected{exact}.")
+    else:
+        pair, documented = worst(d), _reference(d)[1]
+        if pair is None:
+            text = f"{what} computes {_quantity(d)} of {where} wrongly (the numbers are below)."
+        else:
+            expected, actual = rd.distinct(*pair[:2])
+            element = f" at element {pair[2]}" if pair[2] else ""
+            relative = rd.errors(*pair[:2])[1]
+            should = (f"its documented behaviour ({d.policy.summary}) gives {expected}" if documented
+                      else f"the exact result ({_exact(d)}) is {expected}")
+            text = (f"For {where}, {what} gives {actual} for {_quantity(d)}{element}, where {should}"
+                    + (f": a relative error of {relative:.2g}." if relative is not None else "."))
+    summary = plain_summary(d)
+    return text + (f" {summary}" if summary else "")
+
+
+def _hand_written(d: Draft) -> str:
+    return d.finding.reproducer.strip() if d.finding is not None and d.finding.reproducer else ""
+
+
+def _lines(code: str) -> int:
+    return len([line for line in code.splitlines() if line.strip()])
+
+
+def generated(d: Draft) -> str | None:
+    """The snippet written from the captured call and the case's arrays, when it fits."""
+    if d.how != "call" or any(dt != d.record.dtype and np.asarray(v).dtype.kind == "f"
+                              for v, dt in d.extras.values()):
+        return None
+    arrays = {**d.arrays, **{k: np.asarray(v) for k, (v, _) in d.extras.items()}}
+    return repro_snippet.snippet(d.framework, d.call, arrays, d.record.dtype, d.grad_of, d.used or tuple(d.arrays))
+
+
+def reproducer(d: Draft) -> tuple[list[str], str]:
+    """The reproducer's lines and which it is: hand | generated | long | none."""
+    hand, snippet = _hand_written(d), generated(d)
+    if hand and _lines(hand) <= MAX_LINES:
+        return ["```python", hand, "```", "", "The assertions hold while the behaviour described above is there."], "hand"
+    if snippet:
+        says = {"raises": "It raises the error quoted below.",
+                "returns": f"It prints the value {d.framework} returns, where an error is expected."}
+        return ["```python", snippet, "```", "", says.get(d.expect, f"It prints what {d.framework} returns; the "
+                "expected numbers are below.")], "generated"
+    if hand:
+        return ["```python", hand, "```", "", "The assertions hold while the behaviour described above is there."], "long"
+    total = sum(int(np.asarray(a).size) for a in d.arrays.values())
+    why = (f"The inputs ({total} elements) are too large to write out here" if total > repro_snippet.MAX_ELEMENTS
+           else f"This is more than one {d.framework} call" if d.how == "recipe"
+           else "No short snippet could be written for this call")
+    where = (f"`{d.script}` (attached, with the exact inputs in `inputs.npz`) makes the call and prints expected and "
+             "actual" if d.script else "the exact inputs are in `inputs.npz` (attached)")
+    return [f"{why}: {where}."], "none"
+
+
+def comparison(d: Draft) -> list[str]:
     r = d.record
     if d.expect == "returns":
         return [f"- **expected**: an error — the input lies outside the loss's domain: {d.oracle_refuses}",
-                f"- **actual**: {d.framework} returns `{_enc(r.actual)}`"]
+                f"- **actual**: {d.framework} returns `{rd.shown(r.actual, 8)}`"]
     if d.expect == "raises":
-        exact = "" if d.oracle is None else f": `{short(d.oracle)}`"
-        return [f"- **expected**: a value (the float64 oracle on the same inputs{exact})",
+        exact = "" if d.oracle is None else f"`{short(d.oracle)}` (exact, computed in float64 from the same inputs)"
+        return [f"- **expected**: a value {exact}".rstrip(),
                 f"- **actual**: {d.framework} raises in the {(r.refused or 'forward')} pass: `{(r.raised or '')}`"]
-    lines = [f"| | {'value' if d.grad_of is None else 'gradient of sum(loss) w.r.t. ' + d.grad_of} |", "|---|---|",
-             f"| exact (float64 oracle on the same {r.dtype} inputs) | `{_enc(r.expected)}` |"]
-    if r.policy_expected:
-        lines.append(f"| what its documented policy gives | `{_enc(r.policy_expected)}` |")
-    lines.append(f"| {d.framework} | `{_enc(r.actual)}` |")
-    error = r.error_eps
-    lines += ["", f"Error: **{error if isinstance(error, str) else f'{error:.4g}'} eps** of {r.dtype} "
-                  f"(the suite allows {(r.k or '?')} eps × the oracle's scale); {(r.detail or '')}"]
-    if d.policy is not None:
-        lines += ["", f"{d.framework} documents a departure here ({d.policy.summary}; {d.policy.citation}); "
-                      "the result misses that too."]
+    reference, documented = _reference(d)
+    pair = worst(d)
+    n = rd.digits(*pair[:2]) if pair else 9
+    scalar = not (reference or {}).get("shape")
+    version = d.meta.get("frameworks", {}).get(d.framework, "")
+    version = version if version.startswith(d.framework) else f"{d.framework} {version}".rstrip()
+    lines = [f"{_quantity(d)[0].upper()}{_quantity(d)[1:]}:", ""]
+    if documented:
+        lines.append(f"- **expected** (its documented behaviour: {d.policy.summary}): `{rd.shown(reference, n)}`")
+    lines.append(f"- **{'exact' if documented else 'expected'}** ({_exact(d)}): `{rd.shown(r.expected, n)}`")
+    lines.append(f"- **actual** ({version}): `{rd.shown(r.actual, n)}`")
+    if pair is not None:
+        absolute, relative = rd.errors(*pair[:2])
+        worst_at = "" if scalar else f"at the worst element {pair[2]} "
+        if absolute is None:
+            lines.append(f"- {worst_at}expected `{rd.distinct(*pair[:2])[0]}`, actual `{rd.distinct(*pair[:2])[1]}`")
+        else:
+            eps = float(np.finfo(numpy_dtype(r.dtype)).eps) if r.dtype != "bfloat16" else 2.0 ** -7
+            rel = "undefined (the expected value is 0)" if relative is None else (
+                f"**{relative:.3g}** ({relative / eps:.3g} × the {r.dtype} machine epsilon {eps:.3g})")
+            lines.append(f"- {worst_at}absolute error **{absolute:.3g}**, relative error {rel}")
     return lines
 
 
-def render(d: Draft) -> str:
-    r = d.record
-    out = [f"# {title(d)}", "",
-           f"<!-- Draft generated by loss-conformance (reproducer {d.slug}); check it before filing. -->", ""]
+def _filer_note(d: Draft) -> str:
+    """What whoever files the draft must know first; it goes in the opening comment."""
     if d.framework == "numpy":
-        out += ["> **Not for upstream.** The numpy adapter is the suite's own baseline: the oracle's formulas "
-                f"run in {r.dtype}. This shows what a plain implementation does in that dtype.", ""]
-    elif d.support != "native":
-        out += [f"> **Check before filing.** {d.framework} has no single call for this case: the suite composes it "
-                f"from {d.framework} primitives ({d.api}). The discrepancy may be in that composition, not in "
-                f"{d.framework}; reduce it to the primitive that misbehaves before reporting it.", ""]
-    out += ["## Environment", "", *_versions(d), "", "## Description", ""]
-    if d.finding is not None:
-        out += [f"Known finding `{d.finding.id}`: {d.finding.summary}", ""]
-    out += [f"The suite checked `{d.loss}` (variant `{d.variant}`, reduction `{d.reduction}`), {d.check}: "
-            f"**{d.outcome}** in {d.count} check(s) of this kind (dtypes: {', '.join(d.dtypes)}). This is the "
-            f"smallest example.", ""]
-    if d.call and d.how != "recipe":
-        out += ["## The call", "", "```python", d.call, "```", ""]
-    elif d.api:
-        out += ["## What the suite computes", "", f"The suite's `{d.loss}` recipe for {d.framework} (its source is "
-                f"in the script): {d.api}", ""]
-    if d.grad_of:
-        out += [f"The gradient checked is that of `sum(loss)` with respect to `{d.grad_of}`.", ""]
-    out += ["## Inputs", "", *_inputs(d), "", "## Expected vs actual", "", *_comparison(d), ""]
+        return (f" Not for upstream. The numpy adapter is the suite's own baseline: the oracle's formulas run in "
+                f"{d.record.dtype}. This shows what a plain implementation does in that dtype.")
+    if d.support not in ("native", ""):
+        return (f" Check before filing. {d.framework} has no single call for this case: the suite composes it from "
+                f"{d.framework} primitives ({d.api}). The discrepancy may be in that composition, not in "
+                f"{d.framework}; reduce it to the primitive that misbehaves before reporting it.")
+    return ""
+
+
+def render(d: Draft) -> str:
+    note = _filer_note(d).replace("--", "- -")
+    out = [f"# {title(d)}", "",
+           f"<!-- Draft generated by loss-conformance (reproducer {d.slug}): check it, and delete this comment, "
+           f"before filing.{note} -->", "", description(d), "", "## Reproducer", ""]
+    block, which = reproducer(d)
+    out += [*block, "", "## Expected vs actual", ""]
+    if which != "generated":            # the numbers below are for the case's own inputs: show them
+        call = ["", "```python", d.call, "```", ""] if d.call and d.how != "recipe" else [""]
+        out += ["On these inputs" + (", the call" if len(call) > 1 else "") + ":", *call, *_inputs(d), ""]
+    out += [*comparison(d), ""]
     docs = [u for u in d.docs if any(h in u for h in d.doc_hosts)]
     if docs:
         out += ["Documentation: " + ", ".join(docs), ""]
-    out += ["## Reproduce", ""]
-    if d.script:
-        out += ["```sh", f"python {d.script}      # needs only NumPy and {d.framework}; reads inputs.npz beside it", "```",
-                "", f"Exit 0 and `REPRODUCED` while the discrepancy is there, 1 and `NOT REPRODUCED` once it is gone."]
-        if d.how == "recipe":
-            out += ["", "The script runs the suite's own recipe (its source is inlined), not one framework call"
-                    + (f": {d.reason}" if d.reason else "") + "."]
-        if d.status:
-            why = f" — {d.reason}" if d.reason and d.status != "reproduced" else ""
-            out += ["", f"Checked when generated, in the process that wrote it: **{d.status}**{why}."]
-        if d.output:
-            out += ["", "```", d.output.rstrip(), "```"]
-    else:
-        out += [f"No standalone script: {d.reason}. Re-run the case with "
-                f"`python -m conformance run --frameworks {d.framework} --losses {d.loss} --dtypes {r.dtype}`."]
-    if d.finding is not None and d.finding.reproducer:
-        out += ["", f"The suite's hand-written reproducer of `{d.finding.id}`:", "", "```python",
-                d.finding.reproducer.strip(), "```"]
-    if d.notes:
-        out += ["", *d.notes]
+    out += ["## Environment", "", *_versions(d), ""]
+    if d.finding is not None and d.finding.upstream:
+        out += ["**Upstream**: " + ", ".join(d.finding.upstream), ""]
+    out += repro_found.section(d, summary_shown=bool(plain_summary(d)), reproducer_shown=which in ("hand", "long"))
     return "\n".join(out).rstrip() + "\n"

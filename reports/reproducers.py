@@ -171,6 +171,8 @@ def _write(ex: Example, how: str, spec: Spec, directory: Path, name: str) -> Non
     np.savez_compressed(directory / "inputs.npz", **ex.inputs, **extras)
     ex.draft.call, ex.draft.how = repro_script.call_text(spec, ex.writer), how
     ex.draft.callee = spec.call.api if spec.call is not None else ""
+    ex.draft.used = tuple(sorted(spec.call.direct)) + tuple(spec.call.extras) if spec.call is not None else ()
+    ex.draft.extras = dict(spec.call.extras) if spec.call is not None else {}
     spec.title = repro_bug.title(ex.draft)
     (directory / name).write_text(repro_script.render(spec, ex.writer), encoding="utf-8")
 

@@ -48,6 +48,8 @@ def test_the_finding_is_well_formed(finding):
     assert finding.outcome in FAILING
     assert finding.summary and finding.reproducer.strip()
     assert "assert" in finding.reproducer.lower(), "a reproducer must assert the discrepancy"
+    assert all(url.startswith("https://github.com/") and ("/issues/" in url or "/pull/" in url)
+               for url in finding.upstream), f"upstream names issue or pull-request URLs: {finding.upstream}"
 
 
 @pytest.mark.parametrize("finding", findings(), ids=lambda f: f.id)

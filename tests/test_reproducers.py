@@ -195,10 +195,39 @@ def test_bug_md_has_the_version_device_dtype_call_and_expected_vs_actual(run):
     version = run["meta"]["frameworks"]["torch"]
     for needle in (version, "**device**: cpu", f"**dtype**: {entry.dtype}",
                    "torch.nn.functional.soft_margin_loss(input, target, reduction=",
-                   "exact (float64 oracle", "| torch | `", "python torch_repro.py", "REPRODUCED"):
+                   "- **expected** (computed in float64", f"- **actual** (torch {version}): `", "python torch_repro.py",
+                   "REPRODUCED"):
         assert needle in text, needle
     if entry.finding:
-        assert f"Known finding `{entry.finding}`" in text
+        assert f"known finding `{entry.finding}`" in text
+
+
+def _snippet_output(code: str, tmp_path: Path) -> list:
+    """What a BUG.md snippet prints, run in a clean process away from the project."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1].replace("nan", "NaN").replace("inf", "Infinity"))
+
+
+def test_a_generated_snippet_prints_what_the_framework_returned_in_the_run(run, tmp_path):
+    """The few lines BUG.md writes from the call and the inputs make the same call on the same
+    values: what they print is the record's actual result, bit for bit."""
+    tried = set()
+    for entry in run["entries"].values():
+        text = (run["out"] / entry.slug / "BUG.md").read_text() if entry.status == "reproduced" else ""
+        if entry.framework in tried or f"It prints what {entry.framework} returns" not in text:
+            continue
+        tried.add(entry.framework)
+        code = text.split("## Reproducer", 1)[1].split("```python\n", 1)[1].split("\n```", 1)[0]
+        assert 3 <= len(code.splitlines()) <= 8, code
+        record = next(r for r in run["records"] if r.case == entry.case and r.framework == entry.framework
+                      and r.check == entry.check and r.dtype == entry.dtype and r.mode is None)
+        printed = np.ravel(np.asarray(_snippet_output(code, tmp_path), dtype=np.float64))
+        actual = np.asarray([float(v) for v in record.actual["data"]])
+        assert np.array_equal(printed[:actual.size], actual, equal_nan=True), (entry.slug, printed, actual)
+    assert "torch" in tried, tried          # JAX's and TF's snippets: tests/test_bug_drafts.py
 
 
 def test_a_composed_recipe_draft_says_to_check_before_filing(run):

@@ -52,6 +52,8 @@ class Finding:
     #: the worst element's sample weight is positive and below 2^-100 (its products with
     #: derivatives below 2^-26 are subnormal: flushed to 0 where the CPU flushes)
     tiny_weight: bool = False
+    #: the upstream reports (issue or pull-request URLs) of this behaviour, where one is known
+    upstream: tuple[str, ...] = ()
 
     def explains(self, record: Record, case: Case | None = None) -> bool:
         text = f"{record.detail} {record.raised or ''}"
@@ -165,7 +167,7 @@ def findings() -> tuple[Finding, ...]:
         if row["loss"] == "*":                  # every loss of the catalog
             row["loss"] = tuple(catalog.catalog())
         row["loss"] = (row["loss"],) if isinstance(row["loss"], str) else tuple(row["loss"])
-        for key in ("checks", "variants", "dtypes", "modes"):
+        for key in ("checks", "variants", "dtypes", "modes", "upstream"):
             row[key] = tuple(row.get(key, ()))
         row["at_input"] = tuple(float(v) for v in row.get("at_input", ()))
         row["input_within"] = tuple(float(v) for v in row.get("input_within", ()))
@@ -175,6 +177,9 @@ def findings() -> tuple[Finding, ...]:
         if unknown:
             raise ValueError(f"finding {row['id']}: unknown mode(s) {', '.join(unknown)}; known: "
                              f"{DEFAULT_MODE}, {', '.join(MODES)}")
+        links = [u for u in row["upstream"] if not str(u).startswith("https://")]
+        if links:
+            raise ValueError(f"finding {row['id']}: upstream holds URLs (https://...), not {links}")
         out.append(Finding(**row))
     return tuple(out)
 
