@@ -7,14 +7,16 @@ baseline, what changed since it, in the gate's terms (reports.gate).
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from conformance.vocab.dtypes import DTYPES
+from conformance.vocab.modes import unlabel
 from conformance.vocab.records import Record
 
 from . import gate, gate_groups, input_kinds
+from .summary import dtype_order
 
 COUNTS = ("checks", "failing", "explained", "unexplained", "ordinary", "special")
 
@@ -29,9 +31,8 @@ def _counts(part: pd.DataFrame) -> dict[str, int]:
 
 def base_framework(frame: pd.DataFrame) -> pd.Series:
     """The framework a row belongs to, its mode taken off its column label (torch-compiled: torch)."""
-    cut = [fw[:-len(mode) - 1] if mode and fw.endswith(f"-{mode}") else fw
-           for fw, mode in zip(frame["framework"], frame["mode"])]
-    return pd.Series(cut, index=frame.index, dtype="str")
+    return pd.Series([unlabel(fw, mode) for fw, mode in zip(frame["framework"], frame["mode"])],
+                     index=frame.index, dtype="str")
 
 
 def by_framework(frame: pd.DataFrame) -> dict[str, Any]:
@@ -39,7 +40,7 @@ def by_framework(frame: pd.DataFrame) -> dict[str, Any]:
     if frame.empty:
         return {"dtypes": [], "rows": [], "total": _counts(frame)}
     frameworks = base_framework(frame)
-    dtypes = sorted(set(frame["dtype"]), key=lambda d: list(DTYPES).index(d) if d in DTYPES else len(DTYPES))
+    dtypes = sorted(set(frame["dtype"]), key=dtype_order)
     rows = []
     for fw, part in frame.groupby(frameworks, sort=True):
         per_dtype = {dt: _counts(p) for dt, p in part.groupby("dtype")}
@@ -55,7 +56,8 @@ def since(baseline: Mapping[str, Any] | None, records: Iterable[Record],
     cause (reports.gate_groups) as text."""
     if baseline is None:
         return None
-    records = list(records)
+    # the report's records name a mode's column (torch-compiled); the gate keys on framework and mode
+    records = [dataclasses.replace(r, framework=unlabel(r.framework, r.mode)) for r in records]
     after = gate.cells(records)
     comparison = gate.compare(baseline["cells"], after, gate.DEFAULT_FACTOR)
     groups = gate_groups.group([*comparison.regressions, *comparison.warnings, *comparison.improvements],

@@ -27,10 +27,11 @@ import pandas as pd
 
 from conformance.vocab import catalog
 from conformance.vocab.dtypes import DTYPES
+from conformance.vocab.modes import unlabel
 from conformance.vocab.tolerance import for_dtype
 
 from . import input_kinds
-from .summary import SEVERITY
+from .summary import SEVERITY, dtype_order
 
 KEYS = ["device", "dtype", "loss", "framework"]
 #: the verdicts a cell can have, worst first, with what the legend says of each
@@ -205,13 +206,9 @@ def tables(frame: pd.DataFrame) -> list[dict[str, Any]]:
     if moded:
         out.append(_table("heatmap-modes", "compiled, traced, through a module or Keras class, under autocast, "
                           "differentiated forward", moded,
-                          lambda c: ((c.device, c.dtype, _base(c.framework, modes[c.framework])),
+                          lambda c: ((c.device, c.dtype, unlabel(c.framework, modes[c.framework])),
                                      c.framework, modes[c.framework])))
     return out
-
-
-def _base(label: str, mode: str) -> str:
-    return label[:-len(mode) - 1] if mode and label.endswith(f"-{mode}") else label
 
 
 def _table(id_: str, title: str, found: Mapping[tuple, Cell], place) -> dict[str, Any]:
@@ -223,7 +220,7 @@ def _table(id_: str, title: str, found: Mapping[tuple, Cell], place) -> dict[str
         columns.setdefault(group, {})[key] = text
         offered[(group, key)] = offered.get((group, key), False) or c.verdict != "unsupported"
     groups, left_out = [], []
-    for group in sorted(columns, key=lambda g: (g[0], _dtype_order(g[1]), *g[2:])):
+    for group in sorted(columns, key=lambda g: (g[0], dtype_order(g[1]), *g[2:])):
         kept = [(key, text) for key, text in sorted(columns[group].items()) if offered[(group, key)]]
         left_out += [f"{key} ({' · '.join(group)})" for key, _ in sorted(columns[group].items())
                      if not offered[(group, key)]]
@@ -236,6 +233,17 @@ def _table(id_: str, title: str, found: Mapping[tuple, Cell], place) -> dict[str
     return {"id": id_, "title": title, "groups": groups, "sections": sections(groups),
             "losses": losses, "left_out": left_out,
             "cells": {(c.loss, c.device, c.dtype, c.framework): c for c in found.values()}}
+
+
+def by_loss(tables: list[dict[str, Any]]) -> dict[str, list[Cell]]:
+    """Each loss's cells in the order its row shows them, table after table."""
+    out: dict[str, list[Cell]] = {}
+    for table in tables:
+        for loss in table["losses"]:
+            out.setdefault(loss, []).extend(
+                c for g in table["groups"] for key, _ in g["columns"]
+                if (c := table["cells"].get((loss, g["device"], g["dtype"], key))))
+    return out
 
 
 def sections(groups: list[dict[str, Any]], width: int = MAX_COLUMNS) -> list[list[dict[str, Any]]]:
@@ -268,6 +276,3 @@ def _loss_order(loss: str) -> tuple[int, str]:
     order = {name: i for i, name in enumerate(catalog.catalog())}
     return order.get(loss, len(order)), loss
 
-
-def _dtype_order(dtype: str) -> int:
-    return list(DTYPES).index(dtype) if dtype in DTYPES else len(DTYPES)

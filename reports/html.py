@@ -19,7 +19,6 @@ from conformance.results import MARKER
 from conformance.vocab import catalog
 from conformance.vocab.atomic import remove_stale_temporaries, write_text
 from conformance.vocab.case import Case
-from conformance.vocab.dtypes import DTYPES
 from conformance.vocab.records import FAILING, Record
 from conformance.vocab.tolerance import for_dtype
 
@@ -73,18 +72,10 @@ def render_all(meta: Mapping[str, Any], records: list[Record], cases: Mapping[st
         documents=summary.document_table(records) if documents is None else documents,
         document_frameworks=sorted({r.framework for r in records if r.origin == "document"}),
         source_title=title, worst_inputs=searched[:MAIN_WORST_INPUTS], worst_inputs_total=len(searched),
-        tolerances=[for_dtype(d) for d in sorted({r.dtype for r in records}, key=_dtype_order)],
+        tolerances=[for_dtype(d) for d in sorted({r.dtype for r in records}, key=summary.dtype_order)],
         catalog=catalog.catalog(), total=len(records))
     out = {report_name: main}
-    cells_of = collections.defaultdict(list)
-    for table in tables:
-        for loss in table["losses"]:
-            for section in table["sections"]:
-                for g in section:
-                    for key, _ in g["columns"]:
-                        cell = table["cells"].get((loss, g["device"], g["dtype"], key))
-                        if cell:
-                            cells_of[loss].append(cell)
+    cells_of = heatmap.by_loss(tables)
     groups = failure_groups.by_cell(frame)
     page = env.get_template("loss.html.j2")
     for loss, indices in by_loss.items():
@@ -97,7 +88,7 @@ def render_all(meta: Mapping[str, Any], records: list[Record], cases: Mapping[st
             failing_outcomes=FAILING, matrix=summary.matrix(mine, cases), coverage=summary.coverage(mine),
             support=summary.dtype_support(mine), accuracy=summary.accuracy(mine),
             ulp_ranking=summary.ulp_ranking(mine), undefined=summary.undefined(mine, cases),
-            worst_inputs=[w for w in searched if w["key"][0] == loss])
+            worst_inputs=[w for w in searched if w["key"][0] == loss], by_size=summary.accuracy_by_size(mine, cases))
     return out
 
 
@@ -128,6 +119,3 @@ def write_report(meta, records, cases, out: Path, **computed: Any) -> Path:
             old.unlink()
     return write_text(out, pages[out.name])
 
-
-def _dtype_order(dtype: str) -> int:
-    return list(DTYPES).index(dtype) if dtype in DTYPES else len(DTYPES)

@@ -1,4 +1,4 @@
-"""Turn records into what the report shows: the matrix, the discrepancies, the
+"""Turn records into what the report shows: the matrix, the examples, the
 documents' table. Pure functions over plain data; no rendering here."""
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from conformance.vocab import catalog
 from conformance.vocab.case import Case
 from conformance.vocab.records import FAILING, Record
 from conformance.vocab.dtypes import DTYPES
-from conformance.vocab.findings import by_id
 from conformance.vocab.tolerance import for_dtype
 
 # A cell's colour is its worst outcome. "undefined" ranks below "agree": a cell that agrees
@@ -33,7 +32,7 @@ def matrix(records: list[Record], cases: Mapping[str, Case]) -> dict[str, Any]:
     for r in records:
         cells[(r.loss, r.variant, r.framework, r.dtype)].append(r)
     rows = sorted({(k[0], k[1]) for k in cells}, key=lambda rv: (_loss_order(rv[0]), rv[1]))
-    columns = sorted({(k[2], k[3]) for k in cells}, key=lambda c: (c[0], _dtype_order(c[1])))
+    columns = sorted({(k[2], k[3]) for k in cells}, key=lambda c: (c[0], dtype_order(c[1])))
     table = {}
     for key, rs in cells.items():
         errs = [r.error_eps for r in rs if isinstance(r.error_eps, (int, float))]
@@ -111,31 +110,14 @@ def _first(summary_: Mapping[str, Any] | None, at: Any = None) -> str:
     return value if isinstance(value, str) else f"{value:.6g}"
 
 
-def _dtype_order(dtype: str) -> int:
+def dtype_order(dtype: str) -> int:
+    """The dtypes in DTYPES order (float64 first), an unknown one last."""
     return list(DTYPES).index(dtype) if dtype in DTYPES else len(DTYPES)
 
 
 def _loss_order(loss: str) -> int:
     order = {name: i for i, name in enumerate(catalog.catalog())}
     return order.get(loss, len(order))
-
-
-def discrepancies(records: list[Record], cases: Mapping[str, Case],
-                  per_group: int = 3) -> list[Record]:
-    """Failing and documented records, grouped by (framework, loss, variant, check, outcome,
-    finding): explained and unexplained failures never share a group."""
-    groups: dict[tuple, list[dict]] = collections.defaultdict(list)
-    for r in records:
-        if r.outcome in FAILING or r.outcome == "documented":
-            groups[(r.framework, r.loss, r.variant, r.check, r.outcome,
-                    r.finding or "")].append(r)
-    out = []
-    for key, rs in sorted(groups.items(), key=lambda kv: (SEVERITY.index(kv[0][4]) * -1, kv[0])):
-        examples = [example(r, cases) for r in rs[:per_group]]
-        out.append({"framework": key[0], "loss": key[1], "variant": key[2], "check": key[3],
-                    "outcome": key[4], "count": len(rs), "dtypes": sorted({r.dtype for r in rs}),
-                    "finding": by_id(key[5]), "citation": rs[0].citation or "", "examples": examples})
-    return out
 
 
 def example(r: dict[str, Any], cases: Mapping[str, Case], limit: int = 24) -> dict[str, Any]:
@@ -204,7 +186,7 @@ def dtype_support(records: list[Record]) -> dict[str, Any]:
                 (f" ({refused} refused)" if ran and refused else "")
         c["works"] = c["ran"]["forward"] > 0
     return {"rows": sorted({(k[0], k[1]) for k in cells}, key=lambda lf: (_loss_order(lf[0]), lf[1])),
-            "dtypes": sorted({k[2] for k in cells}, key=_dtype_order), "cells": cells}
+            "dtypes": sorted({k[2] for k in cells}, key=dtype_order), "cells": cells}
 
 
 def accuracy(records: list[Record], baseline: str = "numpy") -> dict[str, Any]:
@@ -216,7 +198,7 @@ def accuracy(records: list[Record], baseline: str = "numpy") -> dict[str, Any]:
         if isinstance(r.error_eps, (int, float)) and r.outcome != "unsupported":
             kind = "value" if r.check == "value" else "gradient"
             errors[(r.loss, kind, r.dtype, r.framework)].append(float(r.error_eps))
-    rows = sorted({k[:3] for k in errors}, key=lambda k: (_loss_order(k[0]), k[1], _dtype_order(k[2])))
+    rows = sorted({k[:3] for k in errors}, key=lambda k: (_loss_order(k[0]), k[1], dtype_order(k[2])))
     frameworks = sorted({k[3] for k in errors}, key=lambda f: (f != baseline, f))
     cells = {}
     for key, errs in errors.items():
@@ -240,7 +222,7 @@ def ulp_ranking(records: list[Record]) -> list[dict[str, Any]]:
     for (loss, kind, dtype, framework), errs in errors.items():
         rows[(loss, kind, dtype)].append({"framework": framework, "worst": max(errs),
                                           "median": float(np.median(errs)), "n": len(errs)})
-    ordered = sorted(rows, key=lambda k: (_loss_order(k[0]), k[1], _dtype_order(k[2])))
+    ordered = sorted(rows, key=lambda k: (_loss_order(k[0]), k[1], dtype_order(k[2])))
     return [{"loss": k[0], "check": k[1], "dtype": k[2],
              "ranked": sorted(rows[k], key=lambda c: (c["worst"], c["median"], c["framework"]))} for k in ordered]
 
@@ -257,7 +239,7 @@ def accuracy_by_size(records: list[Record], cases: Mapping[str, Case]) -> dict[s
         key = (r.loss, tuple(case.arrays["input"].shape), kind, r.framework, r.dtype)
         worst_at[key] = max(worst_at.get(key, 0.0), float(r.error_eps))
     rows = sorted({k[:3] for k in worst_at}, key=lambda k: (_loss_order(k[0]), k[1][1], k[1][0], k[2]))
-    columns = sorted({k[3:] for k in worst_at}, key=lambda c: (c[0], _dtype_order(c[1])))
+    columns = sorted({k[3:] for k in worst_at}, key=lambda c: (c[0], dtype_order(c[1])))
     cells = {k: {"error": e, "agrees": e <= for_dtype(k[4]).k} for k, e in worst_at.items()}
     return {"rows": rows, "columns": columns, "cells": cells}
 

@@ -267,3 +267,24 @@ def test_a_wrong_cell_shows_its_failure_on_an_ordinary_input_first():
     assert records[cell.worst_record].outcome == "mismatch" and records[cell.worst_record].case == ordinary.id
     groups = failure_groups.by_cell(frame)[key]
     assert groups[0]["inputs"] == "ordinary" and groups[-1]["inputs"] == "invalid"
+
+
+def test_a_baseline_of_the_same_run_with_modes_shows_no_change(tmp_path):
+    """The report names a mode's column torch-compiled; the gate keys on framework and
+    mode: what changed since a baseline of the very same records is nothing."""
+    records, cases = run(Fake({"mse": exact("mse", after=off)}), MSE)
+    records += [dataclasses.replace(r, mode="compiled") for r in records]
+    gate.write_baseline(tmp_path / "base.json.gz", gate.baseline(records, META))
+    base = {**gate.load_baseline(tmp_path / "base.json.gz"), "path": "base.json.gz"}
+    since = first_screen.since(base, shown_by_mode(records))
+    assert [since[s]["cells"] for s in ("regression", "warning", "improvement")] == [0, 0, 0]
+
+
+def test_a_loss_page_shows_the_llm_scale_cases_by_size():
+    big = case("cross_entropy", {"input": np.zeros((2, 4)), "target": np.array([0, 1])}, variant="large")
+    r = Record(big.id, "cross_entropy", "large", "mean", "hypothesis", "fake", "cpu", "float32", "value", "agree",
+               error_eps=0.75, k=16.0)
+    page = html.render_all(META, [r], {big.id: big})["report-losses/cross_entropy.html"]
+    table = page[page.index('id="accuracy-size-table"'):]
+    assert "2 × 4" in table[:table.index("</table>")] and "0.75" in table[:table.index("</table>")]
+    assert 'id="accuracy-size-table"' not in html.render_all(META, *run(correct("mse"), MSE))["report-losses/mse.html"]

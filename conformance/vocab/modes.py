@@ -63,6 +63,11 @@ def label(framework: str, mode: str | None) -> str:
     return framework if mode is None else f"{framework}-{mode}"
 
 
+def unlabel(shown: str, mode: str | None) -> str:
+    """The framework a column label names, its mode taken off (``label``'s inverse)."""
+    return shown[:-len(mode) - 1] if mode and shown.endswith(f"-{mode}") else shown
+
+
 def parse(option: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     """``--modes`` as the command line and the pytest plugin take it: a comma list of
     modes, 'all' or 'none'; ``default`` (the profile's) when not given. ValueError
