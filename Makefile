@@ -5,10 +5,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROFILE ?= default
 OUT    ?= results
+# pytest-xdist workers for make test / make quick (auto: one per core)
+JOBS   ?= auto
+PYTEST := $(BIN)/python -m pytest -q -n $(JOBS) --dist loadgroup
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup report test matrix docs freeze clean
+.PHONY: setup report test quick matrix docs freeze clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +27,14 @@ report: $(STAMP)
 
 ## The project's own tests (oracle vs mpmath, strategies, compare, CLI, report)
 ## plus the pytest conformance matrix on the smoke profile (every cell, float32).
-## JUnit XML for CI: $(OUT)/junit.xml
+## JUnit XML for CI: $(OUT)/junit.xml. In parallel (pytest-xdist, JOBS workers).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q --junitxml=$(OUT)/junit.xml
+	$(PYTEST) --junitxml=$(OUT)/junit.xml
+
+## The edit-test loop: the project's own tests but the slow ones (marked slow:
+## subprocess runs, compiles) and the matrix, in under a minute.
+quick: $(STAMP)
+	$(PYTEST) -m "not slow" tests
 
 ## The pytest matrix alone, on a chosen profile: make matrix PROFILE=default
 ## JUnit XML for CI (one testcase per loss variant, framework, device, dtype and direction): $(OUT)/junit-matrix.xml

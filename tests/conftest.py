@@ -13,3 +13,13 @@ quiet_tensorflow()                      # also when the suite's pytest plugin is
 @pytest.fixture(autouse=True)
 def _no_example_database(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(search.DATABASE_ENV, "none")
+
+
+@pytest.hookimpl(tryfirst=True)           # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make test`` runs ``--dist loadgroup``) the tests of one file
+    of tests/ share a worker, so a module's expensive fixture (a run, a report) is
+    built once; the matrix's cases spread over the workers one by one."""
+    for item in items:
+        if item.path.parent.name == "tests":
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))

@@ -55,6 +55,7 @@ def test_there_are_at_least_150_distinct_bad_inputs():
     assert len({row.id for row in ROWS}) == len(ROWS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
 def test_a_bad_input_ends_with_one_message_and_writes_nothing(row: Bad, good: Path, tmp_path: Path):
     work = tmp_path / "work"

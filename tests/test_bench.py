@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conformance import bench
 from conformance.cli import main
 
 
+@pytest.mark.slow
 def test_measure_gives_every_figure_and_a_floor_below_the_suite():
     row = bench.measure("numpy", "float32", repeat=1)
     assert row["cases"] == len(bench.bench_cases()) > 100
@@ -17,6 +20,7 @@ def test_measure_gives_every_figure_and_a_floor_below_the_suite():
     assert row["cases_per_s"] > 0
 
 
+@pytest.mark.slow
 def test_the_bench_command_prints_the_table_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["bench", "--frameworks", "numpy", "--repeat", "1", "--out", str(out)]) == 0
@@ -26,6 +30,7 @@ def test_the_bench_command_prints_the_table_and_writes_json(tmp_path, capsys):
     assert row["framework"] == "numpy" and row["process_s"] > 0
 
 
+@pytest.mark.slow
 def test_prepare_runs_the_same_computation_as_run():
     from conformance import frameworks
     from conformance import oracle as oracles

@@ -177,6 +177,7 @@ SQUARED = {"torch": "torch.nn.functional.mse_loss(input, target, reduction='none
            "tensorflow": "tf.math.squared_difference(input, target)"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("grad_of", [None, "input"], ids=["value", "gradient"])
 @pytest.mark.parametrize("framework", sorted(SQUARED))
 def test_a_snippet_runs_and_prints_the_calls_value_or_gradient(framework, grad_of, tmp_path):

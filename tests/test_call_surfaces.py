@@ -86,6 +86,7 @@ def test_a_loss_outside_autocasts_lists_is_unsupported_and_a_wrong_dtype_is_a_mo
 
 
 # ------------------------------------------------------------------ forward mode and H v
+@pytest.mark.slow
 @pytest.mark.parametrize("framework", ["torch", "jax", "tensorflow"])
 @pytest.mark.parametrize("c", [MSE, CE, TRIPLET], ids=["mse", "ce", "triplet"])
 def test_forward_mode_gradients_and_hessian_vector_products_agree(framework, c):

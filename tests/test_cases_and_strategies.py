@@ -70,6 +70,7 @@ def test_a_case_holds_its_arrays_in_c_order_as_they_come_back_from_json():
     assert case.arrays["scalar"].shape == ()
 
 
+@pytest.mark.slow
 def test_every_edge_case_is_in_c_order():
     from conformance import derived, edge_cases
     for spec in catalog.catalog().values():
@@ -136,6 +137,7 @@ def ids(loss: str, variant: str, reduction: str, seed: int, count: int = 8) -> l
                                                 count=count, seed_value=seed)]
 
 
+@pytest.mark.slow
 def test_the_same_seed_draws_the_same_cases():
     first = ids("cross_entropy", "all", "mean", seed=11)
     assert len(first) >= 4
@@ -156,6 +158,7 @@ def shapes(cases) -> list[tuple]:
 @pytest.mark.parametrize("loss, variant, reduction", [
     ("mse", "plain", "mean"), ("cross_entropy", "spatial", "sum"), ("ctc", "default", "mean"),
     ("triplet_margin", "swap", "none")])
+@pytest.mark.slow
 def test_cases_come_in_groups_that_share_a_shape_after_the_simplest(loss, variant, reduction):
     # A compiled framework pays for every new shape; the cases of a group share one.
     drawn = strategies.draw_cases(catalog.get(loss), variant, reduction, count=12, seed_value=3)
@@ -220,6 +223,7 @@ def draw_in_subprocess(mode: str) -> str:
     return out.stdout
 
 
+@pytest.mark.slow
 def test_the_cases_drawn_do_not_depend_on_which_local_modules_were_imported_before():
     plain, extra = draw_in_subprocess("plain"), draw_in_subprocess("with-extra-imports")
     assert len(plain.splitlines()) == 5 and all(len(line.split()) > 6 for line in plain.splitlines())
@@ -234,12 +238,14 @@ def drawn() -> dict[tuple[str, str, str], list[Case]]:
             for spec, v, r in CELLS}
 
 
+@pytest.mark.slow
 def test_every_catalog_cell_draws_cases(drawn):
     assert len(drawn) == len(CELLS) > 50
     empty = [cell for cell, cases in drawn.items() if not cases]
     assert not empty
 
 
+@pytest.mark.slow
 def test_every_drawn_case_is_accepted_by_the_oracle(drawn):
     refused = {}
     for (loss, variant, reduction), cases in drawn.items():
@@ -253,6 +259,7 @@ def test_every_drawn_case_is_accepted_by_the_oracle(drawn):
     assert not refused, refused
 
 
+@pytest.mark.slow
 def test_every_drawn_case_honours_its_variant(drawn):
     for (loss, variant, _), cases in drawn.items():
         spec, settings = catalog.get(loss), catalog.get(loss).variant(variant)
@@ -322,6 +329,7 @@ def assert_shaped(spec, settings, c, where):
             assert (name in c.arrays) == bool(settings.get(name)), where
 
 
+@pytest.mark.slow
 def test_ignore_index_variants_actually_ignore_some_rows(drawn):
     for (loss, variant, _), cases in drawn.items():
         if catalog.get(loss).variant(variant).get("ignore_index") == "draw":
@@ -329,6 +337,7 @@ def test_ignore_index_variants_actually_ignore_some_rows(drawn):
             assert hits, f"{loss}-{variant}: no drawn case contains its ignore_index"
 
 
+@pytest.mark.slow
 def test_log_probability_inputs_are_normalised_rows(drawn):
     for (loss, _, _), cases in drawn.items():
         if catalog.get(loss).arguments.get("input") == "log_probabilities" and catalog.get(loss).layout != "shaped":

@@ -66,6 +66,7 @@ def test_an_unknown_value_exits_2_naming_it_and_listing_the_known_ones(args, bad
     assert not out.exists(), "a usage error must not start a run"
 
 
+@pytest.mark.slow
 def test_the_module_entry_point_runs_and_passes_the_exit_code_on(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     out = tmp_path / "res"
@@ -81,6 +82,7 @@ def test_the_module_entry_point_runs_and_passes_the_exit_code_on(tmp_path):
 
 # ------------------------------------------------------------------------ run
 
+@pytest.mark.slow
 def test_run_writes_run_metadata_with_schema_profile_seed_versions_and_dtypes(results):
     meta = json.loads((results / "run.json").read_text())
     assert meta["schema"] == SCHEMA
@@ -91,6 +93,7 @@ def test_run_writes_run_metadata_with_schema_profile_seed_versions_and_dtypes(re
     assert "finished" in meta and meta["machine"]["python"]
 
 
+@pytest.mark.slow
 def test_every_result_line_has_the_documented_keys_and_values(results):
     records = jsonl(results / "results.jsonl")
     assert records
@@ -110,6 +113,7 @@ def test_the_run_counts_in_run_json_add_up_to_the_result_lines(results):
     assert sum(meta["counts"].values()) == len(jsonl(results / "results.jsonl"))
 
 
+@pytest.mark.slow
 def test_cases_jsonl_holds_every_case_once_under_its_content_id(results):
     rows = jsonl(results / "cases.jsonl")
     ids = [row["id"] for row in rows]
@@ -137,6 +141,7 @@ class Resources(HTMLParser):
             self.urls += [v for k, v in attrs.items() if k in ("src", "href", "data") and v]
 
 
+@pytest.mark.slow
 def test_report_writes_a_self_contained_html_file_with_the_matrix_and_documents(results, capsys):
     assert main(["report", str(results)]) == 0
     html_file = results / "report.html"
@@ -155,6 +160,7 @@ def test_report_writes_a_self_contained_html_file_with_the_matrix_and_documents(
     assert not [u for u in loss_page.urls if u.startswith(("http://", "https://", "//"))]
 
 
+@pytest.mark.slow
 def test_report_out_writes_where_asked(results, tmp_path):
     target = tmp_path / "deep" / "r.html"
     with contextlib.redirect_stdout(io.StringIO()):
@@ -203,6 +209,7 @@ def test_report_on_a_directory_without_run_json_exits_2(tmp_path, capsys):
 
 # ----------------------------------------------------------------------- list
 
+@pytest.mark.slow
 def test_list_prints_every_catalog_loss_with_its_variant_count(monkeypatch, capsys):
     # Only numpy: listing every installed framework imports TensorFlow, JAX and torch (~15 s).
     monkeypatch.setattr(frameworks, "names", lambda: ["numpy"])
@@ -241,6 +248,7 @@ def test_run_into_a_path_that_is_a_file_exits_2_without_a_traceback(tmp_path, ca
     assert "a-file" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_a_searching_profile_writes_the_worst_cases_and_the_report_lists_them(tmp_path):
     out = tmp_path / "searched"
     with contextlib.redirect_stdout(io.StringIO()):
@@ -275,6 +283,7 @@ ADAPTER = TwoDevices()
 """
 
 
+@pytest.mark.slow
 def test_devices_default_to_the_cpu_and_to_cuda_when_a_framework_sees_a_gpu(tmp_path):
     cpu_only, both = tmp_path / "cpu", tmp_path / "both"
     with contextlib.redirect_stdout(io.StringIO()):

@@ -90,6 +90,7 @@ def test_the_engine_replays_the_corpus_first(empty_corpus):
     assert [c.id for c in matrix.cases_for(cells[0], 4, 0)] == [_case([4.0, 5.0]).id]
 
 
+@pytest.mark.slow
 def test_a_counterexample_found_once_is_replayed_by_a_run_that_would_not_find_it(empty_corpus, tmp_path):
     """A float32 log1p(exp(x)) overflows for logits above ~88: the ci profile finds such
     cases; a quick run with another seed checks the same cases first, with the same verdict."""

@@ -185,6 +185,7 @@ LOG_FACTORIAL_POINTS = ([0.0, 5e-324, 1e-300, 1e-20, 1e-8, 0.1, 0.25, 0.4476, np
                         + list(np.random.default_rng(11).uniform(0.0, 4.0, 200)))
 
 
+@pytest.mark.slow
 def test_log_factorial_matches_mpmath_to_a_few_eps_of_its_condition():
     from reference.gamma import log_factorial
     y = np.array(LOG_FACTORIAL_POINTS)

@@ -52,6 +52,7 @@ def test_the_finding_is_well_formed(finding):
                for url in finding.upstream), f"upstream names issue or pull-request URLs: {finding.upstream}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("finding", findings(), ids=lambda f: f.id)
 def test_the_reproducer_still_reproduces(finding):
     if importlib.util.find_spec(finding.framework) is None:

@@ -37,12 +37,14 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     return out
 
 
+@pytest.mark.slow
 def test_an_unchanged_rerun_passes_the_gate(runs, capsys):
     assert main(["gate", "--baseline", str(runs["baseline"]), str(runs["again"])]) == 0
     out = capsys.readouterr().out
     assert "0 regressions" in out and "gate: pass" in out
 
 
+@pytest.mark.slow
 def test_a_planted_regression_fails_the_gate_and_names_the_cells(runs, capsys, tmp_path):
     out_json = tmp_path / "gate.json"
     assert main(["gate", "--baseline", str(runs["baseline"]), str(runs["upgraded"]), "--json", str(out_json)]) == 1
@@ -90,6 +92,7 @@ def test_error_growth_beyond_the_factor_is_a_warning_within_k_a_regression_past_
      '"check": "value", "outcomes": {"agree": "many"}, "worst_error_eps": 0}]}',
      'cell 0: outcomes.agree must be an integer, got "many"'),
 ])
+@pytest.mark.slow
 def test_a_baseline_that_cannot_be_used_exits_2_with_one_message(runs, tmp_path, capsys, content, message):
     path = tmp_path / "baseline.json"
     if content is not None:
@@ -104,6 +107,7 @@ def test_gate_on_something_that_is_not_a_results_directory_exits_2(runs, capsys)
     assert "not a results directory" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_diff_lists_the_cells_that_differ_side_by_side(runs, capsys):
     assert main(["diff", str(runs["before"]), str(runs["upgraded"])]) == 0
     out = capsys.readouterr().out
@@ -169,6 +173,7 @@ def test_a_gzip_baseline_round_trips_and_a_truncated_one_is_refused(runs, tmp_pa
 COMMITTED = ROOT / "reports" / "baselines" / "default-cpu.json.gz"
 
 
+@pytest.mark.slow
 def test_the_committed_baseline_is_of_the_pinned_versions_and_the_current_corpus():
     from conformance import corpus
     data = gate.load_baseline(COMMITTED)
@@ -182,6 +187,7 @@ def test_the_committed_baseline_is_of_the_pinned_versions_and_the_current_corpus
     assert data["frameworks"]["numpy"] == pins["numpy"]
 
 
+@pytest.mark.slow
 def test_a_rerun_here_matches_the_committed_baseline_in_the_cells_it_checks(tmp_path):
     """The baseline is reproducible: mse on NumPy and torch, default profile, no database
     (its plain calls: the committed baseline was written by a run without modes)."""

@@ -36,6 +36,7 @@ def modules_after(code: str) -> dict[str, list[str]]:
     return {"frameworks": [m for m in loaded if m in FRAMEWORKS], "all": loaded, "modules": modules}
 
 
+@pytest.mark.slow
 def test_importing_the_suite_pulls_in_no_framework():
     got = modules_after("import conformance, conformance.engine, conformance.cli, adapters, reference, reports.html")
     assert "conformance" in got["all"] and "reports" in got["all"]

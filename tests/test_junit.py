@@ -27,6 +27,7 @@ def matrix_command(out: Path) -> list[str]:
     return [sys.executable, *shlex.split(line)[1:]]
 
 
+@pytest.mark.slow
 def test_make_matrix_writes_junit_xml_under_the_results_directory(tmp_path):
     command = matrix_command(tmp_path / "results")
     assert f"--junitxml={tmp_path / 'results' / 'junit-matrix.xml'}" in command

@@ -36,6 +36,7 @@ CE_OUT_OF_RANGE = case("cross_entropy", {"input": [[0.5, -1.0, 2.0], [1.5, 0.0, 
 
 # ------------------------------------------------------------- the real frameworks
 
+@pytest.mark.slow
 @pytest.mark.parametrize("framework,mode", [("jax", "eager"), ("tensorflow", "graph"), ("tensorflow", "compiled")])
 @pytest.mark.parametrize("c", [MSE, CE], ids=["mse", "cross_entropy"])
 def test_each_frameworks_other_modes_agree_with_the_oracle_and_its_plain_call(framework, mode, c):
@@ -45,6 +46,7 @@ def test_each_frameworks_other_modes_agree_with_the_oracle_and_its_plain_call(fr
     assert all(r.outcome == "agree" for r in records), [(r.check, r.outcome, r.detail) for r in records]
 
 
+@pytest.mark.slow
 def test_torch_compile_agrees_and_a_second_call_reuses_the_compiled_loss():
     adapter = installed.adapter("torch")
     first = check(MSE, adapter, "cpu", "float32", "compiled")
@@ -123,6 +125,7 @@ def moded(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_a_run_with_modes_records_them_in_run_json_and_in_each_record(moded):
     meta = json.loads((moded / "run.json").read_text())
     assert meta["modes"] == ["graph"]
@@ -135,6 +138,7 @@ def test_a_run_with_modes_records_them_in_run_json_and_in_each_record(moded):
     assert [r for r in records if r.mode is None]
 
 
+@pytest.mark.slow
 def test_a_resume_with_other_modes_is_refused_with_one_message(moded, capsys):
     code = main(["run", "--frameworks", "numpy,tensorflow", "--losses", "mse", "--profile", "quick",
                  "--dtypes", "float32", "--modes", "compiled", "--isolation", "none", "--no-example-db", "--out", str(moded),
@@ -169,6 +173,7 @@ def test_a_bad_mode_is_one_usage_error(tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_the_pytest_ids_name_a_mode_other_than_the_default(tmp_path):
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pyargs", "conformance",
                            "--profile", "smoke", "--losses", "mse", "--frameworks", "jax,torch", "--modes", "all",

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "adapters" / "example_user_adapter.py"
 
@@ -18,6 +20,7 @@ def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess:
                           env={**env, "TF_CPP_MIN_LOG_LEVEL": "2"}, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_the_matrix_runs_from_another_directory_with_a_users_adapter(tmp_path):
     done = _pytest(tmp_path, "--pyargs", "conformance", "--profile", "smoke", "--losses", "mse",
                    "--adapter", str(EXAMPLE))
@@ -29,6 +32,7 @@ def test_the_matrix_runs_from_another_directory_with_a_users_adapter(tmp_path):
     assert "-handwritten-cpu-float32]" in listed.stdout and "-torch-" not in listed.stdout
 
 
+@pytest.mark.slow
 def test_a_bad_matrix_option_from_another_directory_is_one_usage_error(tmp_path):
     done = _pytest(tmp_path, "--pyargs", "conformance", "--profile", "nope")
     assert done.returncode == 4

@@ -55,6 +55,7 @@ def _tf(loss: str, params: dict, weight: np.ndarray):
 @pytest.mark.parametrize("run", [_jax, _tf], ids=["jax", "tensorflow"])
 @pytest.mark.parametrize("weight,ls", [(W, 0.0), (np.array([3.0, 2.0, 0.5]), 0.1)],
                          ids=["unused_infinite_weight", "smoothed"])
+@pytest.mark.slow
 def test_composed_cross_entropy_ignores_ignored_rows_and_unused_weights(run, weight, ls):
     """The old compositions gave NaN: w * onehot(y) is inf * 0 for the unused class
     (JAX), w[y] gathered at the ignored row's stand-in index 0 is inf (TF), and the
@@ -72,6 +73,7 @@ def test_composed_nll_ignored_row_with_infinite_weight(run):
     np.testing.assert_array_equal(grad, [[0.0, 0.0, 0.0], [0.0, -2.0, 0.0], [0.0, 0.0, -0.5]])
 
 
+@pytest.mark.slow
 def test_jax_composed_cross_entropy_probability_target_gradients():
     """Probability targets with weights and smoothing: the value and both gradients
     (the target's as well), -sum_c w_c q_c log p_c with q = (1 - ls) y + ls / C."""

@@ -66,6 +66,7 @@ CATEGORICAL = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("framework", ["torch", "jax"])
 @pytest.mark.parametrize("x, weight", CATEGORICAL)
 def test_categorical_focal_recipes_at_extreme_logits(framework, x, weight):

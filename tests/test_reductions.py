@@ -10,6 +10,7 @@ from conformance import cells as cells_module, profiles, reductions
 from conformance.vocab import catalog
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", sorted(catalog.catalog()))
 def test_every_loss_has_its_reductions_over_thousands_of_terms(loss):
     spec = catalog.get(loss)

@@ -59,6 +59,7 @@ def _peak_mb(a, params) -> float:
         tracemalloc.stop()
 
 
+@pytest.mark.slow
 def test_a_large_vocabulary_needs_the_outputs_and_a_few_blocks_not_a_dozen_float64_matrices(monkeypatch):
     rows, vocab = 64, 65536                         # 4M elements: 32 MB per float64 (rows, vocab) matrix
     rng = np.random.default_rng(0)

@@ -115,12 +115,14 @@ def loaded(report) -> tuple[Dom, list[str]]:
     return parse(dom), console
 
 
+@pytest.mark.slow
 def test_the_report_loads_with_no_script_error_and_nothing_on_the_console(loaded):
     dom, console = loaded
     assert dom.root.get("data-script-errors") == "0", dom.root.get("data-script-error-text")
     assert not console, "\n".join(console)
 
 
+@pytest.mark.slow
 def test_the_heatmap_is_in_the_dom_with_a_cell_per_loss_framework_and_dtype(loaded):
     dom, _ = loaded
     assert {"verdict", "unexplained-count", "contents", "heatmap", "heatmap-legend", "documents-table"} <= dom.ids
@@ -141,6 +143,7 @@ document.querySelectorAll("td.hm").forEach(function (td) {
 </script></body>"""
 
 
+@pytest.mark.slow
 def test_the_browser_colours_each_heatmap_cell_by_its_verdict(report, tmp_path):
     page = report.with_name("coloured.html")
     page.write_text(report.read_text(encoding="utf-8").replace("</body>", COLOURS), encoding="utf-8")
@@ -155,6 +158,7 @@ def test_the_browser_colours_each_heatmap_cell_by_its_verdict(report, tmp_path):
     assert not any(c.startswith("rgba(0, 0, 0, 0) none") for c in colours) and not console
 
 
+@pytest.mark.slow
 def test_a_script_error_in_the_page_would_be_caught(report, tmp_path):
     """The check above can fail: the same page with a script error and a missing image."""
     page = tmp_path / "broken.html"
@@ -168,6 +172,7 @@ def test_a_script_error_in_the_page_would_be_caught(report, tmp_path):
 
 
 
+@pytest.mark.slow
 def test_every_heatmap_cell_links_to_its_detail_on_its_loss_page(report, loaded):
     dom, _ = loaded
     cells = [c for cells in dom.tables.values() for c in cells]
@@ -221,6 +226,7 @@ def default_report(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_a_default_sized_report_shows_its_verdict_first_fits_1440_pixels_and_loads_in_a_second(default_report):
     assert default_report.stat().st_size <= SIZE_BUDGET
     root = probe(default_report)
@@ -231,6 +237,7 @@ def test_a_default_sized_report_shows_its_verdict_first_fits_1440_pixels_and_loa
     assert int(root["data-load-ms"]) <= LOAD_BUDGET_MS, root
 
 
+@pytest.mark.slow
 def test_the_probe_would_see_an_overflow_and_a_verdict_pushed_below_the_fold(default_report):
     """The measurements above can fail: the same page with a 3000-pixel banner on top."""
     page = default_report.with_name("pushed.html")

@@ -157,6 +157,7 @@ def test_the_first_screen_counts_each_framework_with_its_modes_and_per_dtype():
     assert screen["total"] == {k: row[k] for k in first_screen.COUNTS}
 
 
+@pytest.mark.slow
 def test_the_unexplained_count_is_the_first_thing_the_report_says():
     records, cases = run(Fake({"mse": exact("mse", after=off)}), MSE)
     unexplained = sum(r.outcome == "mismatch" for r in records)
@@ -169,6 +170,7 @@ def test_the_unexplained_count_is_the_first_thing_the_report_says():
     assert "0 unexplained" in calm and 'class="news"' not in calm
 
 
+@pytest.mark.slow
 def test_given_a_baseline_the_first_screen_says_what_changed(tmp_path):
     good, cases = run(correct("mse"), MSE)
     bad, _ = run(Fake({"mse": exact("mse", after=off)}), MSE)
@@ -215,6 +217,7 @@ def write(tmp_path, records, cases, name="report.html"):
     return out
 
 
+@pytest.mark.slow
 def test_the_loss_pages_go_beside_the_report_and_a_stale_one_is_removed(tmp_path):
     mse, cases = run(correct("mse"), MSE)
     ce, ce_cases = run(correct("cross_entropy"), CE_OUT_OF_RANGE)

@@ -94,6 +94,7 @@ def _clean_run(directory: Path, tmp_path: Path) -> subprocess.CompletedProcess:
 
 # ------------------------------------------------------------------ what is written
 
+@pytest.mark.slow
 def test_every_discrepancy_group_has_a_directory_inputs_and_a_draft(run):
     groups = reproducers.groups(run["records"])
     assert groups and set(run["entries"]) == {reproducers.slug(*k) for k in groups}
@@ -106,6 +107,7 @@ def test_every_discrepancy_group_has_a_directory_inputs_and_a_draft(run):
     assert "| directory |" in (run["out"] / "README.md").read_text()
 
 
+@pytest.mark.slow
 def test_almost_every_group_gets_a_script_that_reproduces_here(run):
     statuses = [e.status for e in run["entries"].values()]
     assert statuses.count("reproduced") >= 0.9 * len(statuses), \
@@ -114,6 +116,7 @@ def test_almost_every_group_gets_a_script_that_reproduces_here(run):
     assert {("torch", "call"), ("tensorflow", "call"), ("jax", "call"), ("tensorflow", "recipe")} <= hows
 
 
+@pytest.mark.slow
 def test_inputs_are_the_arrays_the_framework_got_and_the_oracle_answer(run):
     entry = _pick(run, **SOFT_MARGIN_VALUE, status="reproduced")
     case = run["cases"][entry.case]
@@ -137,6 +140,7 @@ CHOSEN = [dict(**SOFT_MARGIN_VALUE, how="call"),
           dict(framework="torch", outcome="error-mismatch", how="call", expect="raises")]
 
 
+@pytest.mark.slow
 def test_scripts_reproduce_in_a_clean_process_without_the_project(run, tmp_path):
     failures = []
     for want in CHOSEN:
@@ -149,6 +153,7 @@ def test_scripts_reproduce_in_a_clean_process_without_the_project(run, tmp_path)
     assert not failures, failures
 
 
+@pytest.mark.slow
 def test_a_script_imports_only_numpy_and_its_framework(run):
     allowed = {"__future__", "sys", "pathlib", "numpy", "os", "functools", "math", "dataclasses", "typing",
                "collections", "warnings", "tempfile", "torch", "jax", "optax", "tensorflow", "keras", "ml_dtypes"}
@@ -179,6 +184,7 @@ def _framework_answer(run: dict, entry: reproducers.Entry, tmp_path: Path) -> Pa
 @pytest.mark.parametrize("want", [dict(**SOFT_MARGIN_VALUE, how="call"),
                                   dict(framework="tensorflow", how="recipe", outcome=("mismatch", "nonfinite-mismatch"))],
                          ids=["torch-call", "tensorflow-recipe"])
+@pytest.mark.slow
 def test_a_script_says_not_reproduced_when_the_expected_value_is_the_frameworks_own(run, want, tmp_path):
     entry = _pick(run, status="reproduced", **want)
     target = _framework_answer(run, entry, tmp_path / "copy")
@@ -189,6 +195,7 @@ def test_a_script_says_not_reproduced_when_the_expected_value_is_the_frameworks_
 
 # ------------------------------------------------------------------ the drafts
 
+@pytest.mark.slow
 def test_bug_md_has_the_version_device_dtype_call_and_expected_vs_actual(run):
     entry = _pick(run, **SOFT_MARGIN_VALUE, how="call", status="reproduced")
     text = (run["out"] / entry.slug / "BUG.md").read_text()
@@ -211,6 +218,7 @@ def _snippet_output(code: str, tmp_path: Path) -> list:
     return json.loads(done.stdout.strip().splitlines()[-1].replace("nan", "NaN").replace("inf", "Infinity"))
 
 
+@pytest.mark.slow
 def test_a_generated_snippet_prints_what_the_framework_returned_in_the_run(run, tmp_path):
     """The few lines BUG.md writes from the call and the inputs make the same call on the same
     values: what they print is the record's actual result, bit for bit."""
@@ -230,6 +238,7 @@ def test_a_generated_snippet_prints_what_the_framework_returned_in_the_run(run, 
     assert "torch" in tried, tried          # JAX's and TF's snippets: tests/test_bug_drafts.py
 
 
+@pytest.mark.slow
 def test_a_composed_recipe_draft_says_to_check_before_filing(run):
     entry = _pick(run, framework="tensorflow", how="recipe", status="reproduced", loss=("kl_div", "ctc"))
     record = next(r for r in run["records"] if r.case == entry.case and r.framework == "tensorflow"
@@ -256,6 +265,7 @@ def test_a_directory_not_written_by_the_suite_is_not_replaced(tmp_path):
         reproducers.write(tmp_path, {}, [], {}, out=tmp_path / "r")
 
 
+@pytest.mark.slow
 def test_report_writes_reproducers_beside_it_unless_told_not_to(run, tmp_path):
     with contextlib.redirect_stdout(io.StringIO()) as printed:
         assert main(["report", str(run["results"]), "--out", str(tmp_path / "a" / "report.html")]) == 0
@@ -298,6 +308,7 @@ def test_rename_touches_names_not_attributes_keywords_strings_or_comments():
     assert "# tf here" in out
 
 
+@pytest.mark.slow
 def test_the_numpy_baseline_gets_a_numpy_only_script(tmp_path):
     results = tmp_path / "results"
     with contextlib.redirect_stdout(io.StringIO()):
@@ -315,6 +326,7 @@ def test_the_numpy_baseline_gets_a_numpy_only_script(tmp_path):
     assert not any(f"import {m}" in script for m in ("torch", "jax", "tensorflow", "keras"))
 
 
+@pytest.mark.slow
 def test_a_script_that_does_not_reproduce_is_marked_so(run, tmp_path):
     """The suite recorded nonfinite-mismatch; told it was a plain mismatch, every way of
     writing the script fails its own check, and the index and the draft say so."""
@@ -328,6 +340,7 @@ def test_a_script_that_does_not_reproduce_is_marked_so(run, tmp_path):
     assert "**not reproduced**" in text and (tmp_path / "r" / written.slug / "torch_repro.py").exists()
 
 
+@pytest.mark.slow
 def test_a_framework_without_a_builtin_adapter_gets_the_draft_and_inputs_but_no_script(run, tmp_path):
     entry = _pick(run, **SOFT_MARGIN_VALUE)
     records = [dataclasses.replace(r, framework="my-kernels") for r in run["records"] if r.case == entry.case

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from conformance.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +41,7 @@ def keyed(rs: list[dict]) -> list[tuple]:
                    json.dumps(r.get("error_eps"))) for r in rs)
 
 
+@pytest.mark.slow
 def test_a_crashing_and_a_hanging_case_cost_one_case_each_and_the_run_carries_on(tmp_path):
     out = tmp_path / "r"
     started = time.perf_counter()
@@ -66,6 +69,7 @@ def test_a_crashing_and_a_hanging_case_cost_one_case_each_and_the_run_carries_on
     assert meta["counts"]["misbehaving:crash"] == len(nan) and meta["finished"]
 
 
+@pytest.mark.slow
 def test_a_killed_run_loses_nothing_and_resume_finishes_it_like_an_uninterrupted_run(tmp_path):
     full, cut = tmp_path / "full", tmp_path / "cut"
     args = ["--frameworks", "numpy", "--losses", "nll", "--profile", "ci"]
@@ -93,6 +97,7 @@ def test_a_killed_run_loses_nothing_and_resume_finishes_it_like_an_uninterrupted
     assert sum(meta["counts"].values()) == len(records(full)) and "resumed" in meta
 
 
+@pytest.mark.slow
 def test_resume_with_other_options_or_onto_what_is_not_a_run_exits_2(tmp_path, capsys):
     out = tmp_path / "r"
     assert run("--frameworks", "numpy", "--losses", "l1", "--profile", "quick", "--out", str(out)) == 0
@@ -117,6 +122,7 @@ def _report_without_times(out: Path) -> str:
     return re.sub(r"started [^;<]*|finished [^<]*\)|\d+(\.\d+)? s\b", "", html)
 
 
+@pytest.mark.slow
 def test_the_same_seed_and_profile_give_identical_verdicts_and_an_identical_report(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     args = ["--frameworks", "numpy", "--losses", "bce", "--profile", "ci"]
@@ -128,6 +134,7 @@ def test_the_same_seed_and_profile_give_identical_verdicts_and_an_identical_repo
         assert _report_without_times(a) == _report_without_times(b)
 
 
+@pytest.mark.slow
 def test_a_sticky_device_error_costs_its_own_case_not_the_rest_of_the_run(tmp_path):
     """After a CUDA-style error the worker is replaced: the cases after it run on a
     fresh one (without that, every later check would be an error-mismatch)."""
@@ -144,6 +151,7 @@ def test_a_sticky_device_error_costs_its_own_case_not_the_rest_of_the_run(tmp_pa
     assert len(others) > 20 and {r["outcome"] for r in others} <= {"agree", "undefined"}   # 0/0: an empty mean
 
 
+@pytest.mark.slow
 def test_a_framework_shared_between_two_workers_gives_the_records_of_one_in_the_same_order():
     from conformance import cells as matrix, engine, profiles
     from conformance.worker import IsolatedAdapter

@@ -40,6 +40,7 @@ def test_the_deal_gives_each_loss_to_exactly_one_shard_and_balances_the_cells():
     assert dealt == shards.deal(cells, 4)
 
 
+@pytest.mark.slow
 def test_merged_shards_hold_exactly_the_records_of_the_whole_run(runs, tmp_path, capsys):
     metas = [json.loads((runs[k] / "run.json").read_text()) for k in ("1", "2", "3")]
     assert [m["shard"] for m in metas] == [{"index": k, "count": 3} for k in (1, 2, 3)]
@@ -63,6 +64,7 @@ def test_a_bad_shard_is_refused_before_anything_runs(bad, tmp_path, capsys):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow
 def test_merge_refuses_what_is_not_one_whole_run(runs, tmp_path, capsys):
     def refused(*dirs: Path, extra: tuple = ()) -> str:
         assert main(["merge", *map(str, dirs), "--out", str(tmp_path / "m"), *extra]) == 2

@@ -25,6 +25,7 @@ RUN = [sys.executable, "-m", "conformance", "run", "--frameworks", "numpy", "--p
 ESCAPE = "\x1b["
 
 
+@pytest.mark.slow
 def test_the_units_planned_before_a_run_are_the_units_it_yields_resumed_or_not():
     from fakes import correct
     profile = profiles.get("default")            # it searches, and samples cases for the modes
@@ -100,6 +101,7 @@ def _under_a_terminal(command: list[str], interrupt_when: Path | None = None) ->
     return proc.returncode, out, b"".join(seen).decode(errors="replace")
 
 
+@pytest.mark.slow
 def test_a_run_on_a_terminal_shows_the_bar_to_its_exact_total_and_keeps_stdout_plain(tmp_path):
     out = tmp_path / "res"
     code, stdout, terminal = _under_a_terminal([*RUN, "--losses", "mse,bce", "--out", str(out)])
@@ -110,6 +112,7 @@ def test_a_run_on_a_terminal_shows_the_bar_to_its_exact_total_and_keeps_stdout_p
     assert ESCAPE not in stdout and re.search(r"failing check\(s\): \d+ explained", stdout)
 
 
+@pytest.mark.slow
 def test_a_run_in_a_log_prints_one_line_per_loss_and_no_escape_codes(tmp_path):
     done = subprocess.run([*RUN, "--losses", "mse,bce", "--out", str(tmp_path / "res")], cwd=ROOT, env=ENV,
                           capture_output=True, text=True, timeout=300)
@@ -118,6 +121,7 @@ def test_a_run_in_a_log_prints_one_line_per_loss_and_no_escape_codes(tmp_path):
     assert ESCAPE not in done.stderr + done.stdout
 
 
+@pytest.mark.slow
 def test_ctrl_c_under_the_bar_restores_the_terminal_and_the_run_resumes(tmp_path):
     out = tmp_path / "res"
     losses = "mse,bce,huber,l1,hinge_embedding,poisson_nll"
@@ -132,6 +136,7 @@ def test_ctrl_c_under_the_bar_restores_the_terminal_and_the_run_resumes(tmp_path
 
 
 # ------------------------------------------------------------------ the version, the command's name
+@pytest.mark.slow
 def test_version_names_the_suite_and_each_installed_framework_and_imports_none(tmp_path):
     from importlib import metadata
     from conformance import version
@@ -148,6 +153,7 @@ def test_version_names_the_suite_and_each_installed_framework_and_imports_none(t
     assert lines[-2:] == ["exit 0", "imported []"]
 
 
+@pytest.mark.slow
 def test_usage_names_the_command_as_it_was_typed(tmp_path):
     script = tmp_path / "conformance"             # what the console script [project.scripts] runs
     script.write_text("import sys\nfrom conformance.cli import main\nsys.exit(main())\n")
@@ -183,6 +189,7 @@ def _quiet_env() -> dict[str, str]:
 @pytest.mark.parametrize("command", [["run", "--frameworks", "tensorflow", "--losses", "mse,ctc", "--profile", "smoke",
                                       "--modes", "compiled", "--force"],
                                      ["list", "ctc"]], ids=["run", "list"])
+@pytest.mark.slow
 def test_commands_print_no_tensorflow_log_lines(command, tmp_path):
     extra = ["--out", str(tmp_path / "res")] if command[0] == "run" else []
     done = subprocess.run([sys.executable, "-m", "conformance", *command, *extra], cwd=ROOT, env=_quiet_env(),
@@ -192,6 +199,7 @@ def test_commands_print_no_tensorflow_log_lines(command, tmp_path):
     assert noise == []
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(_tensorflow_missing(), reason="TensorFlow is not installed")
 def test_a_tensorflow_reproducer_prints_no_log_lines_but_keeps_other_stderr(tmp_path):
     from adapters.tensorflow.reproducer import SETUP
@@ -215,6 +223,7 @@ def test_wrapping_keeps_a_row_legible_and_a_url_whole():
     assert " ".join(" ".join(lines).split()) == " ".join(row.split())     # no word lost
 
 
+@pytest.mark.slow
 def test_list_of_every_loss_fits_100_columns_but_for_urls(monkeypatch, capsys):
     from conformance.cli import main
     from conformance.vocab import catalog

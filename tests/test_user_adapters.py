@@ -34,11 +34,13 @@ def first_failure(adapter, loss: str):
     return None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", sorted(HandWrittenNumpy.recipes))
 def test_the_example_adapter_conforms_on_the_ci_profile(loss):
     assert first_failure(HandWrittenNumpy(), loss) is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("wrong", WRONG, ids=lambda w: w.name)
 def test_the_ci_profile_catches_a_realistic_wrong_implementation(wrong):
     failure = first_failure(wrong(), wrong.loss)
@@ -46,6 +48,7 @@ def test_the_ci_profile_catches_a_realistic_wrong_implementation(wrong):
     assert failure.framework == wrong.name and failure.finding is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["bce_softplus_without_log1p", "bce_tiny_term_cancelled"])
 def test_a_lost_tiny_term_is_caught_in_float32_and_in_float64(name):
     """Relative accuracy where the mathematics is well conditioned: the bug loses
@@ -66,6 +69,7 @@ def test_there_are_at_least_a_dozen_distinct_wrong_implementations():
     assert len({w.name for w in WRONG}) == len(WRONG) >= 12
 
 
+@pytest.mark.slow
 def test_run_with_adapter_checks_only_that_adapter_and_writes_results(tmp_path):
     out = tmp_path / "results"
     with contextlib.redirect_stdout(io.StringIO()):
@@ -150,6 +154,7 @@ def _pytest_matrix(*args: str) -> subprocess.CompletedProcess:
                            *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_the_pytest_matrix_takes_adapter_too_and_fails_a_wrong_one(tmp_path):
     good = _pytest_matrix("--adapter", EXAMPLE, "--losses", "mse")
     assert good.returncode == 0, good.stdout[-2000:]

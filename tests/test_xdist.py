@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 SELECTION = ["conformance", "--losses", "mse,nll", "--frameworks", "numpy,torch", "-q", "-rA"]
 
@@ -22,6 +24,7 @@ def _verdicts(*extra: str) -> set[tuple[str, str]]:
     return found
 
 
+@pytest.mark.slow
 def test_the_matrix_under_xdist_gives_the_verdicts_of_one_process():
     alone = _verdicts()
     spread = _verdicts("-n", "2")
