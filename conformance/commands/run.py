@@ -16,7 +16,7 @@ from typing import Any
 
 from adapters.base import DEVICES
 
-from .. import cells, corpus, engine, frameworks, profiles, search, shards
+from .. import cells, corpus, engine, frameworks, oracle_store, profiles, search, shards
 from ..profiles import Profile
 from ..results import ResultWriter
 from ..vocab import catalog
@@ -73,7 +73,8 @@ def command(args: argparse.Namespace) -> int:
                             default_mode=getattr(a, "default_mode", "eager"))
             for a in plan.chosen for _ in range(max(1, getattr(a, "workers", 1)))]
         start = time.perf_counter()
-        finished, why = _drive(args, plan, checkers, writer, start)
+        with oracle_store.sharing():            # the workers read each other's costly oracle answers
+            finished, why = _drive(args, plan, checkers, writer, start)
     if not finished:
         print(f"error: {why}; the run is unfinished, its complete results are kept in {args.out}/ "
               f"(continue it with the same command and --resume)", file=sys.stderr)
