@@ -102,6 +102,12 @@ class Recipe:
     #: the recipe takes a ``sample_weight`` array itself (otherwise the adapter composes
     #: the weighting from the recipe's reduction 'none': ``FrameworkAdapter.weigh``)
     sample_weights: bool = False
+    #: a compiling adapter (JAX: one executable per shape) may pad the inputs to
+    #: bucket sizes with what the API itself masks (CTC's paddings): (arrays, params)
+    #: -> (padded arrays, per padded argument the index of the input's part of it),
+    #: or None to leave the input as it is
+    padded: Callable[[Mapping[str, np.ndarray], Mapping[str, Any]],
+                     tuple[dict[str, np.ndarray], dict[str, tuple]] | None] | None = None
 
     def support(self, case: Case) -> Support:
         reason = self.unsupported(case) if self.unsupported else None

@@ -172,6 +172,9 @@ class JaxAdapter(FrameworkAdapter):
         jax = self._import()
         jnp = jax.numpy
         dev = jax.devices("gpu" if device == "cuda" else device)[0]
+        # the default mode compiles one executable per shape: a recipe may pad to buckets
+        bucketed = recipe.padded(arrays, params) if recipe.padded is not None and mode is None else None
+        arrays, crop = bucketed if bucketed is not None else (arrays, {})
         const, diff = {}, {}
         for name, a in arrays.items():
             floating = np.issubdtype(a.dtype, np.floating)
@@ -192,7 +195,7 @@ class JaxAdapter(FrameworkAdapter):
         def call() -> Output:
             with jax.default_device(dev):
                 (_, out), grads = compiled(diff, const, traced)
-            return Output(back(out), {n: back(g) for n, g in grads.items()})
+            return Output(back(out), {n: back(g)[crop[n]] if n in crop else back(g) for n, g in grads.items()})
         return call
 
 

@@ -15,11 +15,21 @@ recipe maps torch's arguments onto it:
 * 'mean': each loss / max(target_length, 1), then the batch mean;
 * ``zero_infinity`` (optax has none): a loss whose target cannot be aligned (its
   length plus its adjacent repeats exceed the input length) is replaced by 0 with
-  ``jnp.where`` (gradient 0): composed.
+  ``jnp.where`` (gradient 0): composed;
+* shape buckets (``padded``): jit compiles optax's CTC scan anew for every shape
+  (~0.6 s on a CPU), so valid inputs are padded as a user pads a batch of
+  sequences of different lengths: the time axis to 8, 16, 32… frames and the
+  target width to 4, 8, 16… labels, the padding marked by the paddings optax
+  takes (the frames past ``input_lengths``, the labels past ``target_lengths``);
+  the gradient is cropped back to the input's frames. An input whose lengths
+  exceed its arrays (which the oracle refuses, and optax does not check) is not
+  padded: what optax returns for it is what it returns for those arrays.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
+
+import numpy as np
 
 from ...base import Policy, Recipe
 from ..ops import Arrays, Params, jax_modules
@@ -81,6 +91,40 @@ def _ctc(a: Arrays, p: Params, r: str) -> Any:
     raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {r!r}")
 
 
+#: bucket sizes: frames, and labels (a row's width, or the concatenated targets' length)
+FRAME_BUCKETS, LABEL_BUCKETS = 8, 4
+
+
+def _bucket(n: int, smallest: int) -> int:
+    size = smallest
+    while size < n:
+        size *= 2
+    return size
+
+
+def padded(arrays: Mapping[str, np.ndarray], params: Mapping[str, Any]
+           ) -> tuple[dict[str, np.ndarray], dict[str, tuple]] | None:
+    """The inputs with the time axis and the targets padded to bucket sizes, and the
+    index of log_probs' own frames in its padded gradient; None where padding could
+    change what optax computes (lengths beyond the arrays, an empty axis)."""
+    x, targets = arrays["log_probs"], arrays["targets"]
+    il, tl = np.asarray(arrays["input_lengths"]), np.asarray(arrays["target_lengths"])
+    if x.ndim not in (2, 3) or targets.ndim not in (1, 2) or not x.size or not targets.size:
+        return None
+    frames = x.shape[0]
+    room = targets.shape[-1] if targets.ndim == 2 or x.ndim == 2 else targets.shape[0]
+    used = tl if targets.ndim == 2 or x.ndim == 2 else np.sum(tl)
+    if np.any(il < 0) or np.any(il > frames) or np.any(tl < 0) or np.any(used > room):
+        return None
+    t_to, s_to = _bucket(frames, FRAME_BUCKETS), _bucket(targets.shape[-1], LABEL_BUCKETS)
+    if (t_to, s_to) == (frames, targets.shape[-1]):
+        return None
+    out = dict(arrays)
+    out["log_probs"] = np.pad(x, [(0, t_to - frames)] + [(0, 0)] * (x.ndim - 1))
+    out["targets"] = np.pad(targets, [(0, 0)] * (targets.ndim - 1) + [(0, s_to - targets.shape[-1])])
+    return out, {"log_probs": (slice(0, frames),)}
+
+
 RECIPES = {
     "ctc": Recipe(
         _ctc,
@@ -92,7 +136,7 @@ RECIPES = {
         "max(target_lengths, 1) before jnp.mean; zero_infinity (composed): jnp.where(target "
         "length + adjacent repeats <= input length, loss, 0)",
         lambda case: "composed" if case.params.get("zero_infinity") else "native",
-        static=("blank",)),
+        static=("blank",), padded=padded),
 }
 POLICIES = {
     "ctc": Policy(
