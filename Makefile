@@ -7,7 +7,7 @@ PROFILE ?= default
 OUT    ?= results
 # pytest-xdist workers for make test / make quick (auto: one per core)
 JOBS   ?= auto
-PYTEST := $(BIN)/python -m pytest -q -n $(JOBS) --dist loadgroup
+PYTEST := $(BIN)/python -m pytest -q -n $(JOBS) --dist loadscope
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 

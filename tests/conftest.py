@@ -15,11 +15,18 @@ def _no_example_database(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(search.DATABASE_ENV, "none")
 
 
-@pytest.hookimpl(tryfirst=True)           # before xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``make test`` runs ``--dist loadgroup``) the tests of one file
-    of tests/ share a worker, so a module's expensive fixture (a run, a report) is
-    built once; the matrix's cases spread over the workers one by one."""
-    for item in items:
-        if item.path.parent.name == "tests":
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``make test`` runs ``-n auto --dist loadscope``: the tests of one file of tests/
+    are one scope (one worker, so a module's expensive fixture, a run or a report, is
+    built once), while each case of the matrix is a scope of its own, spread over the
+    workers. (xdist's ``loadgroup`` would say this with markers, but it renames node
+    ids through ``item._nodeid``, which pytest 9 no longer reads: its groups are lost.)"""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TestFileOrMatrixCase(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if path.startswith("tests/") else nodeid
+    return TestFileOrMatrixCase(config, log)

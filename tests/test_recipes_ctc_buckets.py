@@ -21,9 +21,11 @@ from conformance.frameworks import get  # noqa: E402
 
 
 def _cases() -> list:
+    """The valid ctc cases of the edge and document cells, and of the generated cells
+    of reduction 'mean' (every variant): hand-listed shapes and drawn ones."""
     found = []
     for cell in cells.cells(("ctc",)):
-        if cell.source in ("edge", "generated", "document"):
+        if cell.source in ("edge", "document") or (cell.generated and cell.reduction == "mean"):
             found += [c for c in cells.cases_for(cell, 4, 0) if oracle.oracle(c, "float64").error is None]
     return found
 
@@ -61,7 +63,7 @@ def _executables(cases: list, recipe) -> int:
 def test_the_padded_call_gives_the_unpadded_value_and_gradient_with_fewer_executables(monkeypatch):
     adapter = get("jax")
     cases = _cases()
-    assert len(cases) > 40
+    assert len(cases) > 30
 
     def results() -> list:
         adapter.release()
@@ -82,4 +84,4 @@ def test_the_padded_call_gives_the_unpadded_value_and_gradient_with_fewer_execut
         for n in a.grads:
             assert a.grads[n].shape == b.grads[n].shape
             np.testing.assert_allclose(a.grads[n], b.grads[n], rtol=1e-12, atol=1e-12, err_msg=case.id)
-    assert _executables(cases, bucketed_recipe) < 0.8 * _executables(cases, plain_recipe)     # 50 of 65
+    assert _executables(cases, bucketed_recipe) < 0.8 * _executables(cases, plain_recipe)     # 28 of 39
