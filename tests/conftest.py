@@ -20,7 +20,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     are one scope (one worker, so a module's expensive fixture, a run or a report, is
     built once), while each case of the matrix is a scope of its own, spread over the
     workers. (xdist's ``loadgroup`` would say this with markers, but it renames node
-    ids through ``item._nodeid``, which pytest 9 no longer reads: its groups are lost.)"""
+    ids through ``item._nodeid``, which pytest 9.2 no longer reads: its groups are lost,
+    https://github.com/pytest-dev/pytest-xdist/issues/1386.)"""
     if config.getoption("dist") != "loadscope":
         return None
     from xdist.scheduler import LoadScopeScheduling
