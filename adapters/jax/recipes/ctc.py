@@ -91,8 +91,9 @@ def _ctc(a: Arrays, p: Params, r: str) -> Any:
     raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {r!r}")
 
 
-#: bucket sizes: frames, and labels (a row's width, or the concatenated targets' length)
-FRAME_BUCKETS, LABEL_BUCKETS = 8, 4
+#: the smallest buckets (then doubling): frames, and labels (a row's width, or the
+#: concatenated targets' length)
+SMALLEST_FRAMES, SMALLEST_LABELS = 8, 4
 
 
 def _bucket(n: int, smallest: int) -> int:
@@ -111,17 +112,17 @@ def padded(arrays: Mapping[str, np.ndarray], params: Mapping[str, Any]
     il, tl = np.asarray(arrays["input_lengths"]), np.asarray(arrays["target_lengths"])
     if x.ndim not in (2, 3) or targets.ndim not in (1, 2) or not x.size or not targets.size:
         return None
-    frames = x.shape[0]
-    room = targets.shape[-1] if targets.ndim == 2 or x.ndim == 2 else targets.shape[0]
-    used = tl if targets.ndim == 2 or x.ndim == 2 else np.sum(tl)
-    if np.any(il < 0) or np.any(il > frames) or np.any(tl < 0) or np.any(used > room):
+    frames, labels = x.shape[0], targets.shape[-1]
+    concatenated = targets.ndim == 1 and x.ndim == 3        # every row's targets, one after another
+    used = np.sum(tl) if concatenated else tl
+    if np.any(il < 0) or np.any(il > frames) or np.any(tl < 0) or np.any(used > labels):
         return None
-    t_to, s_to = _bucket(frames, FRAME_BUCKETS), _bucket(targets.shape[-1], LABEL_BUCKETS)
-    if (t_to, s_to) == (frames, targets.shape[-1]):
+    t_to, s_to = _bucket(frames, SMALLEST_FRAMES), _bucket(labels, SMALLEST_LABELS)
+    if (t_to, s_to) == (frames, labels):
         return None
     out = dict(arrays)
     out["log_probs"] = np.pad(x, [(0, t_to - frames)] + [(0, 0)] * (x.ndim - 1))
-    out["targets"] = np.pad(targets, [(0, 0)] * (targets.ndim - 1) + [(0, s_to - targets.shape[-1])])
+    out["targets"] = np.pad(targets, [(0, 0)] * (targets.ndim - 1) + [(0, s_to - labels)])
     return out, {"log_probs": (slice(0, frames),)}
 
 
