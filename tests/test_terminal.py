@@ -79,7 +79,10 @@ def _under_a_terminal(command: list[str], interrupt: bool = False) -> tuple[int,
     progress.jsonl has a line: records are written in canonical order, so under load
     the first loss's slowest unit can hold every line back until the run's end)."""
     leader, follower = pty.openpty()
-    proc = subprocess.Popen(command, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=follower, text=True)
+    # Ctrl-C at a terminal reaches a process that has not ignored SIGINT: a shell's background
+    # job (a CI launched with &) ignores it, and Python then installs no KeyboardInterrupt handler
+    proc = subprocess.Popen(command, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=follower, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     os.close(follower)
     seen: list[bytes] = []
 
