@@ -23,6 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm"}
 RUN = [sys.executable, "-m", "conformance", "run", "--frameworks", "numpy", "--profile", "smoke", "--force"]
 ESCAPE = "\x1b["
+_UNIT_DONE = re.compile(r"\b[1-9]\d*/\d+ units")
+_ESCAPE_CODE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def _plain(text: str) -> str:
+    """What the terminal shows, its escape codes removed."""
+    return _ESCAPE_CODE.sub("", text)
 
 
 @pytest.mark.slow
@@ -65,12 +72,9 @@ def test_on_a_terminal_the_bar_counts_units_of_the_planned_total_and_prints_each
         progress.unit("huber", 4)
         progress.unit("huber", 1)
         progress.finish_loss()
-    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())
+    shown = _plain(stream.getvalue())
     assert ESCAPE in stream.getvalue() and "3/3 units" in shown and "7 checks" in shown
     assert re.search(LINE.split("(")[0].format(loss="huber", checks=5).rstrip(), shown)
-
-
-_UNIT_DONE = re.compile(r"\b[1-9]\d*/\d+ units")
 
 
 def _under_a_terminal(command: list[str], interrupt: bool = False) -> tuple[int, str, str]:
@@ -100,7 +104,7 @@ def _under_a_terminal(command: list[str], interrupt: bool = False) -> tuple[int,
     if interrupt:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None and not _UNIT_DONE.search(
-                re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(seen).decode(errors="replace"))):
+                _plain(b"".join(seen).decode(errors="replace"))):
             time.sleep(0.02)
         proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=300)
@@ -115,7 +119,7 @@ def test_a_run_on_a_terminal_shows_the_bar_to_its_exact_total_and_keeps_stdout_p
     code, stdout, terminal = _under_a_terminal([*RUN, "--losses", "mse,bce", "--out", str(out)])
     assert code == 0, terminal
     units = (out / "progress.jsonl").read_text().count("\n")
-    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", terminal)
+    shown = _plain(terminal)
     assert f"{units}/{units} units" in shown and f" 0/{units} units" in shown
     assert ESCAPE not in stdout and re.search(r"failing check\(s\): \d+ explained", stdout)
 
@@ -132,8 +136,8 @@ def test_a_run_in_a_log_prints_one_line_per_loss_and_no_escape_codes(tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_under_the_bar_restores_the_terminal_and_the_run_resumes(tmp_path):
     out = tmp_path / "res"
-    # ~9 s of run, ~6 s of it after the first unit (ctc's oracle alone ~3.5 s): six cheap losses
-    # finished in 1.5 s on a fresh clone, before the Ctrl-C landed
+    # ~9 s of run, ~6 s of it after the first unit (ctc's oracle alone ~3.5 s), so the Ctrl-C
+    # lands mid-run on a loaded machine too (six cheap losses left about a second)
     losses = "mse,bce,huber,l1,hinge_embedding,poisson_nll,ctc,triplet_margin,gaussian_nll,cross_entropy"
     code, _, terminal = _under_a_terminal([*RUN, "--losses", losses, "--out", str(out)], interrupt=True)
     assert code == 130, terminal
