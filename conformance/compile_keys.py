@@ -17,8 +17,6 @@ from . import cells
 from .profiles import Profile
 from .vocab.case import Case
 
-SEED = 0
-
 
 def key(case: Case) -> tuple[Any, ...]:
     """The compile key of a case, less its dtype."""
@@ -28,12 +26,13 @@ def key(case: Case) -> tuple[Any, ...]:
 
 
 def count(profile: Profile, losses: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """{source: (cases, distinct keys)}, and the keys of all sources together
-    (a key two sources share is built once) times the profile's dtypes."""
+    """Per cell source its cases and distinct keys (``by_source``), the keys of all
+    sources together (a key two sources share is built once) and those times the
+    profile's dtypes (``executables``), for the cases a run draws with the profile's seed."""
     keys: dict[str, set] = collections.defaultdict(set)
     cases: collections.Counter = collections.Counter()
     for cell in cells.cells(losses, profile):
-        for case in cells.cases_for(cell, profile.examples, SEED if profile.seed is None else profile.seed):
+        for case in cells.cases_for(cell, profile.examples, profile.run_seed):
             keys[cell.source].add(key(case))
             cases[cell.source] += 1
     together = set().union(*keys.values()) if keys else set()

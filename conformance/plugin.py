@@ -103,4 +103,4 @@ def run_settings(pytestconfig: pytest.Config) -> tuple[str, int]:
     """(profile name, seed)."""
     profile = profiles.get(pytestconfig.getoption("--profile"))
     seed = pytestconfig.getoption("--seed")
-    return profile.name, (seed if seed is not None else (profile.seed or 0))
+    return profile.name, (seed if seed is not None else profile.run_seed)

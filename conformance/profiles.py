@@ -38,6 +38,11 @@ class Profile:
     mode_examples: int = 0                    # cases per such cell, spread over it (0: every case)
     mode_dtypes: tuple[str, ...] = ()         # in these dtypes
 
+    @property
+    def run_seed(self) -> int:
+        """The seed a run draws its cases with when none is given: the profile's, else 0."""
+        return self.seed or 0
+
 
 @lru_cache(maxsize=1)
 def profiles() -> dict[str, Profile]:

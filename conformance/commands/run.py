@@ -121,7 +121,7 @@ def _plan(args: argparse.Namespace) -> _Plan:
     shard = shards.parse(args.shard) if args.shard else None
     if shard:
         cell_list = shards.select(cell_list, *shard)
-    seed = args.seed if args.seed is not None else (profile.seed or 0)
+    seed = args.seed if args.seed is not None else profile.run_seed
     return _Plan(profile, losses, dtypes, devices, modes, requested, chosen, versions, specs, seed, cell_list, shard)
 
 
